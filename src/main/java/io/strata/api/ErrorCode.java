@@ -1,0 +1,43 @@
+package io.strata.api;
+
+/**
+ * Every error a client can see, as one table of descriptors: the stable code string, the HTTP
+ * status it renders with, and a default message. Lower layers throw {@link ApiException} with a
+ * code; {@code io.strata.http.ErrorRenderer} is the one place that turns it into a response.
+ */
+public enum ErrorCode {
+    UNAUTHORIZED(401, "authentication required: send 'Authorization: Bearer <token>' (make one with 'strata token create')"),
+    DENIED(403, "the token does not have the scope this request needs"),
+    NOT_FOUND(404, "no such resource"),
+    METHOD_NOT_ALLOWED(405, "method not allowed on this resource"),
+    DIGEST_INVALID(400, "digest is not a lowercase hex sha256 or does not match the received bytes"),
+    QCOW2_INVALID(400, "the upload is not an acceptable qcow2 layer"),
+    PARENT_UNKNOWN(400, "the layer's backing file names a layer that is not stored; upload the parent first"),
+    LAYER_UNKNOWN(404, "layer not found"),
+    LAYER_TOO_LARGE(413, "the upload exceeds the configured maximum layer size"),
+    INSUFFICIENT_STORAGE(507, "not enough free disk space to store the upload"),
+    UPLOAD_UNKNOWN(404, "upload session not found (it may have expired, finished or been cancelled)"),
+    UPLOAD_INVALID(400, "the upload request is malformed"),
+    RANGE_INVALID(416, "the chunk does not start where the upload currently ends"),
+    RANGE_NOT_SATISFIABLE(416, "the requested range is not satisfiable"),
+    LENGTH_REQUIRED(411, "the request needs a Content-Length or chunked body"),
+    BODY_INVALID(400, "the request body is not valid"),
+    NAME_INVALID(400, "the name is not valid"),
+    IMAGE_UNKNOWN(404, "image not found"),
+    ALIAS_UNKNOWN(404, "alias not found"),
+    CONFLICT(409, "the request conflicts with the current state"),
+    UNAVAILABLE(503, "the registry is not able to serve this request right now"),
+    INTERNAL(500, "internal error; the server log has the details");
+
+    private final int httpStatus;
+    private final String defaultMessage;
+
+    ErrorCode(int httpStatus, String defaultMessage) {
+        this.httpStatus = httpStatus;
+        this.defaultMessage = defaultMessage;
+    }
+
+    public int httpStatus() { return httpStatus; }
+
+    public String defaultMessage() { return defaultMessage; }
+}
