@@ -1,0 +1,111 @@
+package io.strata;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import io.javalin.Javalin;
+import io.javalin.compression.CompressionStrategy;
+import io.javalin.json.JavalinJackson;
+import io.strata.auth.TokenDao;
+import io.strata.auth.TokenService;
+import io.strata.config.ServerConfig;
+import io.strata.db.Database;
+import io.strata.http.Routes;
+import io.strata.http.Services;
+import io.strata.layer.FsLayerStore;
+import io.strata.layer.LayerDao;
+import io.strata.layer.LayerService;
+import io.strata.layer.Recovery;
+import io.strata.upload.UploadDao;
+import io.strata.upload.UploadService;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.time.Clock;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/** A running registry: storage opened and recovered, services wired, HTTP listening. */
+public final class StrataServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(StrataServer.class);
+
+    private final ServerConfig config;
+    private final Services services;
+    private final Javalin app;
+    private final ScheduledExecutorService maintenance;
+
+    private StrataServer(ServerConfig config, Services services, Javalin app, ScheduledExecutorService maintenance) {
+        this.config = config;
+        this.services = services;
+        this.app = app;
+        this.maintenance = maintenance;
+    }
+
+    /** Opens (or creates) the data directory, recovers it after any crash, and starts listening. */
+    public static StrataServer start(ServerConfig config) throws IOException {
+        Files.createDirectories(config.dataDir());
+        Services services = openServices(config);
+        new Recovery(services.layers(), services.database().dao(LayerDao.class)).run();
+        services.uploads().recover();
+
+        ObjectMapper json = new ObjectMapper().setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE);
+        Javalin app = Javalin.create(javalin -> {
+            javalin.startup.showJavalinBanner = false;
+            javalin.startup.showOldJavalinVersionWarning = false;
+            javalin.jetty.host = config.host();
+            javalin.jetty.port = config.port();
+            // Layers are incompressible and the index is gzipped once when rendered: never compress per request.
+            javalin.http.compressionStrategy = CompressionStrategy.NONE;
+            javalin.jsonMapper(new JavalinJackson(json, false));
+            Routes.install(javalin, services);
+        });
+        app.start();
+
+        ScheduledExecutorService maintenance = Executors.newSingleThreadScheduledExecutor(runnable -> {
+            Thread thread = new Thread(runnable, "strata-maintenance");
+            thread.setDaemon(true);
+            return thread;
+        });
+        long period = Math.max(1, Math.min(60, config.uploadExpiry().toSeconds() / 4));
+        maintenance.scheduleWithFixedDelay(() -> {
+            try {
+                int expired = services.uploads().expire();
+                if (expired > 0) LOG.info("removed {} abandoned upload(s)", expired);
+            } catch (Exception e) {
+                LOG.warn("upload expiry failed", e);
+            }
+        }, period, period, TimeUnit.SECONDS);
+        return new StrataServer(config, services, app, maintenance);
+    }
+
+    /** The services without HTTP, for commands that work on a data directory directly (token, gc, verify). */
+    public static Services openServices(ServerConfig config) throws IOException {
+        Files.createDirectories(config.dataDir());
+        Database database = Database.open(config.dataDir().resolve("strata.db"));
+        FsLayerStore store = new FsLayerStore(config.dataDir());
+        LayerService layers = new LayerService(store, database.dao(LayerDao.class), config.allowEncryption());
+        UploadService uploads = new UploadService(layers, database.dao(UploadDao.class), config.maxLayerBytes(),
+                config.minFreeBytes(), config.uploadExpiry(), Clock.systemUTC());
+        TokenService tokens = new TokenService(database.dao(TokenDao.class));
+        return new Services(database, layers, uploads, tokens);
+    }
+
+    public int port() { return app.port(); }
+
+    public String baseUrl() {
+        String host = config.host().contains(":") ? "[" + config.host() + "]" : config.host();
+        return "http://" + (host.equals("0.0.0.0") ? "127.0.0.1" : host) + ":" + port();
+    }
+
+    public Services services() { return services; }
+
+    public ServerConfig config() { return config; }
+
+    @Override
+    public void close() {
+        maintenance.shutdownNow();
+        app.stop();
+    }
+}

@@ -1,0 +1,63 @@
+package io.strata.cli;
+
+import io.strata.StrataServer;
+import io.strata.config.ServerConfig;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+/** {@code strata serve}: the registry, on the embedded SQLite + data directory default. */
+@Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Run the registry: layers at /layers/<sha256>.qcow2, the publishing API under /api/v1/,",
+                "health at /healthz. Options also come from STRATA_* environment variables."})
+final class ServeCommand implements Callable<Integer> {
+    @Mixin DataDirOption data;
+
+    @Option(names = "--host", paramLabel = "ADDR", defaultValue = "${env:STRATA_HOST:-127.0.0.1}",
+            description = "Interface to listen on; 0.0.0.0 for all (env STRATA_HOST; default: ${DEFAULT-VALUE}).")
+    String host;
+
+    @Option(names = "--port", paramLabel = "PORT", defaultValue = "${env:STRATA_PORT:-8080}",
+            description = "TCP port; 0 picks a free one (env STRATA_PORT; default: ${DEFAULT-VALUE}).")
+    int port;
+
+    @Option(names = "--max-layer-size", paramLabel = "SIZE", defaultValue = "${env:STRATA_MAX_LAYER_SIZE:-64G}",
+            description = "Largest layer accepted, e.g. 512M, 64G (env STRATA_MAX_LAYER_SIZE; default: ${DEFAULT-VALUE}).")
+    String maxLayerSize;
+
+    @Option(names = "--min-free", paramLabel = "SIZE", defaultValue = "${env:STRATA_MIN_FREE:-256M}",
+            description = "Free disk space every upload must leave (env STRATA_MIN_FREE; default: ${DEFAULT-VALUE}).")
+    String minFree;
+
+    @Option(names = "--upload-expiry", paramLabel = "DURATION", defaultValue = "${env:STRATA_UPLOAD_EXPIRY:-24h}",
+            description = "Remove resumable uploads untouched this long, e.g. 30m, 24h (env STRATA_UPLOAD_EXPIRY; default: ${DEFAULT-VALUE}).")
+    String uploadExpiry;
+
+    @Option(names = "--allow-encrypted", defaultValue = "${env:STRATA_ALLOW_ENCRYPTED:-false}",
+            description = "Accept encrypted qcow2 layers (off by default: clients need the key to open them).")
+    boolean allowEncrypted;
+
+    @Override
+    public Integer call() throws Exception {
+        ServerConfig config = new ServerConfig(data.dataDir.toAbsolutePath().normalize(), host, port,
+                Units.parseSize(maxLayerSize), Units.parseSize(minFree), Units.parseDuration(uploadExpiry),
+                allowEncrypted, Optional.empty(), Optional.<Path>empty());
+        StrataServer server = StrataServer.start(config);
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            server.close();
+            stopped.countDown();
+        }, "strata-shutdown"));
+        System.out.println("strata listening on " + server.baseUrl() + "  (data: " + config.dataDir() + ")");
+        System.out.println("  layers:  " + server.baseUrl() + "/layers/<sha256>.qcow2");
+        System.out.println("  health:  " + server.baseUrl() + "/healthz");
+        System.out.println("  push token: java -jar strata.jar token create --data " + config.dataDir() + " --scope push");
+        stopped.await();
+        return 0;
+    }
+}

@@ -1,0 +1,9 @@
+package io.strata.http;
+
+import io.strata.auth.TokenService;
+import io.strata.db.Database;
+import io.strata.layer.LayerService;
+import io.strata.upload.UploadService;
+
+/** What the routes call into; built once by {@link io.strata.StrataServer}. */
+public record Services(Database database, LayerService layers, UploadService uploads, TokenService tokens) {}

@@ -1,0 +1,110 @@
+package io.strata.http;
+
+import io.javalin.http.Context;
+import io.strata.api.ApiException;
+import io.strata.api.ErrorCode;
+import io.strata.layer.Digest;
+import io.strata.layer.LayerService.Accepted;
+import io.strata.upload.UploadService;
+import io.strata.upload.UploadSession;
+
+import java.io.IOException;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/** The publishing API for layer bytes: monolithic PUT and the resumable session flow of DESIGN §6. */
+final class UploadHandlers {
+    /** {@code bytes a-b/*}, {@code bytes a-b/total} or Distribution's bare {@code a-b}. */
+    private static final Pattern CONTENT_RANGE = Pattern.compile("(?:bytes\\s+)?(\\d{1,19})-(\\d{1,19})(?:/(\\d{1,19}|\\*))?");
+
+    private final UploadService uploads;
+
+    UploadHandlers(UploadService uploads) { this.uploads = uploads; }
+
+    void putLayer(Context ctx) throws IOException {
+        Digest digest = digestParam(ctx.pathParam("digest"));
+        Accepted accepted = uploads.putLayer(digest, ctx.req().getInputStream(), ctx.req().getContentLengthLong());
+        stored(ctx, accepted);
+    }
+
+    void start(Context ctx) throws IOException {
+        UploadSession session = uploads.start();
+        describe(ctx, session, 202);
+    }
+
+    void status(Context ctx) {
+        describe(ctx, uploads.status(ctx.pathParam("id")), 200);
+    }
+
+    void append(Context ctx) throws IOException {
+        String header = ctx.header("Content-Range");
+        OptionalLong start = OptionalLong.empty();
+        OptionalLong end = OptionalLong.empty();
+        if (header != null) {
+            Matcher m = CONTENT_RANGE.matcher(header.strip());
+            if (!m.matches()) {
+                throw new ApiException(ErrorCode.RANGE_INVALID, "Content-Range must look like 'bytes <first>-<last>/*', got '" + header + "'",
+                        Map.of("received", uploads.status(ctx.pathParam("id")).received()));
+            }
+            try {
+                start = OptionalLong.of(Long.parseLong(m.group(1)));
+                end = OptionalLong.of(Long.parseLong(m.group(2)));
+            } catch (NumberFormatException e) {
+                throw new ApiException(ErrorCode.LAYER_TOO_LARGE, "Content-Range offsets are beyond any allowed layer size");
+            }
+        }
+        long length = ctx.req().getContentLengthLong();
+        try {
+            describe(ctx, uploads.append(ctx.pathParam("id"), start, end, ctx.req().getInputStream(), length), 202);
+        } catch (ApiException e) {
+            if (e.detail().get("received") instanceof Long received) offsetHeaders(ctx, received);
+            throw e;
+        }
+    }
+
+    void finish(Context ctx) throws IOException {
+        String digest = ctx.queryParam("digest");
+        if (digest == null || !digest.startsWith("sha256:")) {
+            throw new ApiException(ErrorCode.DIGEST_INVALID, "finish the upload with PUT <location>?digest=sha256:<64 lowercase hex>");
+        }
+        Digest claimed = digestParam(digest.substring("sha256:".length()));
+        long length = ctx.req().getContentLengthLong();
+        stored(ctx, uploads.finish(ctx.pathParam("id"), claimed, ctx.req().getInputStream(), length));
+    }
+
+    void cancel(Context ctx) throws IOException {
+        uploads.cancel(ctx.pathParam("id"));
+        ctx.status(204);
+    }
+
+    private static void stored(Context ctx, Accepted accepted) {
+        ctx.status(accepted.created() ? 201 : 200);
+        ctx.header("Location", "/layers/" + accepted.layer().digest().fileName());
+        ctx.json(LayerView.of(accepted.layer()));
+    }
+
+    private static void describe(Context ctx, UploadSession session, int status) {
+        String location = "/api/v1/uploads/" + session.id();
+        ctx.status(status);
+        ctx.header("Location", location);
+        offsetHeaders(ctx, session.received());
+        ctx.header("Cache-Control", "no-store");
+        ctx.json(Map.of("id", session.id(), "location", location, "received", session.received()));
+    }
+
+    /** Distribution's convention: Range names the bytes held, inclusive; it cannot say "none", hence Upload-Offset too. */
+    private static void offsetHeaders(Context ctx, long received) {
+        ctx.header("Range", "0-" + Math.max(0, received - 1));
+        ctx.header("Upload-Offset", Long.toString(received));
+    }
+
+    static Digest digestParam(String hex) {
+        if (!Digest.isValid(hex)) {
+            throw new ApiException(ErrorCode.DIGEST_INVALID, "a layer digest is 64 lowercase hex characters (the sha256 of the file), got '"
+                    + (hex.length() > 80 ? hex.substring(0, 80) + "…" : hex) + "'");
+        }
+        return new Digest(hex);
+    }
+}

@@ -1,0 +1,111 @@
+package io.strata.layer;
+
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.LoadingCache;
+import io.strata.api.ApiException;
+import io.strata.api.ErrorCode;
+import io.strata.layer.qcow2.Qcow2Exception;
+import io.strata.layer.qcow2.Qcow2Info;
+import io.strata.layer.qcow2.Qcow2Inspector;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The rules for what becomes a stored layer (DESIGN §2) and the lookups readers need.
+ * Uploads hand over a verified-length temp file; this class checks the header, digest and parent,
+ * then moves the file into the {@link LayerStore} and commits the row, in that order, so a
+ * crash at any point leaves either nothing visible or a complete layer.
+ */
+public final class LayerService {
+    private final LayerStore store;
+    private final LayerDao dao;
+    private final boolean allowEncryption;
+    /** Readers look layers up on every request; rows never change once written, so cache them (misses briefly). */
+    private final LoadingCache<Digest, Optional<LayerRecord>> records;
+
+    public LayerService(LayerStore store, LayerDao dao, boolean allowEncryption) {
+        this.store = store;
+        this.dao = dao;
+        this.allowEncryption = allowEncryption;
+        this.records = Caffeine.newBuilder().maximumSize(100_000)
+                .expireAfter(new com.github.benmanes.caffeine.cache.Expiry<Digest, Optional<LayerRecord>>() {
+                    @Override public long expireAfterCreate(Digest key, Optional<LayerRecord> value, long now) {
+                        return value.isPresent() ? Long.MAX_VALUE : Duration.ofSeconds(1).toNanos();
+                    }
+                    @Override public long expireAfterUpdate(Digest key, Optional<LayerRecord> value, long now, long current) {
+                        return expireAfterCreate(key, value, now);
+                    }
+                    @Override public long expireAfterRead(Digest key, Optional<LayerRecord> value, long now, long current) {
+                        return current;
+                    }
+                })
+                .build(digest -> dao.find(digest.hex()));
+    }
+
+    public LayerStore store() { return store; }
+
+    public Optional<LayerRecord> find(Digest digest) { return records.get(digest); }
+
+    /** Outcome of {@link #accept}: the layer, and whether this upload created it or it was already there. */
+    public record Accepted(LayerRecord layer, boolean created) {}
+
+    /**
+     * Checks the first bytes of an upload (DESIGN §2 header rules). With {@code complete} the
+     * head is the whole file; otherwise it holds at least {@link Qcow2Inspector#MAX_HEADER_BYTES}
+     * bytes or the first cluster, whichever the header needs.
+     */
+    public Qcow2Info inspect(ByteBuffer head, boolean complete) {
+        try {
+            return Qcow2Inspector.inspect(head, complete, allowEncryption);
+        } catch (Qcow2Exception e) {
+            throw new ApiException(ErrorCode.QCOW2_INVALID, e.getMessage(), Map.of("check", e.check().id()));
+        }
+    }
+
+    /**
+     * Makes a fully received, fsynced upload a stored layer, or refuses it. The temp file is
+     * consumed either way: moved into the store, or deleted.
+     */
+    public Accepted accept(Path temp, Digest claimed, Digest actual, long size, Qcow2Info header) throws IOException {
+        boolean moved = false;
+        try {
+            if (!claimed.equals(actual)) {
+                Map<String, Object> detail = new LinkedHashMap<>();
+                detail.put("claimed", claimed.hex());
+                detail.put("actual", actual.hex());
+                detail.put("size", size);
+                throw new ApiException(ErrorCode.DIGEST_INVALID,
+                        "the received bytes have sha256 " + actual.hex() + ", not the claimed " + claimed.hex()
+                                + "; check that the file was not changed and the whole body was sent", detail);
+            }
+            Optional<Digest> parent = header.parent();
+            if (parent.isPresent() && dao.find(parent.get().hex()).isEmpty()) {
+                throw new ApiException(ErrorCode.PARENT_UNKNOWN,
+                        "the backing file " + parent.get().fileName() + " is not a stored layer; upload the parent layer first",
+                        Map.of("parent", parent.get().hex()));
+            }
+            store.commit(temp, actual);
+            moved = true;
+            Instant now = Instant.now().truncatedTo(ChronoUnit.MILLIS);
+            int inserted = dao.insert(actual.hex(), size, header.virtualSize(), parent.map(Digest::hex).orElse(null),
+                    header.version(), now.toString());
+            records.invalidate(actual);
+            LayerRecord record = dao.find(actual.hex()).orElseThrow();
+            return new Accepted(record, inserted == 1);
+        } finally {
+            if (!moved) Files.deleteIfExists(temp);
+        }
+    }
+
+    /** Forgets a cached lookup after rows change outside {@link #accept} (recovery, garbage collection). */
+    public void invalidate(Digest digest) { records.invalidate(digest); }
+}

@@ -1,0 +1,242 @@
+package io.strata.upload;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.security.MessageDigest;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Copies a request body into a file while computing its sha256, with the work spread over
+ * threads so that the slowest step alone sets the pace:
+ *
+ * <ul>
+ *   <li>the request thread reads from the socket and writes to the file;</li>
+ *   <li>a hasher thread runs SHA-256 over the same buffers, in order;</li>
+ *   <li>a flusher thread fsyncs every {@value #FLUSH_EVERY_BYTES} bytes, so the disk writes
+ *       while data still arrives instead of all at the final fsync (Linux would otherwise hold
+ *       gigabytes of dirty pages until the end).</li>
+ * </ul>
+ *
+ * Memory stays bounded: {@value #BUFFERS} buffers of {@value #CHUNK_BYTES} bytes per writer,
+ * whatever the body size. Not thread-safe: one writer serves one request at a time.
+ */
+final class HashingFileWriter {
+    static final int CHUNK_BYTES = 256 * 1024;
+    static final int BUFFERS = 4;
+    static final long FLUSH_EVERY_BYTES = 32L << 20;
+
+    private static final ExecutorService WORKERS = Executors.newCachedThreadPool(runnable -> {
+        Thread thread = new Thread(runnable, "strata-ingest");
+        thread.setDaemon(true);
+        return thread;
+    });
+    private static final Chunk END = new Chunk(new byte[0], 0);
+
+    private record Chunk(byte[] bytes, int length) {}
+
+    /** Told about the first bytes of the file as they arrive, so a bad header is refused before the rest is read. */
+    interface HeadListener {
+        /** @param totalWritten bytes in the file so far, counted from its start */
+        void written(byte[] bytes, int offset, int length, long fileOffset) throws IOException;
+    }
+
+    private final FileChannel channel;
+    private final MessageDigest digest;
+    private final AtomicLong position;
+    private final long maxFileBytes;
+    private final ByteBuffer direct = ByteBuffer.allocateDirect(CHUNK_BYTES);
+    /** A cut connection seen after part of a buffer arrived: that part is kept, the cut reported on the next read. */
+    private IOException pendingFailure;
+
+    /**
+     * @param channel       open for writing, positioned where the next byte goes
+     * @param digest        sha256 state covering every byte already in the file
+     * @param maxFileBytes  the file may not grow past this; more body bytes fail with {@link TooLargeException}
+     */
+    HashingFileWriter(FileChannel channel, MessageDigest digest, long maxFileBytes) throws IOException {
+        this.channel = channel;
+        this.digest = digest;
+        this.position = new AtomicLong(channel.position());
+        this.maxFileBytes = maxFileBytes;
+    }
+
+    /** Thrown when the body would make the file larger than allowed. Bytes already written stay. */
+    static final class TooLargeException extends IOException {
+        TooLargeException(long limit) { super("larger than " + limit + " bytes"); }
+    }
+
+    /** Thrown when the body ended before its declared length. Bytes already written stay. */
+    static final class BodyEndedException extends IOException {
+        BodyEndedException(String message, Throwable cause) { super(message, cause); }
+    }
+
+    /** Bytes in the file (all hashed once {@link #transfer} returns or throws). */
+    long position() { return position.get(); }
+
+    /**
+     * Appends {@code in} until it ends (or {@code maxBody} bytes), hashing and flushing as it goes.
+     * Always waits for the hasher before returning or throwing, so the digest state matches
+     * {@link #position()} even after a failure (a cut connection keeps what arrived, for resuming).
+     * The caller still has to {@code force} the channel before relying on the bytes.
+     */
+    long transfer(InputStream in, HeadListener head) throws IOException {
+        BlockingQueue<byte[]> free = new ArrayBlockingQueue<>(BUFFERS);
+        for (int i = 0; i < BUFFERS; i++) free.add(new byte[CHUNK_BYTES]);
+        BlockingQueue<Chunk> toHash = new ArrayBlockingQueue<>(BUFFERS + 1);
+        CompletableFuture<Void> hasher = CompletableFuture.runAsync(() -> hashLoop(toHash, free), WORKERS);
+        Flusher flusher = new Flusher();
+        CompletableFuture<Void> flushing = CompletableFuture.runAsync(flusher, WORKERS);
+        long start = position.get();
+        IOException failure = null;
+        try {
+            while (true) {
+                byte[] buffer = free.take();
+                int length = readFully(in, buffer);
+                if (length <= 0) {
+                    free.add(buffer);
+                    break;
+                }
+                if (position.get() + length > maxFileBytes) {
+                    free.add(buffer);
+                    throw new TooLargeException(maxFileBytes);
+                }
+                long at = position.get();
+                write(buffer, length);
+                toHash.put(new Chunk(buffer, length));
+                position.addAndGet(length);
+                flusher.advance(position.get());
+                if (head != null) head.written(buffer, 0, length, at);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            failure = new InterruptedIOException("upload interrupted");
+        } catch (IOException e) {
+            failure = e;
+        } finally {
+            putUninterruptibly(toHash, END);
+            flusher.stop();
+            try {
+                hasher.get();
+                flushing.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (ExecutionException e) {
+                if (failure == null) failure = new IOException("ingest worker failed", e.getCause());
+            }
+        }
+        if (failure != null) throw failure;
+        return position.get() - start;
+    }
+
+    /** Reads until the buffer is full or the body ends; a cut connection surfaces as {@link BodyEndedException} after keeping what arrived. */
+    private int readFully(InputStream in, byte[] buffer) throws IOException {
+        if (pendingFailure != null) throw pendingFailure;
+        int filled = 0;
+        while (filled < buffer.length) {
+            int n;
+            try {
+                n = in.read(buffer, filled, buffer.length - filled);
+            } catch (IOException e) {
+                if (filled > 0) {
+                    // Keep the partial buffer: write and hash it, then report the cut on the next call.
+                    pendingFailure = new BodyEndedException("the request body was cut off: " + e.getMessage(), e);
+                    return filled;
+                }
+                throw new BodyEndedException("the request body was cut off: " + e.getMessage(), e);
+            }
+            if (n < 0) break;
+            filled += n;
+        }
+        return filled;
+    }
+
+    private void write(byte[] buffer, int length) throws IOException {
+        int done = 0;
+        while (done < length) {
+            direct.clear();
+            int n = Math.min(direct.capacity(), length - done);
+            direct.put(buffer, done, n).flip();
+            while (direct.hasRemaining()) channel.write(direct);
+            done += n;
+        }
+    }
+
+    private void hashLoop(BlockingQueue<Chunk> toHash, BlockingQueue<byte[]> free) {
+        try {
+            while (true) {
+                Chunk chunk = toHash.take();
+                if (chunk == END) return;
+                digest.update(chunk.bytes, 0, chunk.length);
+                free.add(chunk.bytes);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("hasher interrupted", e);
+        }
+    }
+
+    private static <T> void putUninterruptibly(BlockingQueue<T> queue, T item) {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                queue.put(item);
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) Thread.currentThread().interrupt();
+    }
+
+    /** fsyncs in the background whenever another {@value #FLUSH_EVERY_BYTES} bytes have been written. */
+    private final class Flusher implements Runnable {
+        private long written;
+        private long flushed;
+        private boolean stopped;
+
+        synchronized void advance(long total) {
+            written = total;
+            if (written - flushed >= FLUSH_EVERY_BYTES) notifyAll();
+        }
+
+        synchronized void stop() {
+            stopped = true;
+            notifyAll();
+        }
+
+        @Override
+        public void run() {
+            while (true) {
+                long target;
+                synchronized (this) {
+                    while (!stopped && written - flushed < FLUSH_EVERY_BYTES) {
+                        try {
+                            wait();
+                        } catch (InterruptedException e) {
+                            return;
+                        }
+                    }
+                    if (stopped) return;
+                    target = written;
+                }
+                try {
+                    channel.force(false);
+                } catch (IOException e) {
+                    return; // the caller's final force reports the disk error
+                }
+                synchronized (this) {
+                    flushed = target;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,41 @@
+package io.strata.upload;
+
+import org.jdbi.v3.core.mapper.RowMapper;
+import org.jdbi.v3.core.statement.StatementContext;
+import org.jdbi.v3.sqlobject.config.RegisterRowMapper;
+import org.jdbi.v3.sqlobject.customizer.Bind;
+import org.jdbi.v3.sqlobject.statement.SqlQuery;
+import org.jdbi.v3.sqlobject.statement.SqlUpdate;
+
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+
+/** The {@code uploads} table. */
+@RegisterRowMapper(UploadDao.Mapper.class)
+public interface UploadDao {
+    @SqlUpdate("INSERT INTO uploads (id, received, created_at, updated_at) VALUES (:id, 0, :now, :now)")
+    void insert(@Bind("id") String id, @Bind("now") String now);
+
+    @SqlQuery("SELECT * FROM uploads WHERE id = :id")
+    Optional<UploadSession> find(@Bind("id") String id);
+
+    @SqlQuery("SELECT * FROM uploads")
+    List<UploadSession> all();
+
+    @SqlUpdate("UPDATE uploads SET received = :received, updated_at = :now WHERE id = :id")
+    int update(@Bind("id") String id, @Bind("received") long received, @Bind("now") String now);
+
+    @SqlUpdate("DELETE FROM uploads WHERE id = :id")
+    int delete(@Bind("id") String id);
+
+    final class Mapper implements RowMapper<UploadSession> {
+        @Override
+        public UploadSession map(ResultSet rs, StatementContext ctx) throws SQLException {
+            return new UploadSession(rs.getString("id"), rs.getLong("received"),
+                    Instant.parse(rs.getString("created_at")), Instant.parse(rs.getString("updated_at")));
+        }
+    }
+}

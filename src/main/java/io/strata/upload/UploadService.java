@@ -1,0 +1,384 @@
+package io.strata.upload;
+
+import io.strata.api.ApiException;
+import io.strata.api.ErrorCode;
+import io.strata.layer.Digest;
+import io.strata.layer.LayerService;
+import io.strata.layer.LayerService.Accepted;
+import io.strata.layer.LayerStore;
+import io.strata.layer.qcow2.Qcow2Info;
+import io.strata.layer.qcow2.Qcow2Inspector;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.regex.Pattern;
+
+/**
+ * Receives layer bytes: in one request ({@link #putLayer}) or as a resumable session
+ * ({@link #start}, {@link #append}, {@link #finish}, {@link #cancel}). Bytes go to the store's
+ * upload area while being hashed; only {@link LayerService#accept} makes them a layer.
+ *
+ * <p>A session's durable state is its row ({@code received}) plus {@code uploads/<id>.part};
+ * the row is updated only after the bytes it counts are fsynced, so after a crash the file is cut
+ * back to the row and the client resumes from there. The running sha256 is kept in memory as an
+ * optimisation and recomputed from the file when it is missing (after a restart).
+ */
+public final class UploadService {
+    private static final Pattern SESSION_ID = Pattern.compile("[0-9a-f]{32}");
+
+    private final LayerService layers;
+    private final LayerStore store;
+    private final UploadDao dao;
+    private final long maxLayerBytes;
+    private final long minFreeBytes;
+    private final Duration expiry;
+    private final Clock clock;
+    private final Map<String, Live> live = new ConcurrentHashMap<>();
+
+    /** In-memory companion of a session row: a lock so one request writes at a time, and the hash so far. */
+    private static final class Live {
+        final ReentrantLock lock = new ReentrantLock();
+        MessageDigest digest;
+        long hashedUpTo = -1;
+    }
+
+    public UploadService(LayerService layers, UploadDao dao, long maxLayerBytes, long minFreeBytes, Duration expiry, Clock clock) {
+        this.layers = layers;
+        this.store = layers.store();
+        this.dao = dao;
+        this.maxLayerBytes = maxLayerBytes;
+        this.minFreeBytes = minFreeBytes;
+        this.expiry = expiry;
+        this.clock = clock;
+    }
+
+    // ------------------------------------------------------------------ monolithic
+
+    /**
+     * Stores {@code body} as the layer {@code claimed}. An already stored layer answers at once
+     * without reading the body (dedup). {@code contentLength} is -1 when the body is chunked.
+     */
+    public Accepted putLayer(Digest claimed, InputStream body, long contentLength) throws IOException {
+        Optional<io.strata.layer.LayerRecord> existing = layers.find(claimed);
+        if (existing.isPresent()) return new Accepted(existing.get(), false);
+        checkDeclaredSize(contentLength, 0);
+        Path temp = store.newTempFile("put-");
+        try {
+            MessageDigest digest = sha256();
+            HeadCapture head = new HeadCapture(layers);
+            long size;
+            try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.WRITE)) {
+                HashingFileWriter writer = new HashingFileWriter(channel, digest, maxLayerBytes);
+                size = receive(writer, body, head, contentLength);
+                channel.force(false);
+            }
+            Qcow2Info header = head.finish();
+            return layers.accept(temp, claimed, Digest.of(digest.digest()), size, header);
+        } finally {
+            Files.deleteIfExists(temp);
+        }
+    }
+
+    // ------------------------------------------------------------------ resumable
+
+    public UploadSession start() throws IOException {
+        String id = UUID.randomUUID().toString().replace("-", "");
+        Files.createFile(partFile(id));
+        dao.insert(id, now().toString());
+        Live state = new Live();
+        state.digest = sha256();
+        state.hashedUpTo = 0;
+        live.put(id, state);
+        return dao.find(id).orElseThrow();
+    }
+
+    public UploadSession status(String id) {
+        return session(id);
+    }
+
+    /**
+     * Appends a chunk. {@code start} (from Content-Range) must equal the bytes received so far;
+     * {@code end} is the inclusive last offset the client claims to send. A body cut short keeps
+     * what arrived: the client asks {@link #status} and continues from there.
+     */
+    public UploadSession append(String id, OptionalLong start, OptionalLong end, InputStream body, long contentLength) throws IOException {
+        UploadSession session = session(id);
+        Live state = lockFor(id);
+        try {
+            session = session(id);
+            long received = session.received();
+            if (start.isPresent() && start.getAsLong() != received) {
+                throw new ApiException(ErrorCode.RANGE_INVALID,
+                        "this chunk starts at byte " + start.getAsLong() + " but the upload has " + received
+                                + " bytes; send the chunk that starts at " + received,
+                        Map.of("received", received));
+            }
+            long declared = contentLength;
+            if (end.isPresent()) {
+                long rangeLength = end.getAsLong() - received + 1;
+                if (rangeLength < 0) throw new ApiException(ErrorCode.RANGE_INVALID, "Content-Range ends before it starts", Map.of("received", received));
+                checkDeclaredSize(rangeLength, received);
+                if (contentLength >= 0 && contentLength != rangeLength) {
+                    throw new ApiException(ErrorCode.UPLOAD_INVALID, "Content-Range covers " + rangeLength
+                            + " bytes but Content-Length is " + contentLength);
+                }
+                declared = rangeLength;
+            }
+            checkDeclaredSize(declared, received);
+            return write(id, state, received, body, declared);
+        } finally {
+            state.lock.unlock();
+        }
+    }
+
+    /** Completes the session as layer {@code claimed}, with an optional last chunk in {@code body}. */
+    public Accepted finish(String id, Digest claimed, InputStream body, long contentLength) throws IOException {
+        session(id);
+        Live state = lockFor(id);
+        try {
+            UploadSession session = session(id);
+            if (contentLength != 0) session = write(id, state, session.received(), body, contentLength);
+            Path part = partFile(id);
+            ensureHashed(id, state, session.received());
+            Qcow2Info header = inspectFile(part, session.received());
+            Accepted accepted;
+            try {
+                accepted = layers.accept(part, claimed, Digest.of(state.digest.digest()), session.received(), header);
+            } finally {
+                // accept consumed the file (stored or deleted); the session is over either way.
+                dao.delete(id);
+                live.remove(id);
+            }
+            return accepted;
+        } catch (ApiException e) {
+            if (e.code() == ErrorCode.QCOW2_INVALID) forget(id);
+            throw e;
+        } finally {
+            state.lock.unlock();
+        }
+    }
+
+    public void cancel(String id) throws IOException {
+        session(id);
+        Live state = lockFor(id);
+        try {
+            forget(id);
+        } finally {
+            state.lock.unlock();
+        }
+    }
+
+    /** Removes sessions untouched for longer than the expiry; returns how many. */
+    public int expire() throws IOException {
+        Instant cutoff = now().minus(expiry);
+        int removed = 0;
+        for (UploadSession session : dao.all()) {
+            if (!session.updatedAt().isBefore(cutoff)) continue;
+            Live state = live.computeIfAbsent(session.id(), k -> new Live());
+            if (!state.lock.tryLock()) continue; // being written right now: not abandoned
+            try {
+                forget(session.id());
+                removed++;
+            } finally {
+                state.lock.unlock();
+            }
+        }
+        return removed;
+    }
+
+    /**
+     * Startup recovery of the upload area: temp files of monolithic uploads and of sessions with
+     * no row are deleted; session files are cut back to the durable length their row records.
+     */
+    public void recover() throws IOException {
+        Set<String> sessions = new HashSet<>();
+        for (UploadSession session : dao.all()) {
+            Path part = partFile(session.id());
+            if (!Files.exists(part)) {
+                dao.delete(session.id());
+                continue;
+            }
+            sessions.add(part.getFileName().toString());
+            if (Files.size(part) != session.received()) {
+                try (FileChannel channel = FileChannel.open(part, StandardOpenOption.WRITE)) {
+                    if (channel.size() > session.received()) channel.truncate(session.received());
+                    channel.force(true);
+                }
+                if (Files.size(part) < session.received()) dao.update(session.id(), Files.size(part), now().toString());
+            }
+        }
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(store.uploadArea())) {
+            for (Path file : files) {
+                if (!sessions.contains(file.getFileName().toString())) Files.deleteIfExists(file);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    private UploadSession write(String id, Live state, long received, InputStream body, long declared) throws IOException {
+        ensureHashed(id, state, received);
+        try (FileChannel channel = FileChannel.open(partFile(id), StandardOpenOption.WRITE)) {
+            channel.position(received);
+            HashingFileWriter writer = new HashingFileWriter(channel, state.digest, maxLayerBytes);
+            HeadCapture head = received == 0 ? new HeadCapture(layers) : null;
+            try {
+                receive(writer, body, head, declared);
+            } catch (ApiException e) {
+                if (e.code() == ErrorCode.QCOW2_INVALID) {
+                    forget(id); // a bad header can never become a layer: drop the session now
+                    throw e;
+                }
+                persist(id, state, channel, writer.position());
+                throw e;
+            } catch (IOException e) {
+                // The connection was cut: keep what arrived so the client can resume from there.
+                persist(id, state, channel, writer.position());
+                throw e;
+            } catch (RuntimeException e) {
+                state.hashedUpTo = -1;
+                throw e;
+            }
+            long total = persist(id, state, channel, writer.position());
+            return new UploadSession(id, total, session(id).createdAt(), now());
+        }
+    }
+
+    private long persist(String id, Live state, FileChannel channel, long position) throws IOException {
+        channel.truncate(position);
+        channel.force(false);
+        state.hashedUpTo = position;
+        dao.update(id, position, now().toString());
+        return position;
+    }
+
+    /** Copies the body, translating size and truncation failures into client errors. */
+    private long receive(HashingFileWriter writer, InputStream body, HeadCapture head, long declared) throws IOException {
+        long before = writer.position();
+        long copied;
+        try {
+            copied = writer.transfer(body, head);
+        } catch (HashingFileWriter.TooLargeException e) {
+            throw tooLarge();
+        } catch (HashingFileWriter.BodyEndedException e) {
+            long kept = writer.position();
+            throw new ApiException(ErrorCode.UPLOAD_INVALID, "the request body was cut off after " + (kept - before)
+                    + " bytes; a resumable upload keeps them: ask GET on the upload for its offset and continue from there",
+                    Map.of("received", kept));
+        } catch (IOException e) {
+            if (isDiskFull(e)) throw new ApiException(ErrorCode.INSUFFICIENT_STORAGE, "the registry's disk is full; try again later or ask its operator to free space");
+            throw e;
+        }
+        if (declared >= 0 && copied != declared) {
+            throw new ApiException(ErrorCode.UPLOAD_INVALID, "the body has " + copied + " bytes but " + declared + " were declared",
+                    Map.of("received", before + copied));
+        }
+        return before + copied;
+    }
+
+    private void ensureHashed(String id, Live state, long received) throws IOException {
+        if (state.digest != null && state.hashedUpTo == received) return;
+        // After a restart (or a failed write) the running hash is gone: recompute it from the file.
+        MessageDigest digest = sha256();
+        try (FileChannel channel = FileChannel.open(partFile(id), StandardOpenOption.READ)) {
+            ByteBuffer buffer = ByteBuffer.allocate(HashingFileWriter.CHUNK_BYTES);
+            long position = 0;
+            while (position < received) {
+                buffer.clear().limit((int) Math.min(buffer.capacity(), received - position));
+                int n = channel.read(buffer, position);
+                if (n < 0) throw new IOException("upload file shorter than its recorded length");
+                buffer.flip();
+                digest.update(buffer);
+                position += n;
+            }
+        }
+        state.digest = digest;
+        state.hashedUpTo = received;
+    }
+
+    private Qcow2Info inspectFile(Path part, long size) throws IOException {
+        int length = (int) Math.min(size, Qcow2Inspector.MAX_HEADER_BYTES);
+        ByteBuffer head = ByteBuffer.allocate(length);
+        try (FileChannel channel = FileChannel.open(part, StandardOpenOption.READ)) {
+            while (head.hasRemaining() && channel.read(head, head.position()) > 0) { /* fill */ }
+        }
+        head.flip();
+        return layers.inspect(head, size <= Qcow2Inspector.MAX_HEADER_BYTES);
+    }
+
+    private void checkDeclaredSize(long declared, long alreadyReceived) throws IOException {
+        if (declared < 0) return;
+        if (alreadyReceived + declared > maxLayerBytes) throw tooLarge();
+        long free = store.usableSpace();
+        if (free - declared < minFreeBytes) {
+            Map<String, Object> detail = new LinkedHashMap<>();
+            detail.put("needed", declared);
+            detail.put("free", free);
+            throw new ApiException(ErrorCode.INSUFFICIENT_STORAGE, "the registry has " + free + " bytes free and needs "
+                    + declared + " plus a reserve of " + minFreeBytes + "; try again later or ask its operator to free space", detail);
+        }
+    }
+
+    private ApiException tooLarge() {
+        return new ApiException(ErrorCode.LAYER_TOO_LARGE, "a layer may be at most " + maxLayerBytes + " bytes on this registry",
+                Map.of("limit", maxLayerBytes));
+    }
+
+    private UploadSession session(String id) {
+        if (id == null || !SESSION_ID.matcher(id).matches()) throw new ApiException(ErrorCode.UPLOAD_UNKNOWN);
+        return dao.find(id).orElseThrow(() -> new ApiException(ErrorCode.UPLOAD_UNKNOWN,
+                "upload " + id + " does not exist (it may have finished, been cancelled or expired after "
+                        + expiry.toHours() + " h); start a new one with POST /api/v1/uploads"));
+    }
+
+    private Live lockFor(String id) {
+        Live state = live.computeIfAbsent(id, k -> new Live());
+        if (!state.lock.tryLock()) {
+            throw new ApiException(ErrorCode.CONFLICT, "another request is writing to upload " + id + "; wait for it to finish");
+        }
+        return state;
+    }
+
+    private void forget(String id) throws IOException {
+        dao.delete(id);
+        live.remove(id);
+        Files.deleteIfExists(partFile(id));
+    }
+
+    private Path partFile(String id) { return store.uploadArea().resolve("session-" + id + ".part"); }
+
+    private Instant now() { return clock.instant().truncatedTo(ChronoUnit.MILLIS); }
+
+    private static boolean isDiskFull(IOException e) {
+        return e.getMessage() != null && e.getMessage().contains("No space left on device");
+    }
+
+    static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,244 @@
+package io.strata.upload;
+
+import io.strata.config.ServerConfig;
+import io.strata.layer.Digest;
+import io.strata.testing.QemuImg;
+import io.strata.testing.RawHttp;
+import io.strata.testing.TestRegistry;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.io.IOException;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The resumable flow of DESIGN §6: POST, PATCH with Content-Range, GET the offset, PUT ?digest=, DELETE, expiry. */
+class ResumableUploadTest {
+    @TempDir static Path dir;
+    static TestRegistry registry;
+    static byte[] layer;
+    static Digest digest;
+    static final long LIMIT = 64L << 20;
+
+    @BeforeAll
+    static void start() throws IOException {
+        QemuImg.assumeAvailable();
+        registry = TestRegistry.start(ServerConfig.defaults(dir.resolve("data")).withMaxLayerBytes(LIMIT));
+        Path image = dir.resolve("layer.qcow2");
+        QemuImg.create(image, "64M");
+        Path random = dir.resolve("random.bin");
+        byte[] noise = new byte[3 << 20];
+        new Random(7).nextBytes(noise);
+        Files.write(random, noise);
+        QemuImg.io(image, "write -s " + random + " 0 " + noise.length);
+        layer = Files.readAllBytes(image);
+        digest = TestRegistry.sha256(layer);
+    }
+
+    @AfterAll
+    static void stop() {
+        if (registry != null) registry.close();
+    }
+
+    String startUpload() {
+        HttpResponse<String> response = registry.send(registry.authed("/api/v1/uploads", registry.pushToken)
+                .POST(HttpRequest.BodyPublishers.noBody()).build());
+        assertEquals(202, response.statusCode(), response.body());
+        assertEquals("0", response.headers().firstValue("Upload-Offset").orElse(null));
+        return response.headers().firstValue("Location").orElseThrow();
+    }
+
+    HttpResponse<String> patch(String location, String contentRange, byte[] bytes) {
+        HttpRequest.Builder request = registry.authed(location, registry.pushToken)
+                .method("PATCH", HttpRequest.BodyPublishers.ofByteArray(bytes));
+        if (contentRange != null) request.header("Content-Range", contentRange);
+        return registry.send(request.build());
+    }
+
+    long offset(String location) {
+        HttpResponse<String> status = registry.send(registry.authed(location, registry.pushToken).GET().build());
+        assertEquals(200, status.statusCode(), status.body());
+        return Long.parseLong(status.headers().firstValue("Upload-Offset").orElseThrow());
+    }
+
+    HttpResponse<String> finish(String location, Digest claimed, byte[] lastChunk) {
+        return registry.send(registry.authed(location + "?digest=sha256:" + claimed.hex(), registry.pushToken)
+                .PUT(HttpRequest.BodyPublishers.ofByteArray(lastChunk)).build());
+    }
+
+    static byte[] slice(long from, long to) { return Arrays.copyOfRange(layer, (int) from, (int) to); }
+
+    @Test
+    void a_layer_uploaded_in_chunks_is_stored_byte_for_byte() throws IOException {
+        String location = startUpload();
+        int a = 1 << 20, b = 2 << 20;
+        HttpResponse<String> first = patch(location, "bytes 0-" + (a - 1) + "/*", slice(0, a));
+        assertEquals(202, first.statusCode(), first.body());
+        assertEquals("0-" + (a - 1), first.headers().firstValue("Range").orElse(null));
+        assertEquals(a, offset(location));
+        assertEquals(202, patch(location, "bytes " + a + "-" + (b - 1) + "/*", slice(a, b)).statusCode());
+        HttpResponse<String> done = finish(location, digest, slice(b, layer.length));
+        assertTrue(done.statusCode() == 201 || done.statusCode() == 200, done.body());
+        assertArrayEquals(layer, registry.sendBytes(registry.request("/layers/" + digest.fileName()).build()).body());
+        assertEquals(404, registry.send(registry.authed(location, registry.pushToken).GET().build()).statusCode(), "session is over");
+        assertEquals(List.of(), registry.uploadFiles());
+    }
+
+    @ParameterizedTest(name = "[{index}] Content-Range {0} -> {1}")
+    @CsvSource(delimiter = '|', value = {
+            "bytes {a+10}-{a+20}/*      | 416 | RANGE_INVALID",    // a gap
+            "bytes {a-10}-{a+20}/*      | 416 | RANGE_INVALID",    // an overlap
+            "bytes 0-99/*               | 416 | RANGE_INVALID",    // starting over without a new session
+            "bytes -5-10/*              | 416 | RANGE_INVALID",    // negative
+            "bytes=5-10                 | 416 | RANGE_INVALID",    // not the header's syntax
+            "bytes {a}-{a-5}/*          | 416 | RANGE_INVALID",    // ends before it starts
+            "bytes {a}-99999999999999/* | 413 | LAYER_TOO_LARGE",  // beyond the size limit
+            "bytes {a}-99999999999999999999/* | 416 | RANGE_INVALID", // overflows any number
+            "bytes {a}-{a+99}/*         | 400 | UPLOAD_INVALID",   // claims 100 bytes, body has 4096
+    })
+    void content_range_abuse_is_refused_and_the_session_stays_usable(String rangeTemplate, int status, String code) {
+        String location = startUpload();
+        int a = 65536;
+        assertEquals(202, patch(location, "bytes 0-" + (a - 1) + "/*", slice(0, a)).statusCode());
+        String range = rangeTemplate.replace("{a+10}", Integer.toString(a + 10)).replace("{a+20}", Integer.toString(a + 20))
+                .replace("{a-10}", Integer.toString(a - 10)).replace("{a-5}", Integer.toString(a - 5))
+                .replace("{a+99}", Integer.toString(a + 99)).replace("{a}", Integer.toString(a));
+
+        HttpResponse<String> response = patch(location, range, slice(a, a + 4096));
+
+        assertEquals(status, response.statusCode(), response.body());
+        assertTrue(response.body().contains("\"code\":\"" + code + "\""), response.body());
+        if (status == 416) assertEquals(Integer.toString(a), response.headers().firstValue("Upload-Offset").orElse(null));
+        long now = offset(location);
+        assertTrue(now == a || code.equals("UPLOAD_INVALID"), "a refused chunk adds nothing: " + now);
+        HttpResponse<String> rest = patch(location, "bytes " + now + "-" + (layer.length - 1) + "/*", slice(now, layer.length));
+        assertEquals(202, rest.statusCode(), rest.body());
+        HttpResponse<String> done = finish(location, digest, new byte[0]);
+        assertTrue(done.statusCode() == 201 || done.statusCode() == 200, done.body());
+    }
+
+    @Test
+    void a_chunk_cut_off_mid_body_keeps_what_arrived_and_the_upload_resumes_from_there() throws Exception {
+        String location = startUpload();
+        int declared = 2 << 20, sent = 700_000;
+        try (RawHttp raw = RawHttp.begin(registry.uri("/"), "PATCH", location,
+                Map.of("Authorization", "Bearer " + registry.pushToken, "Content-Length", Integer.toString(declared),
+                        "Content-Range", "bytes 0-" + (declared - 1) + "/*"), slice(0, sent))) {
+            Thread.sleep(300);
+            raw.cut();
+        }
+        long received = 0;
+        for (int i = 0; i < 50 && received == 0; i++) {
+            Thread.sleep(100);
+            try {
+                received = offset(location);
+            } catch (AssertionError busy) {
+                // the server may still be finishing the cut request
+            }
+        }
+        assertTrue(received > 0 && received <= sent, "kept " + received + " of " + sent);
+        HttpResponse<String> rest = patch(location, "bytes " + received + "-" + (layer.length - 1) + "/*", slice(received, layer.length));
+        assertEquals(202, rest.statusCode(), rest.body());
+        HttpResponse<String> done = finish(location, digest, new byte[0]);
+        assertTrue(done.statusCode() == 201 || done.statusCode() == 200, done.body());
+        assertArrayEquals(layer, registry.sendBytes(registry.request("/layers/" + digest.fileName()).build()).body());
+    }
+
+    @Test
+    void a_second_writer_is_refused_while_a_chunk_is_in_flight() throws Exception {
+        String location = startUpload();
+        try (RawHttp slow = RawHttp.begin(registry.uri("/"), "PATCH", location,
+                Map.of("Authorization", "Bearer " + registry.pushToken, "Content-Length", Integer.toString(layer.length)), slice(0, 1000))) {
+            Thread.sleep(300);
+            HttpResponse<String> second = patch(location, null, slice(0, 100));
+            assertEquals(409, second.statusCode(), second.body());
+            slow.send(slice(1000, layer.length));
+            assertTrue(slow.responseHead().startsWith("HTTP/1.1 202"));
+        }
+        assertEquals(layer.length, offset(location));
+    }
+
+    @Test
+    void a_wrong_final_digest_is_refused_and_stores_nothing() throws IOException {
+        String location = startUpload();
+        assertEquals(202, patch(location, null, layer).statusCode());
+        Digest wrong = new Digest("cd".repeat(32));
+        HttpResponse<String> done = finish(location, wrong, new byte[0]);
+        assertEquals(400, done.statusCode());
+        assertTrue(done.body().contains("DIGEST_INVALID"));
+        assertEquals(404, registry.send(registry.request("/layers/" + wrong.fileName()).build()).statusCode());
+        assertEquals(List.of(), registry.uploadFiles());
+    }
+
+    @Test
+    void a_bad_header_is_refused_at_the_first_chunk() throws IOException {
+        String location = startUpload();
+        byte[] garbage = new byte[8192];
+        new Random(1).nextBytes(garbage);
+        HttpResponse<String> response = patch(location, "bytes 0-8191/*", garbage);
+        assertEquals(400, response.statusCode());
+        assertTrue(response.body().contains("\"check\":\"magic\""), response.body());
+        assertEquals(404, registry.send(registry.authed(location, registry.pushToken).GET().build()).statusCode());
+        assertEquals(List.of(), registry.uploadFiles());
+    }
+
+    @Test
+    void cancelling_removes_the_session_and_its_bytes() throws IOException {
+        String location = startUpload();
+        assertEquals(202, patch(location, null, slice(0, 10_000)).statusCode());
+        assertEquals(1, registry.uploadFiles().size());
+        HttpResponse<String> cancel = registry.send(registry.authed(location, registry.pushToken).DELETE().build());
+        assertEquals(204, cancel.statusCode());
+        assertEquals(404, registry.send(registry.authed(location, registry.pushToken).GET().build()).statusCode());
+        assertEquals(List.of(), registry.uploadFiles());
+    }
+
+    @Test
+    void unknown_and_malformed_session_ids_answer_404() {
+        for (String id : List.of("0123456789abcdef0123456789abcdef", "..%2F..%2Fstrata.db", "x")) {
+            HttpResponse<String> response = registry.send(registry.authed("/api/v1/uploads/" + id, registry.pushToken).GET().build());
+            assertEquals(404, response.statusCode(), id);
+            assertTrue(response.body().contains("UPLOAD_UNKNOWN") || response.body().contains("NOT_FOUND"), response.body());
+        }
+    }
+
+    @Test
+    void sessions_need_the_push_scope() {
+        HttpResponse<String> anonymous = registry.send(registry.request("/api/v1/uploads").POST(HttpRequest.BodyPublishers.noBody()).build());
+        assertEquals(401, anonymous.statusCode());
+        HttpResponse<String> publisher = registry.send(registry.authed("/api/v1/uploads", registry.publishToken)
+                .POST(HttpRequest.BodyPublishers.noBody()).build());
+        assertEquals(403, publisher.statusCode());
+    }
+
+    @Test
+    void abandoned_sessions_expire_with_their_bytes(@TempDir Path other) throws Exception {
+        try (TestRegistry shortLived = TestRegistry.start(ServerConfig.defaults(other).withUploadExpiry(Duration.ofSeconds(2)))) {
+            HttpResponse<String> started = shortLived.send(shortLived.authed("/api/v1/uploads", shortLived.pushToken)
+                    .POST(HttpRequest.BodyPublishers.noBody()).build());
+            String location = started.headers().firstValue("Location").orElseThrow();
+            shortLived.send(shortLived.authed(location, shortLived.pushToken)
+                    .method("PATCH", HttpRequest.BodyPublishers.ofByteArray(slice(0, 5000))).build());
+            assertEquals(1, shortLived.uploadFiles().size());
+            long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+            while (!shortLived.uploadFiles().isEmpty() && System.nanoTime() < deadline) Thread.sleep(200);
+            assertEquals(List.of(), shortLived.uploadFiles());
+            assertEquals(404, shortLived.send(shortLived.authed(location, shortLived.pushToken).GET().build()).statusCode());
+        }
+    }
+}
