@@ -34,6 +34,10 @@ import java.util.Set;
  * Header extensions ({@code u32 type, u32 length, data padded to 8}) follow the header until a
  * type 0 or the start of the backing name (or the end of the first cluster without one).
  *
+ * <p>The whole first cluster must be present: the backing name and the extensions live anywhere
+ * in it, and a real image always extends past it (the refcount table sits at a later cluster), so
+ * a shorter file is {@link Check#TRUNCATED} whatever its header claims.
+ *
  * <p>A backing format extension without a backing name is accepted: qemu ignores it, and it names
  * nothing that could be opened.
  */
