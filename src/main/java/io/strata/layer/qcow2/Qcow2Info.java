@@ -1,0 +1,34 @@
+package io.strata.layer.qcow2;
+
+import io.strata.layer.Digest;
+import java.util.Optional;
+
+/**
+ * What the inspector read from a header that passed every check. Feature bitmasks are version 3
+ * fields and are zero for version 2, as the qcow2 specification says.
+ *
+ * @param backingName   the backing file name; when the inspector produced this record it is
+ *                      always the canonical {@code <parent-sha256>.qcow2}
+ * @param backingFormat the backing format header extension, if present (qemu ignores it, and so
+ *                      does Strata, when there is no backing name)
+ * @param compressionType 0 for zlib, 1 for zstd
+ */
+public record Qcow2Info(
+        int version,
+        int clusterBits,
+        long virtualSize,
+        Optional<String> backingName,
+        Optional<String> backingFormat,
+        long incompatibleFeatures,
+        long compatibleFeatures,
+        long autoclearFeatures,
+        int compressionType) {
+
+    /**
+     * The parent layer named by the canonical backing name, empty for a base layer. Throws
+     * {@link IllegalArgumentException} for a record built by hand with a non-canonical name.
+     */
+    public Optional<Digest> parent() {
+        return backingName.map(name -> new Digest(name.substring(0, name.length() - Qcow2Inspector.LAYER_SUFFIX.length())));
+    }
+}

@@ -1,0 +1,418 @@
+package io.strata.layer.qcow2;
+
+import io.strata.layer.Digest;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.HashSet;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * The format inspector of DESIGN §2: decides from the first cluster alone whether a file is a
+ * qcow2 layer Strata may store and serve.
+ *
+ * <p>Layers are opened by qemu on every client that pulls them, so anything in a header that makes
+ * qemu reach outside the chain is refused: a backing name other than a sibling layer
+ * ({@code <sha256>.qcow2}) could name a local path, a URL or a {@code json:} spec; an external data
+ * file or an unknown incompatible feature changes how the rest of the file is read. Dirty and
+ * corrupt images are refused because their metadata cannot be trusted. The checks follow qemu's
+ * {@code docs/interop/qcow2.txt} and the limits qemu's driver enforces when opening an image.
+ *
+ * <p>Header fields used here (all big-endian; version 2 stops after offset 71):
+ * <pre>
+ *   0  u32 magic "QFI\xfb"          32  u32 crypt_method
+ *   4  u32 version                 72  u64 incompatible_features (v3)
+ *   8  u64 backing_file_offset     80  u64 compatible_features   (v3)
+ *  16  u32 backing_file_size       88  u64 autoclear_features    (v3)
+ *  20  u32 cluster_bits           100  u32 header_length          (v3)
+ *  24  u64 size (virtual)         104  u8  compression_type       (v3, if header_length > 104)
+ * </pre>
+ * Header extensions ({@code u32 type, u32 length, data padded to 8}) follow the header until a
+ * type 0 or the start of the backing name (or the end of the first cluster without one).
+ *
+ * <p>The whole first cluster must be present: the backing name and the extensions live anywhere
+ * in it, and a real image always extends past it (the refcount table sits at a later cluster), so
+ * a shorter file is {@link Check#TRUNCATED} whatever its header claims.
+ *
+ * <p>A backing format extension without a backing name is accepted: qemu ignores it, and it names
+ * nothing that could be opened.
+ */
+public final class Qcow2Inspector {
+    /** The largest cluster qemu opens (cluster_bits 21), hence the most bytes a header can span. */
+    public static final int MAX_HEADER_BYTES = 2 * 1024 * 1024;
+
+    /** A canonical backing name is a layer's file name: its sha256 followed by this suffix. */
+    static final String LAYER_SUFFIX = ".qcow2";
+
+    private static final byte[] MAGIC = {'Q', 'F', 'I', (byte) 0xfb};
+    private static final int VERSION_OFFSET = 4;
+    private static final int BACKING_FILE_OFFSET_OFFSET = 8;
+    private static final int BACKING_FILE_SIZE_OFFSET = 16;
+    private static final int CLUSTER_BITS_OFFSET = 20;
+    private static final int SIZE_OFFSET = 24;
+    private static final int CRYPT_METHOD_OFFSET = 32;
+    private static final int INCOMPATIBLE_FEATURES_OFFSET = 72;
+    private static final int COMPATIBLE_FEATURES_OFFSET = 80;
+    private static final int AUTOCLEAR_FEATURES_OFFSET = 88;
+    private static final int HEADER_LENGTH_OFFSET = 100;
+    private static final int COMPRESSION_TYPE_OFFSET = 104;
+
+    private static final int VERSION_2_HEADER_LENGTH = 72;
+    private static final int VERSION_3_MIN_HEADER_LENGTH = 104;
+    private static final int MIN_CLUSTER_BITS = 9;
+    private static final int MAX_CLUSTER_BITS = 21;
+    private static final int MIN_EXTENDED_L2_CLUSTER_BITS = 14;
+    private static final int MAX_BACKING_NAME_LENGTH = 1023;
+
+    private static final long DIRTY_BIT = 1L;
+    private static final long CORRUPT_BIT = 1L << 1;
+    private static final long EXTERNAL_DATA_FILE_BIT = 1L << 2;
+    private static final long COMPRESSION_TYPE_BIT = 1L << 3;
+    private static final long EXTENDED_L2_BIT = 1L << 4;
+    private static final long KNOWN_INCOMPATIBLE_BITS =
+            DIRTY_BIT | CORRUPT_BIT | EXTERNAL_DATA_FILE_BIT | COMPRESSION_TYPE_BIT | EXTENDED_L2_BIT;
+
+    private static final int COMPRESSION_ZLIB = 0;
+    private static final int COMPRESSION_ZSTD = 1;
+    private static final int CRYPT_NONE = 0;
+    private static final int CRYPT_AES = 1;
+    private static final int CRYPT_LUKS = 2;
+
+    private static final int EXTENSION_END = 0;
+    private static final int EXTENSION_BACKING_FORMAT = 0xe2792aca;
+    private static final int EXTENSION_FEATURE_NAME_TABLE = 0x6803f857;
+    private static final int EXTENSION_BITMAPS = 0x23852875;
+    private static final int EXTENSION_FULL_DISK_ENCRYPTION = 0x0537be77;
+    private static final int EXTENSION_EXTERNAL_DATA_FILE = 0x44415441;
+    private static final Set<Integer> SPECIFIED_EXTENSIONS = Set.of(EXTENSION_BACKING_FORMAT,
+            EXTENSION_FEATURE_NAME_TABLE, EXTENSION_BITMAPS, EXTENSION_FULL_DISK_ENCRYPTION,
+            EXTENSION_EXTERNAL_DATA_FILE);
+    private static final int EXTENSION_HEADER_LENGTH = 8;
+
+    private static final String REBASE_ADVICE = "run 'qemu-img rebase -u -F qcow2 -b <parent-sha256>.qcow2 child.qcow2'"
+            + " (the parent's sha256 is its layer id), or upload the chain with 'strata push', which does this for you";
+    private static final String CONVERT_ADVICE = "write a fresh copy with 'qemu-img convert -O qcow2 layer.qcow2 fixed.qcow2'"
+            + " and upload that";
+    private static final int MAX_QUOTED_NAME_LENGTH = 120;
+
+    private Qcow2Inspector() {}
+
+    /**
+     * Inspects the start of an upload.
+     *
+     * @param head     the first bytes of the file, from its position to its limit (left unchanged)
+     * @param complete true if {@code head} is the whole file; then any check that needs more bytes
+     *                 fails with {@link Check#TRUNCATED}. When false, {@code head} must hold at least
+     *                 {@link #MAX_HEADER_BYTES}, whatever the file turns out to need, so that a caller
+     *                 passing too little fails on every input rather than only on large clusters.
+     * @throws IllegalArgumentException if {@code complete} is false and fewer than
+     *                                  {@link #MAX_HEADER_BYTES} bytes are given (a caller bug)
+     */
+    public static Qcow2Info inspect(ByteBuffer head, boolean complete, boolean allowEncryption) throws Qcow2Exception {
+        ByteBuffer bytes = head.slice(); // big-endian, as qcow2; absolute reads leave the caller's buffer alone
+        if (!complete && bytes.remaining() < MAX_HEADER_BYTES) {
+            throw new IllegalArgumentException("an incomplete file needs at least " + MAX_HEADER_BYTES
+                    + " bytes of its start to be inspected, got " + bytes.remaining());
+        }
+        requireMagic(bytes);
+        int version = readVersion(bytes);
+        int clusterBits = readClusterBits(bytes);
+        int clusterSize = 1 << clusterBits;
+        require(bytes, clusterSize, "its first cluster (" + clusterSize + " bytes) holds the header");
+
+        long virtualSize = bytes.getLong(SIZE_OFFSET);
+        if (virtualSize < 0) {
+            throw new Qcow2Exception(Check.VIRTUAL_SIZE, "the virtual size " + Long.toUnsignedString(virtualSize)
+                    + " is larger than qemu can address; the header is damaged: " + CONVERT_ADVICE);
+        }
+        long headerLength = version == 2 ? VERSION_2_HEADER_LENGTH : readVersion3HeaderLength(bytes, clusterSize);
+        long incompatible = version == 2 ? 0 : bytes.getLong(INCOMPATIBLE_FEATURES_OFFSET);
+        long compatible = version == 2 ? 0 : bytes.getLong(COMPATIBLE_FEATURES_OFFSET);
+        long autoclear = version == 2 ? 0 : bytes.getLong(AUTOCLEAR_FEATURES_OFFSET);
+        int compressionType = headerLength > COMPRESSION_TYPE_OFFSET ? Byte.toUnsignedInt(bytes.get(COMPRESSION_TYPE_OFFSET)) : 0;
+        checkIncompatibleFeatures(incompatible, clusterBits, compressionType);
+
+        int cryptMethod = bytes.getInt(CRYPT_METHOD_OFFSET);
+        checkCryptMethod(cryptMethod, allowEncryption);
+
+        long backingOffset = bytes.getLong(BACKING_FILE_OFFSET_OFFSET);
+        long backingSize = Integer.toUnsignedLong(bytes.getInt(BACKING_FILE_SIZE_OFFSET));
+        if (backingOffset != 0) {
+            checkBackingNamePlacement(backingOffset, backingSize, headerLength, clusterSize);
+        }
+        // qemu reads extensions up to the backing name whenever an offset is set, even for an empty name.
+        long extensionsEnd = backingOffset != 0 ? backingOffset : clusterSize;
+        Extensions extensions = readExtensions(bytes, headerLength, extensionsEnd, allowEncryption);
+        checkEncryptionConsistency(cryptMethod, extensions.fullDiskEncryption());
+
+        Optional<String> backingName = Optional.empty();
+        if (backingOffset != 0 && backingSize > 0) {
+            byte[] name = new byte[(int) backingSize];
+            bytes.get((int) backingOffset, name);
+            backingName = Optional.of(canonicalBackingName(name));
+            checkBackingFormat(extensions.backingFormat(), backingName.get());
+        }
+        return new Qcow2Info(version, clusterBits, virtualSize, backingName, extensions.backingFormat(),
+                incompatible, compatible, autoclear, compressionType);
+    }
+
+    /**
+     * Inspects a stored file from its first {@link #MAX_HEADER_BYTES} bytes (startup recovery,
+     * {@code strata verify}).
+     */
+    public static Qcow2Info inspect(Path file, boolean allowEncryption) throws IOException, Qcow2Exception {
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+            ByteBuffer head = ByteBuffer.allocate((int) Math.min(channel.size(), MAX_HEADER_BYTES));
+            while (head.hasRemaining() && channel.read(head) >= 0) {
+                // read until the buffer is full or the file ends
+            }
+            head.flip();
+            // Fewer bytes than the limit can only mean the end of the file was reached.
+            return inspect(head, head.remaining() < MAX_HEADER_BYTES, allowEncryption);
+        }
+    }
+
+    private static void requireMagic(ByteBuffer bytes) throws Qcow2Exception {
+        int available = Math.min(bytes.remaining(), MAGIC.length);
+        for (int index = 0; index < available; index++) {
+            if (bytes.get(index) != MAGIC[index]) {
+                throw new Qcow2Exception(Check.MAGIC, "this is not a qcow2 image: it does not start with the qcow2 magic"
+                        + " 'QFI\\xfb'; convert the disk with 'qemu-img convert -O qcow2 disk.img layer.qcow2' and upload that");
+            }
+        }
+        require(bytes, MAGIC.length, "the qcow2 magic is 4 bytes");
+    }
+
+    private static int readVersion(ByteBuffer bytes) throws Qcow2Exception {
+        require(bytes, VERSION_OFFSET + 4, "the version follows the magic");
+        int version = bytes.getInt(VERSION_OFFSET);
+        if (version != 2 && version != 3) {
+            throw new Qcow2Exception(Check.VERSION, "qcow2 version " + Integer.toUnsignedString(version)
+                    + " is not supported, only versions 2 and 3 are; " + CONVERT_ADVICE);
+        }
+        return version;
+    }
+
+    private static int readClusterBits(ByteBuffer bytes) throws Qcow2Exception {
+        require(bytes, CLUSTER_BITS_OFFSET + 4, "the header has cluster_bits at offset 20");
+        int clusterBits = bytes.getInt(CLUSTER_BITS_OFFSET);
+        if (clusterBits < MIN_CLUSTER_BITS || clusterBits > MAX_CLUSTER_BITS) {
+            throw new Qcow2Exception(Check.CLUSTER_BITS, "cluster_bits " + Integer.toUnsignedString(clusterBits)
+                    + " is outside 9..21 (512-byte to 2 MiB clusters), the range qemu opens; "
+                    + "write a copy with 'qemu-img convert -O qcow2 -o cluster_size=64k layer.qcow2 fixed.qcow2'");
+        }
+        return clusterBits;
+    }
+
+    private static long readVersion3HeaderLength(ByteBuffer bytes, int clusterSize) throws Qcow2Exception {
+        long headerLength = Integer.toUnsignedLong(bytes.getInt(HEADER_LENGTH_OFFSET));
+        if (headerLength < VERSION_3_MIN_HEADER_LENGTH || headerLength % 8 != 0 || headerLength > clusterSize) {
+            throw new Qcow2Exception(Check.HEADER_LENGTH, "header_length " + headerLength + " is invalid: a version 3"
+                    + " header is at least 104 bytes, a multiple of 8 and within the first cluster (" + clusterSize
+                    + " bytes); the header is damaged: " + CONVERT_ADVICE);
+        }
+        return headerLength;
+    }
+
+    private static void checkIncompatibleFeatures(long incompatible, int clusterBits, int compressionType)
+            throws Qcow2Exception {
+        long unknown = incompatible & ~KNOWN_INCOMPATIBLE_BITS;
+        if (unknown != 0) {
+            throw new Qcow2Exception(Check.UNKNOWN_INCOMPATIBLE_FEATURE, "incompatible feature bits 0x"
+                    + Long.toHexString(unknown) + " are not defined by the qcow2 specification, so nobody can tell how"
+                    + " to read this image; " + CONVERT_ADVICE);
+        }
+        if ((incompatible & DIRTY_BIT) != 0) {
+            throw new Qcow2Exception(Check.DIRTY, "the image is marked dirty: it was not closed cleanly and its"
+                    + " refcounts may be wrong; repair it with 'qemu-img check -r all layer.qcow2' and upload it again");
+        }
+        if ((incompatible & CORRUPT_BIT) != 0) {
+            throw new Qcow2Exception(Check.CORRUPT, "the image is marked corrupt: qemu found its metadata"
+                    + " inconsistent; repair it with 'qemu-img check -r all layer.qcow2' or " + CONVERT_ADVICE);
+        }
+        if ((incompatible & EXTERNAL_DATA_FILE_BIT) != 0) {
+            throw externalDataFile();
+        }
+        if ((incompatible & EXTENDED_L2_BIT) != 0 && clusterBits < MIN_EXTENDED_L2_CLUSTER_BITS) {
+            throw new Qcow2Exception(Check.CLUSTER_BITS, "extended L2 entries need clusters of at least 16 KiB"
+                    + " (cluster_bits 14), this image has cluster_bits " + clusterBits + "; " + CONVERT_ADVICE);
+        }
+        boolean compressionBit = (incompatible & COMPRESSION_TYPE_BIT) != 0;
+        if (compressionType != COMPRESSION_ZLIB && compressionType != COMPRESSION_ZSTD) {
+            throw new Qcow2Exception(Check.COMPRESSION_TYPE, "compression_type " + compressionType
+                    + " is unknown (0 is zlib, 1 is zstd); " + CONVERT_ADVICE);
+        }
+        if (compressionBit != (compressionType != COMPRESSION_ZLIB)) {
+            throw new Qcow2Exception(Check.COMPRESSION_TYPE, "compression_type " + compressionType
+                    + (compressionBit ? " is zlib but" : " is not zlib but") + " incompatible feature bit 3 is "
+                    + (compressionBit ? "set" : "clear") + "; the header contradicts itself: " + CONVERT_ADVICE);
+        }
+    }
+
+    private static void checkCryptMethod(int cryptMethod, boolean allowEncryption) throws Qcow2Exception {
+        if (cryptMethod == CRYPT_NONE) {
+            return;
+        }
+        if (cryptMethod != CRYPT_AES && cryptMethod != CRYPT_LUKS) {
+            throw new Qcow2Exception(Check.ENCRYPTION, "crypt_method " + Integer.toUnsignedString(cryptMethod)
+                    + " is not an encryption method qcow2 defines (1 AES, 2 LUKS); " + CONVERT_ADVICE);
+        }
+        if (!allowEncryption) {
+            throw encryptionRefused(cryptMethod == CRYPT_AES ? "AES" : "LUKS");
+        }
+    }
+
+    private static void checkEncryptionConsistency(int cryptMethod, boolean fullDiskEncryption) throws Qcow2Exception {
+        if (fullDiskEncryption != (cryptMethod == CRYPT_LUKS)) {
+            throw new Qcow2Exception(Check.ENCRYPTION, "the full disk encryption header extension must be present"
+                    + " exactly when crypt_method is 2 (LUKS), but crypt_method is " + cryptMethod
+                    + "; the header contradicts itself: " + CONVERT_ADVICE);
+        }
+    }
+
+    private static void checkBackingNamePlacement(long offset, long size, long headerLength, int clusterSize)
+            throws Qcow2Exception {
+        if (size > MAX_BACKING_NAME_LENGTH) {
+            throw new Qcow2Exception(Check.BACKING_NAME_LENGTH, "the backing file name is " + size
+                    + " bytes long, qcow2 allows at most 1023; " + REBASE_ADVICE);
+        }
+        // offset is unsigned in the file: a negative long is past every cluster, so reject before adding.
+        if (offset < headerLength || offset > clusterSize || size > clusterSize - offset) {
+            throw new Qcow2Exception(Check.BACKING_OFFSET, "the backing file name (offset "
+                    + Long.toUnsignedString(offset) + ", " + size + " bytes) does not lie between the end of the header ("
+                    + headerLength + ") and the end of the first cluster (" + clusterSize + "); the header is damaged: "
+                    + REBASE_ADVICE);
+        }
+    }
+
+    private record Extensions(Optional<String> backingFormat, boolean fullDiskEncryption) {}
+
+    private static Extensions readExtensions(ByteBuffer bytes, long start, long end, boolean allowEncryption)
+            throws Qcow2Exception {
+        Set<Integer> seen = new HashSet<>();
+        Optional<String> backingFormat = Optional.empty();
+        boolean fullDiskEncryption = false;
+        long position = start;
+        while (position < end) {
+            if (end - position < EXTENSION_HEADER_LENGTH) {
+                throw malformedExtension("the header extension at offset " + position + " is cut off by the end of"
+                        + " the extension area at " + end);
+            }
+            int type = bytes.getInt((int) position);
+            long length = Integer.toUnsignedLong(bytes.getInt((int) position + 4));
+            if (type == EXTENSION_END) {
+                break;
+            }
+            long data = position + EXTENSION_HEADER_LENGTH;
+            if (length > end - data) {
+                throw malformedExtension("header extension 0x" + Integer.toHexString(type) + " at offset " + position
+                        + " claims " + length + " bytes, running past the end of the extension area at " + end);
+            }
+            if (SPECIFIED_EXTENSIONS.contains(type) && !seen.add(type)) {
+                // qemu keeps the last copy; a checker keeping the first would be fooled by a second one.
+                throw malformedExtension("header extension 0x" + Integer.toHexString(type) + " appears twice");
+            }
+            if (type == EXTENSION_BACKING_FORMAT) {
+                backingFormat = Optional.of(readString(bytes, data, length));
+            } else if (type == EXTENSION_EXTERNAL_DATA_FILE) {
+                throw externalDataFile();
+            } else if (type == EXTENSION_FULL_DISK_ENCRYPTION) {
+                if (!allowEncryption) {
+                    throw encryptionRefused("a full disk encryption header");
+                }
+                fullDiskEncryption = true;
+            }
+            position = data + roundUpTo8(length);
+        }
+        return new Extensions(backingFormat, fullDiskEncryption);
+    }
+
+    private static String canonicalBackingName(byte[] name) throws Qcow2Exception {
+        // ISO-8859-1 maps every byte to one char, so non-ASCII bytes can never pass as hex.
+        String asLatin1 = new String(name, StandardCharsets.ISO_8859_1);
+        if (asLatin1.endsWith(LAYER_SUFFIX)
+                && Digest.isValid(asLatin1.substring(0, asLatin1.length() - LAYER_SUFFIX.length()))) {
+            return asLatin1;
+        }
+        String quoted = quote(name);
+        throw new Qcow2Exception(Check.BACKING_NAME, "the backing file name " + quoted + " is " + describe(asLatin1)
+                + "; a layer's backing file must be exactly '<parent-sha256>.qcow2' (64 lowercase hex digits), which"
+                + " qemu resolves next to the layer on the registry and in every client cache: " + REBASE_ADVICE);
+    }
+
+    private static String describe(String name) {
+        if (name.startsWith("json:")) {
+            return "a json: specification";
+        }
+        if (name.contains("://") || name.matches("(?s)[A-Za-z][A-Za-z0-9+.-]*:.*")) {
+            return "a URL or protocol name";
+        }
+        if (name.startsWith("/")) {
+            return "an absolute local path";
+        }
+        if (name.contains("/") || name.contains("\\")) {
+            return "a path with directories";
+        }
+        return "not a layer file name";
+    }
+
+    private static void checkBackingFormat(Optional<String> backingFormat, String backingName) throws Qcow2Exception {
+        if (backingFormat.filter("qcow2"::equals).isEmpty()) {
+            String found = backingFormat.map(format -> "is " + quote(format.getBytes(StandardCharsets.ISO_8859_1)))
+                    .orElse("is missing");
+            throw new Qcow2Exception(Check.BACKING_FORMAT, "the backing file format " + found + "; a layer's parent is"
+                    + " a qcow2 layer and the header must say so, or qemu would guess the format of downloaded data: run"
+                    + " 'qemu-img rebase -u -F qcow2 -b " + backingName + " child.qcow2'");
+        }
+    }
+
+    private static Qcow2Exception externalDataFile() {
+        return new Qcow2Exception(Check.EXTERNAL_DATA_FILE, "the image keeps its guest data in an external data file,"
+                + " which the registry cannot serve and which would make qemu open a file on every client; write a"
+                + " self-contained copy with 'qemu-img convert -O qcow2 layer.qcow2 fixed.qcow2' and upload that");
+    }
+
+    private static Qcow2Exception encryptionRefused(String what) {
+        return new Qcow2Exception(Check.ENCRYPTION, "the image is encrypted (" + what + ") and this registry is not"
+                + " configured to accept encrypted layers; upload an unencrypted image or ask the operator to allow"
+                + " encryption");
+    }
+
+    private static Qcow2Exception malformedExtension(String what) {
+        return new Qcow2Exception(Check.HEADER_EXTENSION, what + "; the header is damaged: " + CONVERT_ADVICE);
+    }
+
+    private static void require(ByteBuffer bytes, long needed, String why) throws Qcow2Exception {
+        if (bytes.remaining() < needed) {
+            throw new Qcow2Exception(Check.TRUNCATED, bytes.remaining() == 0
+                    ? "the upload is empty; upload the whole qcow2 file"
+                    : "the file ends after " + bytes.remaining() + " bytes, but " + why + "; upload the whole file");
+        }
+    }
+
+    private static String readString(ByteBuffer bytes, long offset, long length) {
+        byte[] value = new byte[(int) length];
+        bytes.get((int) offset, value);
+        return new String(value, StandardCharsets.ISO_8859_1);
+    }
+
+    /** Quotes untrusted bytes for a message: printable ASCII kept, the rest escaped, long names cut. */
+    private static String quote(byte[] value) {
+        StringBuilder quoted = new StringBuilder("'");
+        for (int index = 0; index < value.length && index < MAX_QUOTED_NAME_LENGTH; index++) {
+            int character = Byte.toUnsignedInt(value[index]);
+            if (character >= 0x20 && character < 0x7f && character != '\\' && character != '\'') {
+                quoted.append((char) character);
+            } else {
+                quoted.append(String.format("\\x%02x", character));
+            }
+        }
+        return quoted.append(value.length > MAX_QUOTED_NAME_LENGTH ? "'..." : "'").toString();
+    }
+
+    private static long roundUpTo8(long length) { return (length + 7) & ~7L; }
+}
