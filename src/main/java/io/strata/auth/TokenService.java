@@ -9,12 +9,10 @@ import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Arrays;
 import java.util.Base64;
 import java.util.EnumSet;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -52,22 +50,15 @@ public final class TokenService {
     /** The token a secret stands for, if it exists and is not revoked. */
     public Optional<Token> verify(String secret) {
         if (secret == null || !secret.startsWith(PREFIX) || secret.length() > 128) return Optional.empty();
-        return recent.get(hash(secret), h -> dao.findActive(h).map(TokenService::toToken));
+        return recent.get(hash(secret), dao::findActive);
     }
 
-    public List<Token> list() { return dao.listActive().stream().map(TokenService::toToken).toList(); }
+    public List<Token> list() { return dao.listActive(); }
 
     public boolean revoke(long id) {
         boolean revoked = dao.revoke(id, Instant.now().toString()) == 1;
         recent.invalidateAll();
         return revoked;
-    }
-
-    private static Token toToken(Map<String, Object> row) {
-        Set<Scope> scopes = EnumSet.noneOf(Scope.class);
-        Arrays.stream(((String) row.get("scopes")).split(" ")).map(Scope::parse).flatMap(Optional::stream).forEach(scopes::add);
-        return new Token(((Number) row.get("id")).longValue(), (String) row.get("name"), scopes,
-                Instant.parse((String) row.get("created_at")));
     }
 
     static String hash(String secret) {

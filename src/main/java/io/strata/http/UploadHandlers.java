@@ -39,25 +39,26 @@ final class UploadHandlers {
     }
 
     void append(Context ctx) throws IOException {
-        String header = ctx.header("Content-Range");
-        OptionalLong start = OptionalLong.empty();
-        OptionalLong end = OptionalLong.empty();
-        if (header != null) {
-            Matcher m = CONTENT_RANGE.matcher(header.strip());
-            if (!m.matches()) {
-                throw new ApiException(ErrorCode.RANGE_INVALID, "Content-Range must look like 'bytes <first>-<last>/*', got '" + header + "'",
-                        Map.of("received", uploads.status(ctx.pathParam("id")).received()));
-            }
-            try {
-                start = OptionalLong.of(Long.parseLong(m.group(1)));
-                end = OptionalLong.of(Long.parseLong(m.group(2)));
-            } catch (NumberFormatException e) {
-                throw new ApiException(ErrorCode.LAYER_TOO_LARGE, "Content-Range offsets are beyond any allowed layer size");
-            }
-        }
-        long length = ctx.req().getContentLengthLong();
+        String id = ctx.pathParam("id");
         try {
-            describe(ctx, uploads.append(ctx.pathParam("id"), start, end, ctx.req().getInputStream(), length), 202);
+            OptionalLong start = OptionalLong.empty();
+            OptionalLong end = OptionalLong.empty();
+            String header = ctx.header("Content-Range");
+            if (header != null) {
+                Matcher m = CONTENT_RANGE.matcher(header.strip());
+                if (!m.matches()) {
+                    throw new ApiException(ErrorCode.RANGE_INVALID, "Content-Range must look like 'bytes <first>-<last>/*', got '"
+                            + header + "'", Map.of("received", uploads.status(id).received()));
+                }
+                try {
+                    start = OptionalLong.of(Long.parseLong(m.group(1)));
+                    end = OptionalLong.of(Long.parseLong(m.group(2)));
+                } catch (NumberFormatException e) {
+                    throw new ApiException(ErrorCode.RANGE_INVALID, "Content-Range offsets are beyond any layer size",
+                            Map.of("received", uploads.status(id).received()));
+                }
+            }
+            describe(ctx, uploads.append(id, start, end, ctx.req().getInputStream(), ctx.req().getContentLengthLong()), 202);
         } catch (ApiException e) {
             if (e.detail().get("received") instanceof Long received) offsetHeaders(ctx, received);
             throw e;

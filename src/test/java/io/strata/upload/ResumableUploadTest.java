@@ -81,6 +81,11 @@ class ResumableUploadTest {
                 .PUT(HttpRequest.BodyPublishers.ofByteArray(lastChunk)).build());
     }
 
+    /** The session's bytes on disk; the tests share one registry, so they look at their own session only. */
+    static Path sessionFile(String location) {
+        return registry.dataDir().resolve("uploads").resolve("session-" + location.substring(location.lastIndexOf('/') + 1) + ".part");
+    }
+
     static byte[] slice(long from, long to) { return Arrays.copyOfRange(layer, (int) from, (int) to); }
 
     @Test
@@ -96,7 +101,7 @@ class ResumableUploadTest {
         assertTrue(done.statusCode() == 201 || done.statusCode() == 200, done.body());
         assertArrayEquals(layer, registry.sendBytes(registry.request("/layers/" + digest.fileName()).build()).body());
         assertEquals(404, registry.send(registry.authed(location, registry.pushToken).GET().build()).statusCode(), "session is over");
-        assertEquals(List.of(), registry.uploadFiles());
+        assertTrue(Files.notExists(sessionFile(location)));
     }
 
     @ParameterizedTest(name = "[{index}] Content-Range {0} -> {1}")
@@ -182,7 +187,7 @@ class ResumableUploadTest {
         assertEquals(400, done.statusCode());
         assertTrue(done.body().contains("DIGEST_INVALID"));
         assertEquals(404, registry.send(registry.request("/layers/" + wrong.fileName()).build()).statusCode());
-        assertEquals(List.of(), registry.uploadFiles());
+        assertTrue(Files.notExists(sessionFile(location)));
     }
 
     @Test
@@ -194,18 +199,18 @@ class ResumableUploadTest {
         assertEquals(400, response.statusCode());
         assertTrue(response.body().contains("\"check\":\"magic\""), response.body());
         assertEquals(404, registry.send(registry.authed(location, registry.pushToken).GET().build()).statusCode());
-        assertEquals(List.of(), registry.uploadFiles());
+        assertTrue(Files.notExists(sessionFile(location)));
     }
 
     @Test
     void cancelling_removes_the_session_and_its_bytes() throws IOException {
         String location = startUpload();
         assertEquals(202, patch(location, null, slice(0, 10_000)).statusCode());
-        assertEquals(1, registry.uploadFiles().size());
+        assertEquals(10_000, Files.size(sessionFile(location)));
         HttpResponse<String> cancel = registry.send(registry.authed(location, registry.pushToken).DELETE().build());
         assertEquals(204, cancel.statusCode());
         assertEquals(404, registry.send(registry.authed(location, registry.pushToken).GET().build()).statusCode());
-        assertEquals(List.of(), registry.uploadFiles());
+        assertTrue(Files.notExists(sessionFile(location)));
     }
 
     @Test
