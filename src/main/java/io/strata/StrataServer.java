@@ -7,6 +7,10 @@ import io.javalin.compression.CompressionStrategy;
 import io.javalin.json.JavalinJackson;
 import io.strata.auth.TokenDao;
 import io.strata.auth.TokenService;
+import io.strata.catalog.CatalogService;
+import io.strata.catalog.SampleImporter;
+import io.strata.index.IndexService;
+import io.javalin.http.staticfiles.Location;
 import io.strata.config.ServerConfig;
 import io.strata.db.Database;
 import io.strata.http.Routes;
@@ -49,6 +53,7 @@ public final class StrataServer implements AutoCloseable {
         Services services = openServices(config);
         new Recovery(services.layers(), services.database().dao(LayerDao.class)).run();
         services.uploads().recover();
+        if (config.importDir().isPresent()) new SampleImporter(services.uploads(), services.catalog()).importFrom(config.importDir().get());
 
         ObjectMapper json = new ObjectMapper().setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE);
         Javalin app = Javalin.create(javalin -> {
@@ -59,7 +64,13 @@ public final class StrataServer implements AutoCloseable {
             // Layers are incompressible and the index is gzipped once when rendered: never compress per request.
             javalin.http.compressionStrategy = CompressionStrategy.NONE;
             javalin.jsonMapper(new JavalinJackson(json, false));
-            Routes.install(javalin, services);
+            // The catalog page: built into the jar, or a directory given with --static (for working on the page).
+            if (config.staticDir().isPresent()) {
+                javalin.staticFiles.add(config.staticDir().get().toAbsolutePath().toString(), Location.EXTERNAL);
+            } else {
+                javalin.staticFiles.add("/static", Location.CLASSPATH);
+            }
+            Routes.install(javalin, services, json);
         });
         app.start();
 
@@ -89,7 +100,8 @@ public final class StrataServer implements AutoCloseable {
         UploadService uploads = new UploadService(layers, database.dao(UploadDao.class), config.maxLayerBytes(),
                 config.minFreeBytes(), config.uploadExpiry(), Clock.systemUTC());
         TokenService tokens = new TokenService(database.dao(TokenDao.class));
-        return new Services(database, layers, uploads, tokens);
+        CatalogService catalog = new CatalogService(database.jdbi(), Clock.systemUTC());
+        return new Services(database, layers, uploads, tokens, catalog, new IndexService(catalog));
     }
 
     public int port() { return app.port(); }

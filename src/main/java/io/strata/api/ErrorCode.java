@@ -24,6 +24,7 @@ public enum ErrorCode {
     BODY_INVALID(400, "the request body is not valid"),
     NAME_INVALID(400, "the name is not valid"),
     IMAGE_UNKNOWN(404, "image not found"),
+    CHAIN_INCOMPLETE(400, "a layer of the image's backing chain is not stored; upload it first"),
     ALIAS_UNKNOWN(404, "alias not found"),
     CONFLICT(409, "the request conflicts with the current state"),
     UNAVAILABLE(503, "the registry is not able to serve this request right now"),

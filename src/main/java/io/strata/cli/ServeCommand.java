@@ -42,11 +42,20 @@ final class ServeCommand implements Callable<Integer> {
             description = "Accept encrypted qcow2 layers (off by default: clients need the key to open them).")
     boolean allowEncrypted;
 
+    @Option(names = "--import", paramLabel = "DIR", defaultValue = "${env:STRATA_IMPORT}",
+            description = {"At start, store DIR/layers/*.qcow2 and publish DIR/images.json (skips what is already there),",
+                    "e.g. --import samples (env STRATA_IMPORT)."})
+    Path importDir;
+
+    @Option(names = "--static", paramLabel = "DIR", defaultValue = "${env:STRATA_STATIC}",
+            description = "Serve the catalog page from DIR instead of the copy built into the jar (for working on the page).")
+    Path staticDir;
+
     @Override
     public Integer call() throws Exception {
         ServerConfig config = new ServerConfig(data.dataDir.toAbsolutePath().normalize(), host, port,
                 Units.parseSize(maxLayerSize), Units.parseSize(minFree), Units.parseDuration(uploadExpiry),
-                allowEncrypted, Optional.empty(), Optional.<Path>empty());
+                allowEncrypted, Optional.ofNullable(staticDir), Optional.ofNullable(importDir));
         StrataServer server = StrataServer.start(config);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -55,6 +64,7 @@ final class ServeCommand implements Callable<Integer> {
         }, "strata-shutdown"));
         System.out.println("strata listening on " + server.baseUrl() + "  (data: " + config.dataDir() + ")");
         System.out.println("  layers:  " + server.baseUrl() + "/layers/<sha256>.qcow2");
+        System.out.println("  catalog: " + server.baseUrl() + "/   index: " + server.baseUrl() + "/index.json");
         System.out.println("  health:  " + server.baseUrl() + "/healthz");
         System.out.println("  push token: java -jar strata.jar token create --data " + config.dataDir() + " --scope push");
         stopped.await();

@@ -21,7 +21,7 @@ import java.util.List;
  * crash mid-migration leaves the previous version intact.
  */
 public final class Database {
-    private static final int LATEST_VERSION = 2;
+    private static final int LATEST_VERSION = 3;
 
     private final Jdbi jdbi;
 

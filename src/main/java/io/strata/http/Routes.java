@@ -1,9 +1,13 @@
 package io.strata.http;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.javalin.config.JavalinConfig;
 import io.javalin.http.HttpResponseException;
 import io.strata.api.ApiException;
+import io.strata.api.ErrorCode;
 import io.strata.auth.TokenService;
+
+import java.util.Map;
 
 /**
  * Every route of the server, in one table. Reads are public; writes name the scope they need.
@@ -12,9 +16,11 @@ import io.strata.auth.TokenService;
 public final class Routes {
     private Routes() {}
 
-    public static void install(JavalinConfig config, Services services) {
+    public static void install(JavalinConfig config, Services services, ObjectMapper json) {
         LayerHandler layers = new LayerHandler(services.layers());
         UploadHandlers uploads = new UploadHandlers(services.uploads());
+        CatalogHandlers catalog = new CatalogHandlers(services.catalog(), json);
+        IndexHandler index = new IndexHandler(services.index());
         TokenService tokens = services.tokens();
         var routes = config.routes;
 
@@ -22,15 +28,37 @@ public final class Routes {
 
         routes.get("/healthz", ctx -> Health.check(ctx, services));
 
+        // The one-call plan and its simplestreams twins (DESIGN §4).
+        routes.get("/index.json", index::strataIndex);
+        routes.head("/index.json", index::strataIndex);
+        routes.get("/streams/v1/index.json", index::streamsIndex);
+        routes.head("/streams/v1/index.json", index::streamsIndex);
+        routes.get("/streams/v1/images.json", index::streamsImages);
+        routes.head("/streams/v1/images.json", index::streamsImages);
+
+        // Layer bytes (DESIGN §5).
         routes.get("/layers/{file}", layers::serve);
         routes.head("/layers/{file}", layers::serve);
 
+        // Publishing layers (DESIGN §6).
+        routes.get("/api/v1/layers/{digest}", ctx -> ctx.json(LayerView.of(services.layers()
+                .find(UploadHandlers.digestParam(ctx.pathParam("digest")))
+                .orElseThrow(() -> new ApiException(ErrorCode.LAYER_UNKNOWN, "layer " + ctx.pathParam("digest") + " is not stored",
+                        Map.of("digest", ctx.pathParam("digest")))))));
         routes.put("/api/v1/layers/{digest}", uploads::putLayer, Access.PUSH);
         routes.post("/api/v1/uploads", uploads::start, Access.PUSH);
         routes.get("/api/v1/uploads/{id}", uploads::status, Access.PUSH);
         routes.patch("/api/v1/uploads/{id}", uploads::append, Access.PUSH);
         routes.put("/api/v1/uploads/{id}", uploads::finish, Access.PUSH);
         routes.delete("/api/v1/uploads/{id}", uploads::cancel, Access.PUSH);
+
+        // Images and aliases (DESIGN §3, §6). Alias names contain '/': <alias> takes the rest of the path.
+        routes.post("/api/v1/images", catalog::publish, Access.PUBLISH);
+        routes.get("/api/v1/images/<ref>", catalog::image);
+        routes.delete("/api/v1/images/{fingerprint}", catalog::deleteImage, Access.PUBLISH);
+        routes.put("/api/v1/aliases/<alias>", catalog::setAlias, Access.PUBLISH);
+        routes.delete("/api/v1/aliases/<alias>", catalog::deleteAlias, Access.PUBLISH);
+        routes.get("/api/v1/alias-history/<alias>", catalog::aliasHistory);
 
         routes.exception(ApiException.class, ErrorRenderer::render);
         routes.exception(HttpResponseException.class, ErrorRenderer::render);

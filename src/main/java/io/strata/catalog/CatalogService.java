@@ -1,0 +1,296 @@
+package io.strata.catalog;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.strata.api.ApiException;
+import io.strata.api.ErrorCode;
+import io.strata.layer.Digest;
+import io.strata.layer.LayerDao;
+import io.strata.layer.LayerRecord;
+import org.jdbi.v3.core.Handle;
+import org.jdbi.v3.core.Jdbi;
+
+import java.time.Clock;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Collectors;
+
+/**
+ * Images, products and aliases (DESIGN §3). Every change is one SQLite transaction that also
+ * records how aliases moved, then bumps {@link #generation()}, which is what the index
+ * documents are cached by: a reader gets either the catalog before a change or after it.
+ */
+public final class CatalogService {
+    /** A chain deeper than this is a malformed catalog, not a real image. */
+    static final int MAX_CHAIN_DEPTH = 256;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final Jdbi jdbi;
+    private final Clock clock;
+    private final AtomicLong generation = new AtomicLong(1);
+
+    public CatalogService(Jdbi jdbi, Clock clock) {
+        this.jdbi = jdbi;
+        this.clock = clock;
+    }
+
+    /** Changes every time the catalog does; caches of rendered documents key on it. */
+    public long generation() { return generation.get(); }
+
+    /** For changes made beside this service that alter what is visible (layers dropped by recovery or GC). */
+    public void changed() { generation.incrementAndGet(); }
+
+    /** Publishes a version: resolves and stores its chain, sets its aliases, moves the product's aliases if it is the newest. */
+    public Image publish(PublishRequest body) {
+        PublishRequest request = body.validated();
+        Product product = request.product();
+        Image image = inTransaction(handle -> {
+            ImageDao images = handle.attach(ImageDao.class);
+            AliasDao aliases = handle.attach(AliasDao.class);
+            Digest top = request.layerDigest();
+            Optional<Image> published = images.find(top.hex());
+            if (published.isPresent()) {
+                throw new ApiException(ErrorCode.CONFLICT, "layer " + top + " is already published as " + published.get().product().id()
+                        + " version " + published.get().version() + "; an image's fingerprint is its top layer, so publish a new top layer",
+                        Map.of("fingerprint", top.hex()));
+            }
+            if (images.findVersion(product.id(), request.version()).isPresent()) {
+                throw new ApiException(ErrorCode.CONFLICT, product.id() + " already has version " + request.version()
+                        + "; versions are immutable, publish a new serial", Map.of("product", product.id(), "version", request.version()));
+            }
+            for (String alias : request.aliases()) {
+                Optional<String> owner = aliases.productOf(alias);
+                if (owner.isPresent() && !owner.get().equals(product.id())) {
+                    throw new ApiException(ErrorCode.CONFLICT, "alias '" + alias + "' belongs to " + owner.get()
+                            + "; move it explicitly with PUT /api/v1/aliases/" + alias, Map.of("alias", alias, "product", owner.get()));
+                }
+            }
+            List<LayerRecord> chain = resolveChain(handle.attach(LayerDao.class), top);
+            Set<String> affected = new LinkedHashSet<>(aliases.namesFor(product.id()));
+            affected.addAll(request.aliases());
+            Map<String, String> before = resolve(handle, affected);
+
+            Instant now = now();
+            long downloadSize = chain.stream().mapToLong(LayerRecord::size).sum();
+            long virtualSize = chain.get(chain.size() - 1).virtualSize();
+            images.insert(top.hex(), product.id(), product.os(), product.release(), product.arch(), product.variant(),
+                    request.version(), request.releaseTitle(), request.description(), json(request.properties()),
+                    chain.stream().map(l -> l.digest().hex()).collect(Collectors.joining(" ")), downloadSize, virtualSize, now.toString());
+            for (String alias : request.aliases()) aliases.upsert(alias, product.id(), now.toString());
+            recordMoves(handle, before, resolve(handle, affected), "published " + product.id() + " " + request.version(), now);
+            return images.find(top.hex()).orElseThrow();
+        });
+        generation.incrementAndGet();
+        return image;
+    }
+
+    /** Unpublishes a version; its layers stay until garbage collection. Aliases fall back to the product's next newest version. */
+    public Image deleteImage(Digest fingerprint) {
+        Image deleted = inTransaction(handle -> {
+            ImageDao images = handle.attach(ImageDao.class);
+            Image image = images.find(fingerprint.hex()).orElseThrow(() -> unknownImage(fingerprint.hex()));
+            Set<String> affected = new LinkedHashSet<>(handle.attach(AliasDao.class).namesFor(image.product().id()));
+            Map<String, String> before = resolve(handle, affected);
+            images.delete(fingerprint.hex());
+            recordMoves(handle, before, resolve(handle, affected), "deleted " + image.product().id() + " " + image.version(), now());
+            return image;
+        });
+        generation.incrementAndGet();
+        return deleted;
+    }
+
+    /** Points {@code alias} at a product (which must have a version); returns the fingerprint it now resolves to. */
+    public String setAlias(String alias, String productId) {
+        PublishRequest.checkAlias(alias);
+        Product product = Product.parse(productId);
+        if (product == null) {
+            throw new ApiException(ErrorCode.BODY_INVALID, "product must be os:release:arch:variant, e.g. debian:12:amd64:cloud",
+                    Map.of("field", "product"));
+        }
+        String fingerprint = inTransaction(handle -> {
+            if (handle.attach(ImageDao.class).versions(product.id()).isEmpty()) {
+                throw new ApiException(ErrorCode.IMAGE_UNKNOWN, "product " + product.id() + " has no published version to point an alias at",
+                        Map.of("product", product.id()));
+            }
+            Map<String, String> before = resolve(handle, Set.of(alias));
+            Instant now = now();
+            handle.attach(AliasDao.class).upsert(alias, product.id(), now.toString());
+            Map<String, String> after = resolve(handle, Set.of(alias));
+            recordMoves(handle, before, after, "set to " + product.id(), now);
+            return after.get(alias);
+        });
+        generation.incrementAndGet();
+        return fingerprint;
+    }
+
+    public void deleteAlias(String alias) {
+        inTransaction(handle -> {
+            AliasDao aliases = handle.attach(AliasDao.class);
+            if (aliases.productOf(alias).isEmpty()) throw unknownAlias(alias);
+            aliases.delete(alias);
+            Instant now = now();
+            aliases.record(alias, null, null, "deleted", now.toString());
+            handle.attach(CatalogMetaDao.class).touch(now.toString());
+            return null;
+        });
+        generation.incrementAndGet();
+    }
+
+    public List<AliasChange> history(String alias) {
+        List<AliasChange> changes = jdbi.onDemand(AliasDao.class).history(alias);
+        if (changes.isEmpty()) throw unknownAlias(alias);
+        return changes;
+    }
+
+    /** An image by fingerprint or by alias (resolved to its product's newest version). */
+    public Optional<Image> find(String fingerprintOrAlias) {
+        return jdbi.inTransaction(handle -> {
+            ImageDao images = handle.attach(ImageDao.class);
+            if (Digest.isValid(fingerprintOrAlias)) {
+                Optional<Image> image = images.find(fingerprintOrAlias);
+                if (image.isPresent()) return image;
+            }
+            String fingerprint = resolve(handle, Set.of(fingerprintOrAlias)).get(fingerprintOrAlias);
+            return fingerprint == null ? Optional.<Image>empty() : images.find(fingerprint);
+        });
+    }
+
+    /** The aliases currently resolving to {@code image}. */
+    public List<String> aliasesOf(Image image) {
+        return jdbi.inTransaction(handle -> {
+            List<String> names = handle.attach(AliasDao.class).namesFor(image.product().id());
+            Map<String, String> resolved = resolve(handle, names);
+            return names.stream().filter(n -> image.fingerprint().hex().equals(resolved.get(n))).toList();
+        });
+    }
+
+    /**
+     * Everything the index documents need, read in one transaction. Images whose chain lost a
+     * layer (recovery dropped it) are listed apart as hidden: never served, always reported.
+     */
+    public Snapshot snapshot() {
+        long at = generation.get();
+        return jdbi.inTransaction(handle -> {
+            List<Image> all = handle.attach(ImageDao.class).all();
+            Map<Digest, LayerRecord> layers = new HashMap<>();
+            for (LayerRecord layer : handle.attach(LayerDao.class).all()) layers.put(layer.digest(), layer);
+            List<Image> visible = new ArrayList<>(all.size());
+            List<Image> hidden = new ArrayList<>();
+            for (Image image : all) (layers.keySet().containsAll(image.chain()) ? visible : hidden).add(image);
+            // Newest visible version per product; all() is ordered by product, then version descending.
+            Map<String, Image> newest = new HashMap<>();
+            for (Image image : visible) newest.putIfAbsent(image.product().id(), image);
+            Map<String, Digest> aliases = new TreeMap<>();
+            Map<Digest, List<String>> aliasesByImage = new HashMap<>();
+            for (AliasDao.Alias alias : handle.attach(AliasDao.class).all()) {
+                Image target = newest.get(alias.product());
+                if (target == null) continue;
+                aliases.put(alias.name(), target.fingerprint());
+                aliasesByImage.computeIfAbsent(target.fingerprint(), k -> new ArrayList<>()).add(alias.name());
+            }
+            Map<Digest, LayerRecord> used = new TreeMap<>();
+            for (Image image : visible) for (Digest d : image.chain()) used.put(d, layers.get(d));
+            String updated = handle.attach(CatalogMetaDao.class).updatedAt();
+            return new Snapshot(at, updated, visible, hidden, aliases, aliasesByImage, used);
+        });
+    }
+
+    /** A consistent view of the catalog; images in product order, newest version first. */
+    public record Snapshot(long generation, String updated, List<Image> images, List<Image> hidden, Map<String, Digest> aliases,
+                           Map<Digest, List<String>> aliasesByImage, Map<Digest, LayerRecord> layers) {
+        public List<String> aliasesOf(Digest fingerprint) { return aliasesByImage.getOrDefault(fingerprint, List.of()); }
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    /** The chain base→top, from the layers' parent links. */
+    static List<LayerRecord> resolveChain(LayerDao layers, Digest top) {
+        List<LayerRecord> chain = new ArrayList<>();
+        Optional<Digest> next = Optional.of(top);
+        while (next.isPresent()) {
+            Digest digest = next.get();
+            LayerRecord layer = layers.find(digest.hex()).orElseThrow(() -> new ApiException(ErrorCode.CHAIN_INCOMPLETE,
+                    digest.equals(top) ? "layer " + digest + " is not stored; upload it before publishing"
+                            : "layer " + digest + " (in the backing chain of " + top + ") is not stored; upload it first",
+                    Map.of("layer", digest.hex())));
+            chain.add(layer);
+            if (chain.size() > MAX_CHAIN_DEPTH) {
+                throw new ApiException(ErrorCode.CHAIN_INCOMPLETE, "the backing chain of " + top + " is deeper than " + MAX_CHAIN_DEPTH);
+            }
+            next = layer.parent();
+        }
+        Collections.reverse(chain);
+        return chain;
+    }
+
+    /** alias → fingerprint of its product's newest version (absent when it has none). */
+    private static Map<String, String> resolve(Handle handle, Iterable<String> names) {
+        Map<String, String> out = new LinkedHashMap<>();
+        AliasDao aliases = handle.attach(AliasDao.class);
+        ImageDao images = handle.attach(ImageDao.class);
+        for (String name : names) {
+            Optional<String> product = aliases.productOf(name);
+            if (product.isEmpty()) continue;
+            List<Image> versions = images.versions(product.get());
+            if (!versions.isEmpty()) out.put(name, versions.get(0).fingerprint().hex());
+        }
+        return out;
+    }
+
+    private static void recordMoves(Handle handle, Map<String, String> before, Map<String, String> after, String reason, Instant now) {
+        AliasDao aliases = handle.attach(AliasDao.class);
+        Set<String> names = new LinkedHashSet<>(before.keySet());
+        names.addAll(after.keySet());
+        for (String name : names) {
+            String was = before.get(name);
+            String is = after.get(name);
+            if (is == null ? was == null : is.equals(was)) continue;
+            aliases.record(name, aliases.productOf(name).orElse(null), is, reason, now.toString());
+        }
+        handle.attach(CatalogMetaDao.class).touch(now.toString());
+    }
+
+    private <T> T inTransaction(org.jdbi.v3.core.HandleCallback<T, RuntimeException> callback) {
+        // IMMEDIATE: take SQLite's write lock up front so two publishes serialise instead of failing on upgrade.
+        return jdbi.withHandle(handle -> {
+            handle.execute("BEGIN IMMEDIATE");
+            try {
+                T result = callback.withHandle(handle);
+                handle.execute("COMMIT");
+                return result;
+            } catch (RuntimeException e) {
+                handle.execute("ROLLBACK");
+                throw e;
+            }
+        });
+    }
+
+    private Instant now() { return clock.instant().truncatedTo(ChronoUnit.MILLIS); }
+
+    private static String json(Map<String, String> properties) {
+        try {
+            return JSON.writeValueAsString(new TreeMap<>(properties));
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static ApiException unknownImage(String fingerprint) {
+        return new ApiException(ErrorCode.IMAGE_UNKNOWN, "no image with fingerprint " + fingerprint, Map.of("fingerprint", fingerprint));
+    }
+
+    private static ApiException unknownAlias(String alias) {
+        return new ApiException(ErrorCode.ALIAS_UNKNOWN, "no alias named '" + alias + "'", Map.of("alias", alias));
+    }
+}

@@ -1,0 +1,137 @@
+package io.strata.http;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import io.javalin.http.Context;
+import io.strata.api.ApiException;
+import io.strata.api.ErrorCode;
+import io.strata.catalog.AliasChange;
+import io.strata.catalog.CatalogService;
+import io.strata.catalog.Image;
+import io.strata.catalog.PublishRequest;
+import io.strata.layer.Digest;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+/** Images and aliases (DESIGN §6): publish, unpublish, move and delete aliases, their history, one image for scripts. */
+final class CatalogHandlers {
+    /** A publish body is metadata only; anything larger is a mistake or an attack. */
+    static final int MAX_BODY_BYTES = 64 * 1024;
+
+    private final CatalogService catalog;
+    private final ObjectMapper json;
+
+    CatalogHandlers(CatalogService catalog, ObjectMapper json) {
+        this.catalog = catalog;
+        this.json = json.copy().enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+                .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
+    }
+
+    void publish(Context ctx) throws IOException {
+        Image image = catalog.publish(read(ctx, PublishRequest.class));
+        ctx.status(201).header("Location", "/api/v1/images/" + image.fingerprint().hex()).json(view(image, catalog.aliasesOf(image)));
+    }
+
+    void image(Context ctx) {
+        String ref = ctx.pathParam("ref");
+        Image image = catalog.find(ref).orElseThrow(() -> new ApiException(ErrorCode.IMAGE_UNKNOWN,
+                "no image with fingerprint or alias '" + ref + "'", Map.of("ref", ref)));
+        ctx.header("Cache-Control", "no-cache").json(view(image, catalog.aliasesOf(image)));
+    }
+
+    void deleteImage(Context ctx) {
+        String fingerprint = ctx.pathParam("fingerprint");
+        if (!Digest.isValid(fingerprint)) {
+            throw new ApiException(ErrorCode.IMAGE_UNKNOWN, "an image fingerprint is 64 lowercase hex characters", Map.of("fingerprint", fingerprint));
+        }
+        catalog.deleteImage(new Digest(fingerprint));
+        ctx.status(204);
+    }
+
+    record AliasBody(String product) {}
+
+    void setAlias(Context ctx) throws IOException {
+        String alias = ctx.pathParam("alias");
+        AliasBody body = read(ctx, AliasBody.class);
+        String fingerprint = catalog.setAlias(alias, body.product());
+        ctx.status(200).json(Map.of("alias", alias, "product", body.product(), "fingerprint", fingerprint));
+    }
+
+    void deleteAlias(Context ctx) {
+        catalog.deleteAlias(ctx.pathParam("alias"));
+        ctx.status(204);
+    }
+
+    void aliasHistory(Context ctx) {
+        String alias = ctx.pathParam("alias");
+        List<Map<String, Object>> changes = catalog.history(alias).stream().map(CatalogHandlers::view).collect(Collectors.toList());
+        ctx.header("Cache-Control", "no-cache").json(Map.of("alias", alias, "history", changes));
+    }
+
+    private <T> T read(Context ctx, Class<T> type) throws IOException {
+        long declared = ctx.req().getContentLengthLong();
+        if (declared > MAX_BODY_BYTES) throw tooLarge();
+        byte[] body;
+        try (InputStream in = ctx.req().getInputStream()) {
+            body = in.readNBytes(MAX_BODY_BYTES + 1);
+        }
+        if (body.length > MAX_BODY_BYTES) throw tooLarge();
+        if (body.length == 0) throw new ApiException(ErrorCode.BODY_INVALID, "the request needs a JSON body");
+        try {
+            T value = json.readValue(body, type);
+            if (value == null) throw new ApiException(ErrorCode.BODY_INVALID, "the request needs a JSON object");
+            return value;
+        } catch (UnrecognizedPropertyException e) {
+            throw new ApiException(ErrorCode.BODY_INVALID, "unknown field '" + e.getPropertyName() + "'; known fields: "
+                    + e.getKnownPropertyIds(), Map.of("field", e.getPropertyName()));
+        } catch (JsonMappingException e) {
+            String field = e.getPath().stream().map(r -> r.getFieldName() == null ? "[" + r.getIndex() + "]" : r.getFieldName())
+                    .collect(Collectors.joining("."));
+            throw new ApiException(ErrorCode.BODY_INVALID, "field '" + field + "' has the wrong type: " + e.getOriginalMessage(),
+                    Map.of("field", field));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new ApiException(ErrorCode.BODY_INVALID, "the body is not valid JSON: " + e.getOriginalMessage());
+        }
+    }
+
+    private static ApiException tooLarge() {
+        return new ApiException(ErrorCode.BODY_INVALID, "the JSON body is larger than " + MAX_BODY_BYTES + " bytes", Map.of("limit", MAX_BODY_BYTES));
+    }
+
+    /** An image as in /index.json, plus its fingerprint. */
+    static Map<String, Object> view(Image image, List<String> aliases) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("fingerprint", image.fingerprint().hex());
+        out.put("product", image.product().id());
+        out.put("version", image.version());
+        out.put("os", image.product().os());
+        out.put("release", image.product().release());
+        out.put("arch", image.product().arch());
+        out.put("variant", image.product().variant());
+        out.put("release_title", image.releaseTitle());
+        out.put("description", image.description());
+        out.put("aliases", aliases);
+        out.put("chain", image.chain().stream().map(Digest::hex).toList());
+        out.put("download_size", image.downloadSize());
+        out.put("virtual_size", image.virtualSize());
+        out.put("created", image.createdAt().toString());
+        out.put("properties", image.properties());
+        return out;
+    }
+
+    private static Map<String, Object> view(AliasChange change) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("at", change.at().toString());
+        out.put("product", change.product());
+        out.put("fingerprint", change.fingerprint());
+        out.put("reason", change.reason());
+        return out;
+    }
+}
