@@ -516,7 +516,7 @@ function renderLayer(catalog, image, digest, layer, position) {
         h('code', { class: 'layer-digest', title: digest }, shortFingerprint(digest)),
         fingerprintButton(digest, 'Copy', 'Layer digest'),
         h('span', { class: 'layer-size' }, layer ? formatBytes(layer.size) : 'missing from index'),
-        layer ? h('span', { class: 'muted' }, ` \u00b7 virtual ${formatBytes(layer.virtualSize)}`) : null),
+        layer ? h('span', { class: 'muted' }, `virtual ${formatBytes(layer.virtualSize)}`) : null),
       h('span', { class: 'layer-bar', 'aria-hidden': 'true' }, bar),
       others.length === 0
         ? h('p', { class: 'layer-shared' }, h('span', { class: 'badge accent' }, 'unique'), ' Only this image uses this layer.')

@@ -427,6 +427,10 @@ class CatalogPageTest {
 
             new Actions(driver).sendKeys(Keys.ESCAPE).perform();
             wait.until(ExpectedConditions.visibilityOfElementLocated(By.id("list-view")));
+            WebElement more = driver.findElement(By.xpath("//article[@data-product='fedora:3:arm64:cloud']//button[.='Show 47 older versions']"));
+            more.click();
+            wait.until(d -> product("fedora:3:arm64:cloud").findElements(By.cssSelector("tbody tr")).size() == 50);
+            assertEquals("Show fewer", driver.switchTo().activeElement().getText(), "focus stays on the card's action");
             search("");
             wait.until(ExpectedConditions.textToBePresentInElementLocated(By.id("result-summary"), "10,000 images"));
             driver.findElement(By.cssSelector("#pager a[rel='next']")).click();
