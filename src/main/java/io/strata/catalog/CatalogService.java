@@ -23,7 +23,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Collectors;
 
 /**
@@ -38,23 +37,37 @@ public final class CatalogService {
 
     private final Jdbi jdbi;
     private final Clock clock;
-    private final AtomicLong generation = new AtomicLong(1);
+    /** Serialises writers so the in-memory snapshot is replaced in commit order. */
+    private final Object writeLock = new Object();
+    /**
+     * The catalog as readers see it, immutable, replaced whole after each committed change. Kept
+     * in memory because the index is rebuilt from it on every change: reading 10,000 images and
+     * 50,000 layers back from SQLite each time would cost more than rendering them.
+     */
+    private volatile Snapshot current;
 
     public CatalogService(Jdbi jdbi, Clock clock) {
         this.jdbi = jdbi;
         this.clock = clock;
+        this.current = load(1);
     }
 
     /** Changes every time the catalog does; caches of rendered documents key on it. */
-    public long generation() { return generation.get(); }
+    public long generation() { return current.generation(); }
 
-    /** For changes made beside this service that alter what is visible (layers dropped by recovery or GC). */
-    public void changed() { generation.incrementAndGet(); }
+    /** Re-reads everything, for changes made beside this service that alter what is visible (layers dropped by recovery or GC). */
+    public void changed() {
+        synchronized (writeLock) {
+            current = load(current.generation() + 1);
+        }
+    }
 
     /** Publishes a version: resolves and stores its chain, sets its aliases, moves the product's aliases if it is the newest. */
     public Image publish(PublishRequest body) {
         PublishRequest request = body.validated();
         Product product = request.product();
+        synchronized (writeLock) {
+        List<LayerRecord> resolved = new ArrayList<>();
         Image image = inTransaction(handle -> {
             ImageDao images = handle.attach(ImageDao.class);
             AliasDao aliases = handle.attach(AliasDao.class);
@@ -77,6 +90,7 @@ public final class CatalogService {
                 }
             }
             List<LayerRecord> chain = resolveChain(handle.attach(LayerDao.class), top);
+            resolved.addAll(chain);
             Set<String> affected = new LinkedHashSet<>(aliases.namesFor(product.id()));
             affected.addAll(request.aliases());
             Map<String, String> before = resolve(handle, affected);
@@ -91,12 +105,19 @@ public final class CatalogService {
             recordMoves(handle, before, resolve(handle, affected), "published " + product.id() + " " + request.version(), now);
             return images.find(top.hex()).orElseThrow();
         });
-        generation.incrementAndGet();
+        List<Image> all = new ArrayList<>(current.images());
+        all.addAll(current.hidden());
+        all.add(image);
+        Map<Digest, LayerRecord> known = new HashMap<>(current.layers());
+        for (LayerRecord layer : resolved) known.put(layer.digest(), layer);
+        current = build(current.generation() + 1, all, known);
         return image;
+        }
     }
 
     /** Unpublishes a version; its layers stay until garbage collection. Aliases fall back to the product's next newest version. */
     public Image deleteImage(Digest fingerprint) {
+        synchronized (writeLock) {
         Image deleted = inTransaction(handle -> {
             ImageDao images = handle.attach(ImageDao.class);
             Image image = images.find(fingerprint.hex()).orElseThrow(() -> unknownImage(fingerprint.hex()));
@@ -106,8 +127,12 @@ public final class CatalogService {
             recordMoves(handle, before, resolve(handle, affected), "deleted " + image.product().id() + " " + image.version(), now());
             return image;
         });
-        generation.incrementAndGet();
+        List<Image> all = new ArrayList<>(current.images());
+        all.addAll(current.hidden());
+        all.removeIf(i -> i.fingerprint().equals(fingerprint));
+        current = build(current.generation() + 1, all, current.layers());
         return deleted;
+        }
     }
 
     /** Points {@code alias} at a product (which must have a version); returns the fingerprint it now resolves to. */
@@ -118,6 +143,7 @@ public final class CatalogService {
             throw new ApiException(ErrorCode.BODY_INVALID, "product must be os:release:arch:variant, e.g. debian:12:amd64:cloud",
                     Map.of("field", "product"));
         }
+        synchronized (writeLock) {
         String fingerprint = inTransaction(handle -> {
             if (handle.attach(ImageDao.class).versions(product.id()).isEmpty()) {
                 throw new ApiException(ErrorCode.IMAGE_UNKNOWN, "product " + product.id() + " has no published version to point an alias at",
@@ -130,11 +156,13 @@ public final class CatalogService {
             recordMoves(handle, before, after, "set to " + product.id(), now);
             return after.get(alias);
         });
-        generation.incrementAndGet();
+        current = rebuildAliases();
         return fingerprint;
+        }
     }
 
     public void deleteAlias(String alias) {
+        synchronized (writeLock) {
         inTransaction(handle -> {
             AliasDao aliases = handle.attach(AliasDao.class);
             if (aliases.productOf(alias).isEmpty()) throw unknownAlias(alias);
@@ -144,7 +172,8 @@ public final class CatalogService {
             handle.attach(CatalogMetaDao.class).touch(now.toString());
             return null;
         });
-        generation.incrementAndGet();
+        current = rebuildAliases();
+        }
     }
 
     public List<AliasChange> history(String alias) {
@@ -176,34 +205,52 @@ public final class CatalogService {
     }
 
     /**
-     * Everything the index documents need, read in one transaction. Images whose chain lost a
-     * layer (recovery dropped it) are listed apart as hidden: never served, always reported.
+     * Everything the index documents need, as of the last committed change. Images whose chain
+     * lost a layer (recovery dropped it) are listed apart as hidden: never served, always reported.
      */
-    public Snapshot snapshot() {
-        long at = generation.get();
+    public Snapshot snapshot() { return current; }
+
+    private Snapshot load(long generation) {
         return jdbi.inTransaction(handle -> {
             List<Image> all = handle.attach(ImageDao.class).all();
             Map<Digest, LayerRecord> layers = new HashMap<>();
             for (LayerRecord layer : handle.attach(LayerDao.class).all()) layers.put(layer.digest(), layer);
-            List<Image> visible = new ArrayList<>(all.size());
-            List<Image> hidden = new ArrayList<>();
-            for (Image image : all) (layers.keySet().containsAll(image.chain()) ? visible : hidden).add(image);
-            // Newest visible version per product; all() is ordered by product, then version descending.
-            Map<String, Image> newest = new HashMap<>();
-            for (Image image : visible) newest.putIfAbsent(image.product().id(), image);
-            Map<String, Digest> aliases = new TreeMap<>();
-            Map<Digest, List<String>> aliasesByImage = new HashMap<>();
-            for (AliasDao.Alias alias : handle.attach(AliasDao.class).all()) {
-                Image target = newest.get(alias.product());
-                if (target == null) continue;
-                aliases.put(alias.name(), target.fingerprint());
-                aliasesByImage.computeIfAbsent(target.fingerprint(), k -> new ArrayList<>()).add(alias.name());
-            }
-            Map<Digest, LayerRecord> used = new TreeMap<>();
-            for (Image image : visible) for (Digest d : image.chain()) used.put(d, layers.get(d));
-            String updated = handle.attach(CatalogMetaDao.class).updatedAt();
-            return new Snapshot(at, updated, visible, hidden, aliases, aliasesByImage, used);
+            return build(handle, generation, all, layers);
         });
+    }
+
+    private Snapshot rebuildAliases() {
+        List<Image> all = new ArrayList<>(current.images());
+        all.addAll(current.hidden());
+        return build(current.generation() + 1, all, current.layers());
+    }
+
+    private Snapshot build(long generation, List<Image> all, Map<Digest, LayerRecord> known) {
+        return jdbi.withHandle(handle -> build(handle, generation, all, known));
+    }
+
+    /** Derives the reader's view: visible and hidden images, alias targets, the layers the visible chains use. */
+    private static Snapshot build(Handle handle, long generation, List<Image> all, Map<Digest, LayerRecord> known) {
+        List<Image> sorted = new ArrayList<>(all);
+        sorted.sort(java.util.Comparator.comparing((Image i) -> i.product().id()).thenComparing(Image::version, java.util.Comparator.reverseOrder()));
+        List<Image> visible = new ArrayList<>(sorted.size());
+        List<Image> hidden = new ArrayList<>();
+        for (Image image : sorted) (known.keySet().containsAll(image.chain()) ? visible : hidden).add(image);
+        Map<String, Image> newest = new HashMap<>();
+        for (Image image : visible) newest.putIfAbsent(image.product().id(), image);
+        Map<String, Digest> aliases = new TreeMap<>();
+        Map<Digest, List<String>> aliasesByImage = new HashMap<>();
+        for (AliasDao.Alias alias : handle.attach(AliasDao.class).all()) {
+            Image target = newest.get(alias.product());
+            if (target == null) continue;
+            aliases.put(alias.name(), target.fingerprint());
+            aliasesByImage.computeIfAbsent(target.fingerprint(), k -> new ArrayList<>()).add(alias.name());
+        }
+        Map<Digest, LayerRecord> used = new TreeMap<>();
+        for (Image image : visible) for (Digest d : image.chain()) used.put(d, known.get(d));
+        String updated = handle.attach(CatalogMetaDao.class).updatedAt();
+        return new Snapshot(generation, updated, List.copyOf(visible), List.copyOf(hidden), Collections.unmodifiableMap(aliases),
+                Collections.unmodifiableMap(aliasesByImage), Collections.unmodifiableMap(used));
     }
 
     /** A consistent view of the catalog; images in product order, newest version first. */

@@ -7,8 +7,6 @@ import io.strata.api.ErrorCode;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 
 /**
@@ -39,20 +37,15 @@ final class ErrorRenderer {
     }
 
     static void renderUnexpected(Exception e, Context ctx) {
-        if (e instanceof LayerHandler.ClientGoneException) return;
         LOG.error("unexpected error on {} {}", ctx.method().name(), ctx.path(), e);
         write(ctx, ErrorCode.INTERNAL, ErrorCode.INTERNAL.defaultMessage(), Map.of());
     }
 
     private static void write(Context ctx, ErrorCode code, String message, Map<String, Object> detail) {
         if (ctx.res().isCommitted()) return; // a body was already streaming; the connection is closed instead
-        Map<String, Object> error = new LinkedHashMap<>();
-        error.put("code", code.name());
-        error.put("message", message);
-        error.put("detail", detail);
         ctx.status(code.httpStatus());
         if (code == ErrorCode.UNAUTHORIZED) ctx.header("WWW-Authenticate", "Bearer realm=\"strata\"");
         ctx.header("Cache-Control", "no-store");
-        ctx.json(Map.of("errors", List.of(error)));
+        ctx.contentType("application/json").result(ErrorBody.json(code, message, detail));
     }
 }

@@ -1,14 +1,15 @@
 package io.strata.http;
 
-import io.javalin.http.Context;
 import io.strata.index.Document;
-import io.strata.index.Documents;
 import io.strata.index.IndexService;
-import jakarta.servlet.http.HttpServletResponse;
+import org.eclipse.jetty.http.HttpFields;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
 
-import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.util.Locale;
-import java.util.function.Function;
 
 /**
  * The index documents, from memory: strong ETag per representation (304 on If-None-Match),
@@ -19,30 +20,32 @@ final class IndexHandler {
 
     IndexHandler(IndexService index) { this.index = index; }
 
-    void strataIndex(Context ctx) throws IOException { serve(ctx, Documents::index); }
+    FastReads.Read of(IndexService.Kind kind) {
+        return (request, response, callback, rest, head) -> serve(request, response, callback, head, index.document(kind));
+    }
 
-    void streamsIndex(Context ctx) throws IOException { serve(ctx, Documents::streamsIndex); }
-
-    void streamsImages(Context ctx) throws IOException { serve(ctx, Documents::streamsImages); }
-
-    private void serve(Context ctx, Function<Documents, Document> which) throws IOException {
-        Document document = which.apply(index.current());
-        boolean gzip = acceptsGzip(ctx.header("Accept-Encoding"));
+    private static void serve(Request request, Response response, Callback callback, boolean head, Document document) {
+        boolean gzip = acceptsGzip(request.getHeaders().get(HttpHeader.ACCEPT_ENCODING));
         String etag = gzip ? document.gzipEtag() : document.etag();
-        HttpServletResponse res = ctx.res();
-        res.setHeader("ETag", etag);
-        res.setHeader("Cache-Control", "no-cache");
-        res.setHeader("Vary", "Accept-Encoding");
-        if (LayerHandler.matchesAny(ctx.header("If-None-Match"), etag)) {
-            res.setStatus(304);
+        HttpFields.Mutable headers = response.getHeaders();
+        headers.put(HttpHeader.ETAG, etag);
+        headers.put(HttpHeader.CACHE_CONTROL, "no-cache");
+        headers.put(HttpHeader.VARY, "Accept-Encoding");
+        if (LayerHandler.matchesAny(request.getHeaders().get(HttpHeader.IF_NONE_MATCH), etag)) {
+            response.setStatus(304);
+            callback.succeeded();
             return;
         }
         byte[] body = gzip ? document.gzipped() : document.body();
-        res.setStatus(200);
-        res.setContentType(document.contentType());
-        if (gzip) res.setHeader("Content-Encoding", "gzip");
-        res.setContentLength(body.length);
-        if (!"HEAD".equals(ctx.method().name())) res.getOutputStream().write(body);
+        response.setStatus(200);
+        headers.put(HttpHeader.CONTENT_TYPE, document.contentType());
+        if (gzip) headers.put(HttpHeader.CONTENT_ENCODING, "gzip");
+        headers.put(HttpHeader.CONTENT_LENGTH, body.length);
+        if (head) {
+            callback.succeeded();
+        } else {
+            response.write(true, ByteBuffer.wrap(body), callback);
+        }
     }
 
     /** True unless gzip is absent or refused with q=0 (RFC 9110 §12.5.3). */

@@ -1,15 +1,18 @@
 package io.strata.http;
 
-import io.javalin.http.Context;
 import io.strata.api.ApiException;
 import io.strata.api.ErrorCode;
 import io.strata.layer.Digest;
 import io.strata.layer.LayerRecord;
 import io.strata.layer.LayerService;
 import io.strata.layer.LayerStore.LayerContent;
-import jakarta.servlet.ServletOutputStream;
-import org.eclipse.jetty.ee10.servlet.HttpOutput;
-import jakarta.servlet.http.HttpServletResponse;
+import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpFields;
+import org.eclipse.jetty.http.PreEncodedHttpField;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -27,20 +30,23 @@ import java.util.UUID;
 /**
  * {@code GET} and {@code HEAD /layers/<sha256>.qcow2} with the semantics of DESIGN §5 / RFC 9110:
  * strong ETag, immutable caching, single and multiple ranges, 416, If-Range, If-None-Match.
- * Bodies are written from memory-mapped slices straight to the socket.
+ * Bodies are memory-mapped slices handed to Jetty, which writes them straight to the socket.
  */
-final class LayerHandler {
+final class LayerHandler implements FastReads.Read {
     private static final String SUFFIX = ".qcow2";
-    private static final String CACHE_CONTROL = "public, max-age=31536000, immutable";
     private static final String CONTENT_TYPE = "application/octet-stream";
+    // Constant headers, encoded once rather than per response.
+    private static final HttpField ACCEPT_RANGES = new PreEncodedHttpField(HttpHeader.ACCEPT_RANGES, "bytes");
+    private static final HttpField CACHE_CONTROL = new PreEncodedHttpField(HttpHeader.CACHE_CONTROL, "public, max-age=31536000, immutable");
+    private static final HttpField OCTET_STREAM = new PreEncodedHttpField(HttpHeader.CONTENT_TYPE, CONTENT_TYPE);
 
     private final LayerService layers;
 
     LayerHandler(LayerService layers) { this.layers = layers; }
 
-    void serve(Context ctx) throws IOException {
-        boolean head = "HEAD".equals(ctx.method().name());
-        Digest digest = parse(ctx.pathParam("file"));
+    @Override
+    public void handle(Request request, Response response, Callback callback, String file, boolean head) throws IOException {
+        Digest digest = parse(file);
         LayerRecord record = layers.find(digest).orElseThrow(() -> unknown(digest));
         LayerContent content;
         try {
@@ -50,101 +56,76 @@ final class LayerHandler {
         }
         long size = content.size();
         String etag = "\"" + digest.hex() + "\"";
-        String lastModified = DateTimeFormatter.RFC_1123_DATE_TIME.format(record.createdAt().atZone(ZoneOffset.UTC));
-        HttpServletResponse res = ctx.res();
-        res.setHeader("Accept-Ranges", "bytes");
-        res.setHeader("ETag", etag);
-        res.setHeader("Cache-Control", CACHE_CONTROL);
-        res.setHeader("Last-Modified", lastModified);
+        HttpFields.Mutable headers = response.getHeaders();
+        headers.put(ACCEPT_RANGES);
+        headers.put(HttpHeader.ETAG, etag);
+        headers.put(CACHE_CONTROL);
+        headers.put(HttpHeader.LAST_MODIFIED, DateTimeFormatter.RFC_1123_DATE_TIME.format(record.createdAt().atZone(ZoneOffset.UTC)));
 
-        if (matchesAny(ctx.header("If-None-Match"), etag)) {
-            res.setStatus(304);
+        HttpFields requestHeaders = request.getHeaders();
+        if (matchesAny(requestHeaders.get(HttpHeader.IF_NONE_MATCH), etag)) {
+            response.setStatus(304);
+            callback.succeeded();
             return;
         }
-        String rangeHeader = ctx.header("Range");
-        String ifRange = ctx.header("If-Range");
-        if (rangeHeader != null && ifRange != null && !ifRangeMatches(ifRange.strip(), etag, record)) rangeHeader = null;
+        String range = requestHeaders.get(HttpHeader.RANGE);
+        String ifRange = requestHeaders.get(HttpHeader.IF_RANGE);
+        if (range != null && ifRange != null && !ifRangeMatches(ifRange.strip(), etag, record)) range = null;
 
-        ByteRanges.Outcome outcome = ByteRanges.parse(rangeHeader, size);
+        ByteRanges.Outcome outcome = ByteRanges.parse(range, size);
         if (outcome instanceof ByteRanges.Satisfiable satisfiable) {
             List<ByteRanges.Range> ranges = satisfiable.ranges();
             if (ranges.size() > 1) {
-                multipart(res, head, content, ranges, size);
+                multipart(response, callback, head, content, ranges, size);
                 return;
             }
-            ByteRanges.Range range = ranges.get(0);
-            res.setStatus(206);
-            res.setContentType(CONTENT_TYPE);
-            res.setHeader("Content-Range", range.contentRange(size));
-            res.setContentLengthLong(range.length());
-            if (!head) write(res, content.slices(range.first(), range.length()));
+            ByteRanges.Range one = ranges.get(0);
+            response.setStatus(206);
+            headers.put(OCTET_STREAM);
+            headers.put(HttpHeader.CONTENT_RANGE, one.contentRange(size));
+            send(response, callback, head, one.length(), content.slices(one.first(), one.length()));
         } else if (outcome instanceof ByteRanges.Unsatisfiable) {
-            res.setHeader("Content-Range", "bytes */" + size);
+            headers.put(HttpHeader.CONTENT_RANGE, "bytes */" + size);
             throw new ApiException(ErrorCode.RANGE_NOT_SATISFIABLE,
                     "no requested range starts inside the layer's " + size + " bytes", Map.of("size", size));
         } else if (outcome instanceof ByteRanges.TooMany tooMany) {
-            res.setHeader("Content-Range", "bytes */" + size);
+            headers.put(HttpHeader.CONTENT_RANGE, "bytes */" + size);
             throw new ApiException(ErrorCode.RANGE_NOT_SATISFIABLE, "at most " + ByteRanges.MAX_RANGES
                     + " ranges per request, got " + tooMany.count(), Map.of("size", size));
         } else {
-            res.setStatus(200);
-            res.setContentType(CONTENT_TYPE);
-            res.setContentLengthLong(size);
-            if (!head) write(res, content.slices(0, size));
+            response.setStatus(200);
+            headers.put(OCTET_STREAM);
+            send(response, callback, head, size, content.slices(0, size));
         }
     }
 
-    private static void multipart(HttpServletResponse res, boolean head, LayerContent content, List<ByteRanges.Range> ranges,
-                                  long size) throws IOException {
+    private static void multipart(Response response, Callback callback, boolean head, LayerContent content,
+                                  List<ByteRanges.Range> ranges, long size) throws IOException {
         String boundary = UUID.randomUUID().toString().replace("-", "");
-        List<byte[]> partHeads = new ArrayList<>(ranges.size());
+        List<ByteBuffer> body = new ArrayList<>();
         long length = 0;
         for (ByteRanges.Range range : ranges) {
             byte[] partHead = ("\r\n--" + boundary + "\r\nContent-Type: " + CONTENT_TYPE + "\r\nContent-Range: "
                     + range.contentRange(size) + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII);
-            partHeads.add(partHead);
+            body.add(ByteBuffer.wrap(partHead));
+            body.addAll(content.slices(range.first(), range.length()));
             length += partHead.length + range.length();
         }
         byte[] end = ("\r\n--" + boundary + "--\r\n").getBytes(StandardCharsets.US_ASCII);
-        length += end.length;
-        res.setStatus(206);
-        res.setContentType("multipart/byteranges; boundary=" + boundary);
-        res.setContentLengthLong(length);
-        if (head) return;
-        List<ByteBuffer> body = new ArrayList<>();
-        for (int i = 0; i < ranges.size(); i++) {
-            body.add(ByteBuffer.wrap(partHeads.get(i)));
-            body.addAll(content.slices(ranges.get(i).first(), ranges.get(i).length()));
-        }
         body.add(ByteBuffer.wrap(end));
-        write(res, body);
+        length += end.length;
+        response.setStatus(206);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, "multipart/byteranges; boundary=" + boundary);
+        send(response, callback, head, length, body);
     }
 
-    private static void write(HttpServletResponse res, List<ByteBuffer> buffers) throws IOException {
-        ServletOutputStream out = res.getOutputStream();
-        try {
-            if (out instanceof HttpOutput jetty) {
-                // Jetty writes a ByteBuffer straight to the socket: mapped page-cache pages, no heap copy.
-                for (ByteBuffer buffer : buffers) jetty.write(buffer);
-            } else {
-                byte[] chunk = new byte[64 * 1024];
-                for (ByteBuffer buffer : buffers) {
-                    while (buffer.hasRemaining()) {
-                        int n = Math.min(chunk.length, buffer.remaining());
-                        buffer.get(chunk, 0, n);
-                        out.write(chunk, 0, n);
-                    }
-                }
-            }
-        } catch (IOException e) {
-            // The client went away mid-body (a cancelled or resumed download): nothing to answer.
-            throw new ClientGoneException(e);
+    private static void send(Response response, Callback callback, boolean head, long length, List<ByteBuffer> body) {
+        response.getHeaders().put(HttpHeader.CONTENT_LENGTH, length);
+        if (head) {
+            callback.succeeded();
+        } else {
+            FastReads.write(response, body, callback);
         }
-    }
-
-    /** A download the client abandoned; not an error worth a response or a stack trace. */
-    static final class ClientGoneException extends RuntimeException {
-        ClientGoneException(IOException cause) { super(cause.getMessage(), cause); }
     }
 
     static Digest parse(String file) {

@@ -11,18 +11,13 @@ import io.strata.layer.LayerRecord;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
-import java.util.zip.Deflater;
-import java.util.zip.GZIPOutputStream;
 
 /**
  * Renders the index documents of DESIGN §4 from a catalog snapshot, with Jackson's streaming
@@ -36,13 +31,8 @@ public final class IndexRenderer {
 
     private IndexRenderer() {}
 
-    public static Documents render(Snapshot snapshot) {
-        return new Documents(snapshot.generation(), document(strataIndex(snapshot)), document(streamsIndex(snapshot)),
-                document(streamsImages(snapshot)), snapshot.hidden().size());
-    }
-
     /** {@code /index.json}: the one-call plan. */
-    static byte[] strataIndex(Snapshot s) {
+    public static byte[] strataIndex(Snapshot s) {
         return write(json -> {
             json.writeStartObject();
             json.writeStringField("format", FORMAT);
@@ -90,7 +80,7 @@ public final class IndexRenderer {
     }
 
     /** {@code /streams/v1/index.json}: simplestreams index (format index:1.0). */
-    static byte[] streamsIndex(Snapshot s) {
+    public static byte[] streamsIndex(Snapshot s) {
         String updated = simplestreamsDate(s.updated());
         return write(json -> {
             json.writeStartObject();
@@ -117,7 +107,7 @@ public final class IndexRenderer {
      * version keys starting YYYYMMDD, numeric {@code size}. Chain and sizes ride along in
      * {@code strata_*} fields, which simplestreams clients ignore.
      */
-    static byte[] streamsImages(Snapshot s) {
+    public static byte[] streamsImages(Snapshot s) {
         Map<String, List<Image>> byProduct = new LinkedHashMap<>();
         for (Image image : s.images()) byProduct.computeIfAbsent(image.product().id(), k -> new java.util.ArrayList<>()).add(image);
         return write(json -> {
@@ -190,24 +180,5 @@ public final class IndexRenderer {
             throw new UncheckedIOException(e);
         }
         return out.toByteArray();
-    }
-
-    static Document document(byte[] body) {
-        ByteArrayOutputStream gz = new ByteArrayOutputStream(Math.max(1024, body.length / 4));
-        try (GZIPOutputStream out = new GZIPOutputStream(gz, 1 << 16) { { def.setLevel(Deflater.BEST_SPEED + 5); } }) {
-            out.write(body);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        String hash = sha256(body).substring(0, 32);
-        return new Document("application/json", body, gz.toByteArray(), "\"" + hash + "\"", "\"" + hash + "-gzip\"");
-    }
-
-    private static String sha256(byte[] bytes) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 }

@@ -45,6 +45,7 @@ import java.util.regex.Pattern;
  * optimisation and recomputed from the file when it is missing (after a restart).
  */
 public final class UploadService {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(UploadService.class);
     private static final Pattern SESSION_ID = Pattern.compile("[0-9a-f]{32}");
 
     private final LayerService layers;
@@ -85,16 +86,24 @@ public final class UploadService {
         checkDeclaredSize(contentLength, 0);
         Path temp = store.newTempFile("put-");
         try {
+            long start = System.nanoTime();
             MessageDigest digest = sha256();
             HeadCapture head = new HeadCapture(layers);
             long size;
+            long received;
             try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.WRITE)) {
                 HashingFileWriter writer = new HashingFileWriter(channel, digest, maxLayerBytes);
                 size = receive(writer, body, head, contentLength);
+                received = System.nanoTime();
                 channel.force(false);
             }
+            long synced = System.nanoTime();
             Qcow2Info header = head.finish();
-            return layers.accept(temp, claimed, Digest.of(digest.digest()), size, header);
+            Accepted accepted = layers.accept(temp, claimed, Digest.of(digest.digest()), size, header);
+            long done = System.nanoTime();
+            LOG.info("stored layer {} ({} bytes) in {} ms: receive+hash {} ms, final fsync {} ms, commit {} ms", claimed.shortHex(), size,
+                    (done - start) / 1_000_000, (received - start) / 1_000_000, (synced - received) / 1_000_000, (done - synced) / 1_000_000);
+            return accepted;
         } finally {
             Files.deleteIfExists(temp);
         }

@@ -1,0 +1,51 @@
+package io.strata.http;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.strata.api.ApiException;
+import io.strata.api.ErrorCode;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
+
+import java.nio.ByteBuffer;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The one shape of an error response, {@code {"errors":[{"code","message","detail"}]}}, with the
+ * status from the code's descriptor. Used by {@link ErrorRenderer} for Javalin routes and by the
+ * {@link FastReads} handlers directly.
+ */
+final class ErrorBody {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private ErrorBody() {}
+
+    static byte[] json(ErrorCode code, String message, Map<String, Object> detail) {
+        Map<String, Object> error = new LinkedHashMap<>();
+        error.put("code", code.name());
+        error.put("message", message);
+        error.put("detail", detail);
+        try {
+            return JSON.writeValueAsBytes(Map.of("errors", List.of(error)));
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Writes {@code e} as the whole response on the Jetty core API; headers already set (e.g. Content-Range on a 416) stay. */
+    static void write(Response response, Callback callback, ApiException e, boolean head) {
+        byte[] body = json(e.code(), e.getMessage(), e.detail());
+        response.setStatus(e.code().httpStatus());
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
+        response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
+        response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
+        if (head) {
+            callback.succeeded();
+        } else {
+            response.write(true, ByteBuffer.wrap(body), callback);
+        }
+    }
+}
