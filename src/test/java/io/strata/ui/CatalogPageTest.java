@@ -160,6 +160,8 @@ class CatalogPageTest {
         openCatalog(registry.url(""));
 
         assertEquals(ALL_PRODUCTS, productsShown());
+        assertTrue(driver.findElement(By.id("registry-meta")).getText()
+                .contains("Index updated " + utcMinute(Instant.parse(index.root().path("updated").asText()))));
         WebElement debian = product("debian:12:amd64:cloud");
         assertEquals(List.of("20261122_1000", "20261101_1000"), texts(debian, "a.version-link"));
         WebElement newest = debian.findElement(By.cssSelector("tr[data-fingerprint='" + seed.debianNew + "']"));
@@ -370,6 +372,9 @@ class CatalogPageTest {
             assertTrue(status.getText().startsWith("No images published yet"), status.getText());
             assertTrue(status.getText().contains("strata push"), "says how to publish: " + status.getText());
             assertFalse(driver.findElement(By.id("list-view")).isDisplayed());
+            // A catalog that never changed has the epoch as its "updated": not a date to show.
+            String meta = driver.findElement(By.id("registry-meta")).getText();
+            assertFalse(meta.contains("1970"), meta);
             screenshot("empty-desktop");
             assertNoBrowserErrors();
         }
