@@ -280,7 +280,8 @@ class CatalogPageTest {
                 detail.findElement(By.cssSelector("[data-command='pull'] pre")).getText());
         assertEquals("qemu-img info --backing-chain " + registry.url("/layers/" + seed.debianNew + ".qcow2"),
                 detail.findElement(By.cssSelector("[data-command='qemu'] pre")).getText());
-        assertEquals(List.of("kernel\n6.1.0-28"), texts(detail, ".fact[data-kind='property']"));
+        assertEquals(List.of("boot\nuefi", "build_id\n20261122-1", "cloud_init\n22.4.2", "kernel\n6.1.0-28",
+                "serial_console\nttyS0"), texts(detail, ".fact[data-kind='property']"), "properties in name order, every time");
         assertEquals(List.of("20261101_1000"), texts(detail, "section[aria-labelledby='older-heading'] a.version-link"));
         screenshot("detail-desktop");
 
@@ -652,7 +653,8 @@ class CatalogPageTest {
             publisher.image("debian", "12", "amd64", "cloud", "20261101_1000", debianOld, List.of(), bookworm,
                     "Debian 12 cloud image with cloud-init.", Map.of());
             publisher.image("debian", "12", "amd64", "cloud", "20261122_1000", debianNew, List.of("debian/12", "debian/bookworm"),
-                    bookworm, "Debian 12 cloud image with cloud-init.", Map.of("kernel", "6.1.0-28"));
+                    bookworm, "Debian 12 cloud image with cloud-init.", Map.of("kernel", "6.1.0-28", "boot", "uefi",
+                            "serial_console", "ttyS0", "cloud_init", "22.4.2", "build_id", "20261122-1"));
             publisher.image("debian", "12", "amd64", "generic", "20261122_1000", generic, List.of("debian/12/generic"),
                     bookworm, "Generic Debian 12 for any hypervisor.", Map.of());
             publisher.image("debian", "12", "arm64", "cloud", "20261122_1000", armTop, List.of("debian/12/arm64"),
