@@ -110,8 +110,10 @@ class CatalogPageTest {
 
         work = Files.createTempDirectory("strata-catalog-page-");
         registry = TestRegistry.start(work.resolve("registry"));
+        long seeding = System.nanoTime();
         seed = Seed.publish(registry, Files.createDirectories(work.resolve("publisher")));
         index = PublishedIndex.fetch(registry);
+        System.out.printf("seeded the registry with 10 qcow2 layers and 6 images in %d ms%n", millisSince(seeding));
 
         // Both paths are given, so Selenium Manager never runs and nothing is fetched from the network.
         System.setProperty("webdriver.chrome.driver", CHROMEDRIVER.toString());
@@ -505,9 +507,10 @@ class CatalogPageTest {
         else box.sendKeys(Keys.ENTER);
     }
 
+    /** Read in one script call: element by element, a re-render between two reads made stale references. */
+    @SuppressWarnings("unchecked")
     private List<String> productsShown() {
-        return driver.findElements(By.cssSelector("#results article.product")).stream()
-                .map(card -> card.getAttribute("data-product")).toList();
+        return (List<String>) js("return [...document.querySelectorAll('#results article.product')].map(card => card.dataset.product)");
     }
 
     private void waitForProducts(List<String> expected) {
@@ -636,7 +639,7 @@ class CatalogPageTest {
      */
     record Seed(String debianBase, String debianCloud, String debianOld, String debianNew, String alpine, String ubuntu) {
 
-        static Seed publish(TestRegistry registry, Path dir) {
+        static Seed publish(TestRegistry registry, Path dir) throws IOException {
             Publisher publisher = new Publisher(registry, dir);
             String debianBase = publisher.layer(null, 1, 1024);
             String debianCloud = publisher.layer(debianBase, 2, 256);
@@ -676,18 +679,14 @@ class CatalogPageTest {
          * Makes a layer with {@code kib} KiB of {@code pattern} written at {@code pattern} MiB (so no two
          * layers have the same bytes), backed by {@code parent} under its canonical name, and uploads it.
          */
-        String layer(String parent, int pattern, int kib) {
+        String layer(String parent, int pattern, int kib) throws IOException {
             Path file = dir.resolve("new.qcow2");
             if (parent == null) QemuImg.create(file, "64M");
             else QemuImg.createChild(file, Path.of(parent + ".qcow2")); // resolved beside the child
             QemuImg.writePattern(file, (long) pattern << 20, kib << 10, pattern);
             byte[] bytes = Qcow2Fixtures.read(file);
             Digest digest = TestRegistry.sha256(bytes);
-            try {
-                Files.move(file, dir.resolve(digest.fileName()));
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
+            Files.move(file, dir.resolve(digest.fileName()));
             HttpResponse<String> stored = registry.putLayer(bytes);
             assertEquals(201, stored.statusCode(), "PUT /api/v1/layers/" + digest.hex() + ": " + stored.body());
             return digest.hex();
