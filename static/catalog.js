@@ -81,7 +81,7 @@ export function buildCatalog(index) {
 
   return {
     format: String(index.format),
-    updated: parseDate(index.updated),
+    updated: changedAt(index.updated),
     images, byFingerprint, groups, layers, layerUsers, aliases,
     facets: {
       os: distinct(images, (image) => image.os, compareText),
@@ -221,6 +221,12 @@ function parseDate(value) {
   if (typeof value !== 'string' || !value) return null;
   const date = new Date(value);
   return Number.isNaN(date.getTime()) ? null : date;
+}
+
+/** The server writes the epoch until its catalog first changes: that is "never", not a date to show. */
+function changedAt(value) {
+  const date = parseDate(value);
+  return date && date.getTime() > 0 ? date : null;
 }
 
 function objectOr(value) {

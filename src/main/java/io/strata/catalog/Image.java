@@ -3,8 +3,10 @@ package io.strata.catalog;
 import io.strata.layer.Digest;
 
 import java.time.Instant;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * A published image version. Its fingerprint is its top layer's sha256; its chain (base first)
@@ -23,7 +25,9 @@ public record Image(
         Instant createdAt) {
 
     public Image {
-        properties = Map.copyOf(properties);
+        // Name order, not Map.copyOf's: its iteration order changes with every JVM, and so would the
+        // index bytes and ETags of an unchanged catalog across restarts.
+        properties = Collections.unmodifiableMap(new TreeMap<>(Map.copyOf(properties)));
         chain = List.copyOf(chain);
     }
 }

@@ -6,34 +6,41 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
+import io.strata.layer.Digest;
+import io.strata.testing.FaultProxy;
+import io.strata.testing.Qcow2Fixtures;
+import io.strata.testing.QemuImg;
+import io.strata.testing.TestRegistry;
 import java.io.File;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
+import java.math.BigDecimal;
+import java.math.RoundingMode;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
+import java.time.Instant;
 import java.time.LocalDateTime;
+import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.logging.Level;
-import java.util.regex.Pattern;
+import java.util.stream.StreamSupport;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -55,23 +62,27 @@ import org.openqa.selenium.support.ui.Select;
 import org.openqa.selenium.support.ui.WebDriverWait;
 
 /**
- * The catalog page in a real headless Chromium: what a person sees, types and clicks.
+ * The catalog page in a real headless Chromium against the real Strata server: real SQLite, real
+ * qcow2 layers made by qemu-img, published through the HTTP API exactly as a publisher would.
+ * What a person sees, types and clicks; every figure the page shows is checked against one
+ * computed here from the server's own {@code /index.json}.
  *
- * <p>The page is served by {@link #startRegistry}, today a JDK HttpServer fixture at the bottom of
- * this class; everything above it (browser, seed data, assertions, screenshots) does not care which
- * server answers, as long as it serves {@code static/} at {@code /} and the given {@code /index.json}.
+ * <p>The registry is seeded once for the class and only read by the tests. The empty and the
+ * stopped registry get their own servers; the failing index and the 10,000-image catalog go
+ * through a {@link FaultProxy} in front of the seeded server.
  */
 class CatalogPageTest {
 
     private static final Path CHROMIUM = Path.of("/usr/bin/chromium");
     private static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
     private static final Path BASEDIR = Path.of(System.getProperty("basedir", ".")).toAbsolutePath();
-    private static final Path STATIC_DIR = BASEDIR.resolve("static");
     private static final Path SCREENSHOTS = BASEDIR.resolve("target/screenshots");
     private static final Dimension DESKTOP = new Dimension(1280, 900);
     private static final Dimension PHONE = new Dimension(390, 844);
     private static final Duration WAIT = Duration.ofSeconds(10);
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final List<String> ALL_PRODUCTS = List.of("alpine:3.20:amd64:default", "debian:12:amd64:cloud",
+            "debian:12:amd64:generic", "debian:12:arm64:cloud", "ubuntu:24.04:amd64:cloud");
 
     /** Held so it is not collected: ChromeDriver needs no CDP bindings, so their version warning is noise. */
     private static final java.util.logging.Logger CDP_LOG = java.util.logging.Logger.getLogger("org.openqa.selenium.devtools");
@@ -79,12 +90,15 @@ class CatalogPageTest {
     private static ChromeDriverService service;
     private static ChromeDriver driver;
     private static Path profile;
+    private static Path work;
+    private static TestRegistry registry;
     private static Seed seed;
+    private static PublishedIndex index;
 
-    // ---- browser -------------------------------------------------------------------------------
+    // ---- browser and registry --------------------------------------------------------------------
 
     @BeforeAll
-    static void startBrowser() throws IOException {
+    static void startBrowserAndRegistry() throws IOException {
         boolean installed = Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER);
         if (!installed) {
             String why = "Chromium and ChromeDriver are needed at " + CHROMIUM + " and " + CHROMEDRIVER
@@ -92,6 +106,15 @@ class CatalogPageTest {
             if ("true".equals(System.getenv("CI"))) fail(why);
             assumeTrue(false, why);
         }
+        QemuImg.assumeAvailable();
+
+        work = Files.createTempDirectory("strata-catalog-page-");
+        registry = TestRegistry.start(work.resolve("registry"));
+        long seeding = System.nanoTime();
+        seed = Seed.publish(registry, Files.createDirectories(work.resolve("publisher")));
+        index = PublishedIndex.fetch(registry);
+        System.out.printf("seeded the registry with 10 qcow2 layers and 6 images in %d ms%n", millisSince(seeding));
+
         // Both paths are given, so Selenium Manager never runs and nothing is fetched from the network.
         System.setProperty("webdriver.chrome.driver", CHROMEDRIVER.toString());
         CDP_LOG.setLevel(Level.OFF);
@@ -113,14 +136,15 @@ class CatalogPageTest {
         driver = new ChromeDriver(service, options);
         driver.manage().timeouts().scriptTimeout(WAIT);
         Files.createDirectories(SCREENSHOTS);
-        seed = Seed.build();
     }
 
     @AfterAll
-    static void stopBrowser() throws IOException {
+    static void stopBrowserAndRegistry() throws IOException {
         if (driver != null) driver.quit();
         if (service != null) service.stop();
+        if (registry != null) registry.close();
         if (profile != null) deleteTree(profile);
+        if (work != null) deleteTree(work);
     }
 
     @BeforeEach
@@ -135,208 +159,225 @@ class CatalogPageTest {
 
     @Test
     void lists_every_image_grouped_by_product_newest_first_with_totals() throws Exception {
-        try (FixtureRegistry registry = startRegistry(STATIC_DIR, seed.json())) {
-            openCatalog(registry.baseUrl());
+        openCatalog(registry.url(""));
 
-            assertEquals(List.of("alpine:3.20:amd64:default", "debian:12:amd64:cloud", "debian:12:amd64:generic",
-                    "debian:12:arm64:cloud", "ubuntu:24.04:amd64:cloud"), productsShown());
-            WebElement debian = product("debian:12:amd64:cloud");
-            assertEquals(List.of("20261122_1000", "20261101_1000"), texts(debian, "a.version-link"));
-            WebElement newest = debian.findElement(By.cssSelector("tr[data-fingerprint='" + seed.debianNew + "']"));
-            assertEquals("debian/12\ndebian/bookworm", newest.findElement(By.cssSelector(".aliases")).getText());
-            assertEquals(seed.debianNew.substring(0, 12), newest.findElement(By.cssSelector("button.fingerprint")).getText());
-            assertEquals("2026-11-22 10:03 UTC", newest.findElement(By.cssSelector("time")).getText(),
-                    "the created field wins over the serial");
-            WebElement alpine = product("alpine:3.20:amd64:default").findElement(By.cssSelector("tbody tr"));
-            assertEquals("2026-11-18 00:00 UTC", alpine.findElement(By.cssSelector("time")).getText(),
-                    "without created, the date comes from the serial");
-            assertEquals("350 MiB", newest.findElement(By.cssSelector("td[data-label='Download']")).getText(),
-                    "367,347,278 bytes in binary units");
-            assertEquals("2 GiB", newest.findElement(By.cssSelector("td[data-label='Virtual size']")).getText());
+        assertEquals(ALL_PRODUCTS, productsShown());
+        assertTrue(driver.findElement(By.id("registry-meta")).getText()
+                .contains("Index updated " + utcMinute(Instant.parse(index.root().path("updated").asText()))));
+        WebElement debian = product("debian:12:amd64:cloud");
+        assertEquals(List.of("20261122_1000", "20261101_1000"), texts(debian, "a.version-link"));
+        WebElement newest = debian.findElement(By.cssSelector("tr[data-fingerprint='" + seed.debianNew + "']"));
+        assertEquals("debian/12\ndebian/bookworm", newest.findElement(By.cssSelector(".aliases")).getText());
+        assertEquals(seed.debianNew.substring(0, 12), newest.findElement(By.cssSelector("button.fingerprint")).getText());
+        WebElement created = newest.findElement(By.cssSelector("time"));
+        assertEquals(utcMinute(index.created(seed.debianNew)), created.getText(), "the publish time, in UTC");
+        assertEquals(index.created(seed.debianNew), Instant.parse(created.getAttribute("datetime")));
 
-            assertEquals("6", stat("images").findElement(By.cssSelector(".stat-value")).getText());
-            assertEquals(String.valueOf(seed.layerCount), stat("layers").findElement(By.cssSelector(".stat-value")).getText());
-            assertEquals(String.valueOf(seed.storedBytes), stat("stored").getAttribute("data-bytes"));
-            assertEquals(String.valueOf(seed.publishedBytes - seed.storedBytes), stat("saved").getAttribute("data-bytes"));
+        // What a client downloads for an image with nothing cached: its whole chain.
+        long download = index.chainBytes(seed.debianNew);
+        assertEquals(index.image(seed.debianNew).get("download_size").asLong(), download, "the server's download_size");
+        WebElement downloadCell = newest.findElement(By.cssSelector("td[data-label='Download'] [data-bytes]"));
+        assertEquals(String.valueOf(download), downloadCell.getAttribute("data-bytes"));
+        assertEquals(binaryUnits(download), downloadCell.getText());
+        assertEquals("64 MiB", newest.findElement(By.cssSelector("td[data-label='Virtual size']")).getText());
 
-            screenshot("catalog-desktop");
-            driver.executeCdpCommand("Emulation.setEmulatedMedia",
-                    Map.of("features", List.of(Map.of("name", "prefers-color-scheme", "value", "dark"))));
-            screenshot("catalog-desktop-dark");
-            assertNoBrowserErrors();
-        }
+        assertEquals("6", stat("images").findElement(By.cssSelector(".stat-value")).getText());
+        assertEquals("10", stat("layers").findElement(By.cssSelector(".stat-value")).getText(), "shared layers count once");
+        assertEquals(10, index.layerCount());
+        long stored = index.storedBytes();
+        long saved = index.publishedBytes() - stored;
+        assertTrue(saved > 0, "the seed shares layers");
+        assertEquals(String.valueOf(stored), stat("stored").getAttribute("data-bytes"));
+        assertEquals(binaryUnits(stored), stat("stored").findElement(By.cssSelector(".stat-value")).getText());
+        assertEquals(grouped(stored) + " bytes", stat("stored").findElement(By.cssSelector(".stat-note")).getText());
+        assertEquals(String.valueOf(saved), stat("saved").getAttribute("data-bytes"));
+        assertEquals(binaryUnits(saved), stat("saved").findElement(By.cssSelector(".stat-value")).getText());
+
+        screenshot("catalog-desktop");
+        driver.executeCdpCommand("Emulation.setEmulatedMedia",
+                Map.of("features", List.of(Map.of("name", "prefers-color-scheme", "value", "dark"))));
+        screenshot("catalog-desktop-dark");
+        assertNoBrowserErrors();
     }
 
     @Test
     void search_and_filters_narrow_the_list_and_live_in_the_url() throws Exception {
-        try (FixtureRegistry registry = startRegistry(STATIC_DIR, seed.json())) {
-            openCatalog(registry.baseUrl());
+        openCatalog(registry.url(""));
 
-            search("ubuntu");
-            waitForProducts(List.of("ubuntu:24.04:amd64:cloud"));
-            assertTrue(driver.getCurrentUrl().endsWith("#/?q=ubuntu"), driver.getCurrentUrl());
+        search("ubuntu");
+        waitForProducts(List.of("ubuntu:24.04:amd64:cloud"));
+        assertTrue(driver.getCurrentUrl().endsWith("#/?q=ubuntu"), driver.getCurrentUrl());
 
-            driver.navigate().refresh();
-            waitForProducts(List.of("ubuntu:24.04:amd64:cloud"));
-            assertEquals("ubuntu", driver.findElement(By.id("search")).getDomProperty("value"));
+        driver.navigate().refresh();
+        waitForProducts(List.of("ubuntu:24.04:amd64:cloud"));
+        assertEquals("ubuntu", driver.findElement(By.id("search")).getDomProperty("value"));
 
-            driver.navigate().back();
-            waitForProducts(seed.allProducts());
-            assertEquals("", driver.findElement(By.id("search")).getDomProperty("value"));
+        driver.navigate().back();
+        waitForProducts(ALL_PRODUCTS);
+        assertEquals("", driver.findElement(By.id("search")).getDomProperty("value"));
 
-            new Select(driver.findElement(By.id("filter-os"))).selectByValue("debian");
-            waitForProducts(List.of("debian:12:amd64:cloud", "debian:12:amd64:generic", "debian:12:arm64:cloud"));
-            assertEquals(List.of("", "12"), optionValues("filter-release"), "releases follow the chosen os");
-            new Select(driver.findElement(By.id("filter-arch"))).selectByValue("arm64");
-            waitForProducts(List.of("debian:12:arm64:cloud"));
-            assertTrue(driver.getCurrentUrl().endsWith("#/?os=debian&arch=arm64"), driver.getCurrentUrl());
-            driver.navigate().back();
-            waitForProducts(List.of("debian:12:amd64:cloud", "debian:12:amd64:generic", "debian:12:arm64:cloud"));
+        new Select(driver.findElement(By.id("filter-os"))).selectByValue("debian");
+        waitForProducts(List.of("debian:12:amd64:cloud", "debian:12:amd64:generic", "debian:12:arm64:cloud"));
+        assertEquals(List.of("", "12"), optionValues("filter-release"), "releases follow the chosen os");
+        new Select(driver.findElement(By.id("filter-arch"))).selectByValue("arm64");
+        waitForProducts(List.of("debian:12:arm64:cloud"));
+        assertTrue(driver.getCurrentUrl().endsWith("#/?os=debian&arch=arm64"), driver.getCurrentUrl());
+        driver.navigate().back();
+        waitForProducts(List.of("debian:12:amd64:cloud", "debian:12:amd64:generic", "debian:12:arm64:cloud"));
 
-            driver.get(registry.baseUrl() + "/#/");
-            waitForProducts(seed.allProducts());
-            search("debian/bookworm");        // an alias
-            waitForProducts(List.of("debian:12:amd64:cloud"));
-            assertEquals(List.of("20261122_1000"), texts(product("debian:12:amd64:cloud"), "a.version-link"));
-            search(seed.alpine.substring(0, 10)); // a fingerprint prefix
-            waitForProducts(List.of("alpine:3.20:amd64:default"));
-            search("Noble Numbat");           // words of a release title
-            waitForProducts(List.of("ubuntu:24.04:amd64:cloud"));
-            search("no such image");
-            wait.until(ExpectedConditions.visibilityOfElementLocated(By.cssSelector("[data-state='no-match']")));
-            assertTrue(driver.findElement(By.id("results")).getText().contains("No images match these filters"));
-            assertNoBrowserErrors();
-        }
+        driver.get(registry.url("/#/"));
+        waitForProducts(ALL_PRODUCTS);
+        search("debian/bookworm");        // an alias
+        waitForProducts(List.of("debian:12:amd64:cloud"));
+        assertEquals(List.of("20261122_1000"), texts(product("debian:12:amd64:cloud"), "a.version-link"));
+        search(seed.alpine.substring(0, 10)); // a fingerprint prefix
+        waitForProducts(List.of("alpine:3.20:amd64:default"));
+        search("Noble Numbat");           // words of a release title
+        waitForProducts(List.of("ubuntu:24.04:amd64:cloud"));
+        search("no such image");
+        wait.until(ExpectedConditions.visibilityOfElementLocated(By.cssSelector("[data-state='no-match']")));
+        assertTrue(driver.findElement(By.id("results")).getText().contains("No images match these filters"));
+        assertNoBrowserErrors();
     }
 
     // ---- one image -----------------------------------------------------------------------------
 
     @Test
     void detail_draws_the_chain_base_to_top_and_what_a_client_still_downloads() throws Exception {
-        try (FixtureRegistry registry = startRegistry(STATIC_DIR, seed.json())) {
-            openCatalog(registry.baseUrl());
-            product("debian:12:amd64:cloud").findElement(By.linkText("20261122_1000")).click();
-            WebElement detail = waitForDetail(seed.debianNew);
-            assertTrue(driver.getCurrentUrl().endsWith("#/image/" + seed.debianNew), driver.getCurrentUrl());
+        openCatalog(registry.url(""));
+        product("debian:12:amd64:cloud").findElement(By.linkText("20261122_1000")).click();
+        WebElement detail = waitForDetail(seed.debianNew);
+        assertTrue(driver.getCurrentUrl().endsWith("#/image/" + seed.debianNew), driver.getCurrentUrl());
 
-            List<WebElement> layers = detail.findElements(By.cssSelector("ol.chain > li.layer"));
-            assertEquals(List.of(seed.debianBase, seed.debianCloud, seed.debianNew),
-                    layers.stream().map(layer -> layer.getAttribute("data-layer")).toList(), "base first, top last");
-            assertTrue(layers.get(0).getText().startsWith("1\nBASE"), layers.get(0).getText());
-            assertTrue(layers.get(2).getText().startsWith("3\nTOP"), layers.get(2).getText());
-            assertTrue(layers.get(0).getText().contains("Also in 2 other images"), layers.get(0).getText());
-            assertTrue(layers.get(1).getText().contains("Also in 1 other image: debian:12:amd64:cloud 20261101_1000"),
-                    layers.get(1).getText());
-            assertTrue(layers.get(2).getText().contains("Only this image uses this layer"), layers.get(2).getText());
-
-            // Only the top layer is unique to this image: 12,928,590 bytes.
-            WebElement unique = detail.findElement(By.cssSelector("[data-stat='unique']"));
-            assertEquals(String.valueOf(seed.debianNewTopSize), unique.getAttribute("data-bytes"));
-            assertEquals("12.3 MiB", unique.findElement(By.cssSelector(".stat-value")).getText());
-            assertEquals("12,928,590 bytes", unique.findElement(By.cssSelector(".stat-note")).getText());
-
-            assertEquals("strata pull debian/12 --registry " + registry.baseUrl(),
-                    detail.findElement(By.cssSelector("[data-command='pull'] pre")).getText());
-            assertEquals("qemu-img info --backing-chain " + registry.baseUrl() + "/layers/" + seed.debianNew + ".qcow2",
-                    detail.findElement(By.cssSelector("[data-command='qemu'] pre")).getText());
-            assertEquals(List.of("20261101_1000"), texts(detail, "section[aria-labelledby='older-heading'] a.version-link"));
-            screenshot("detail-desktop");
-
-            // An older version names its fingerprint in the pull command and points at the newest.
-            detail.findElement(By.linkText("20261101_1000")).click();
-            WebElement older = waitForDetail(seed.debianOld);
-            assertEquals("strata pull " + seed.debianOld + " --registry " + registry.baseUrl(),
-                    older.findElement(By.cssSelector("[data-command='pull'] pre")).getText());
-            assertTrue(older.findElement(By.cssSelector(".notice")).getText().contains("20261122_1000"));
-
-            driver.navigate().back();
-            waitForDetail(seed.debianNew);
-            driver.navigate().back();
-            waitForProducts(seed.allProducts());
-            assertNoBrowserErrors();
+        List<String> chain = List.of(seed.debianBase, seed.debianCloud, seed.debianNew);
+        assertEquals(chain, index.chain(seed.debianNew), "the server resolved the chain from the layers' backing names");
+        List<WebElement> layers = detail.findElements(By.cssSelector("ol.chain > li.layer"));
+        assertEquals(chain, layers.stream().map(layer -> layer.getAttribute("data-layer")).toList(), "base first, top last");
+        assertTrue(layers.get(0).getText().startsWith("1\nBASE"), layers.get(0).getText());
+        assertTrue(layers.get(2).getText().startsWith("3\nTOP"), layers.get(2).getText());
+        for (int position = 0; position < chain.size(); position++) {
+            String size = layers.get(position).findElement(By.cssSelector(".layer-size")).getText();
+            assertEquals(binaryUnits(index.layerSize(chain.get(position))), size, "layer " + (position + 1));
         }
+        assertEquals(3, index.usersOf(seed.debianBase));
+        assertTrue(layers.get(0).getText().contains("Also in 2 other images"), layers.get(0).getText());
+        assertTrue(layers.get(1).getText().contains("Also in 1 other image: debian:12:amd64:cloud 20261101_1000"),
+                layers.get(1).getText());
+        assertTrue(layers.get(2).getText().contains("Only this image uses this layer"), layers.get(2).getText());
+
+        // A client holding every layer another image uses still downloads the layers no other image has.
+        long unique = index.bytesNoOtherImageHas(seed.debianNew);
+        assertEquals(index.layerSize(seed.debianNew), unique, "only the top layer is this image's own");
+        WebElement stillToDownload = detail.findElement(By.cssSelector("[data-stat='unique']"));
+        assertEquals(String.valueOf(unique), stillToDownload.getAttribute("data-bytes"));
+        assertEquals(binaryUnits(unique), stillToDownload.findElement(By.cssSelector(".stat-value")).getText());
+        assertEquals(grouped(unique) + " bytes", stillToDownload.findElement(By.cssSelector(".stat-note")).getText());
+        long download = index.chainBytes(seed.debianNew);
+        assertEquals(String.valueOf(download), detail.findElement(By.cssSelector("[data-stat='download']")).getAttribute("data-bytes"));
+        assertEquals("2 of 3 layers (" + binaryUnits(download - unique) + ") are shared with other images. "
+                        + "A client that already holds them downloads only the 1 layer unique to this image.",
+                detail.findElement(By.cssSelector("section[aria-labelledby='size-heading'] .explain")).getText());
+
+        assertEquals("strata pull debian/12 --registry " + registry.url(""),
+                detail.findElement(By.cssSelector("[data-command='pull'] pre")).getText());
+        assertEquals("qemu-img info --backing-chain " + registry.url("/layers/" + seed.debianNew + ".qcow2"),
+                detail.findElement(By.cssSelector("[data-command='qemu'] pre")).getText());
+        assertEquals(List.of("boot\nuefi", "build_id\n20261122-1", "cloud_init\n22.4.2", "kernel\n6.1.0-28",
+                "serial_console\nttyS0"), texts(detail, ".fact[data-kind='property']"), "properties in name order, every time");
+        assertEquals(List.of("20261101_1000"), texts(detail, "section[aria-labelledby='older-heading'] a.version-link"));
+        screenshot("detail-desktop");
+
+        // An older version names its fingerprint in the pull command and points at the newest.
+        detail.findElement(By.linkText("20261101_1000")).click();
+        WebElement older = waitForDetail(seed.debianOld);
+        assertEquals("strata pull " + seed.debianOld + " --registry " + registry.url(""),
+                older.findElement(By.cssSelector("[data-command='pull'] pre")).getText());
+        assertTrue(older.findElement(By.cssSelector(".notice")).getText().contains("20261122_1000"));
+
+        driver.navigate().back();
+        waitForDetail(seed.debianNew);
+        driver.navigate().back();
+        waitForProducts(ALL_PRODUCTS);
+        assertNoBrowserErrors();
     }
 
     @Test
     void strings_from_publishers_render_as_text_never_as_markup() throws Exception {
-        try (FixtureRegistry registry = startRegistry(STATIC_DIR, seed.json())) {
-            driver.get(registry.baseUrl() + "/#/image/" + seed.ubuntu);
-            WebElement detail = waitForDetail(seed.ubuntu);
+        assertTrue(index.image(seed.ubuntu).get("description").asText().contains("<script>"),
+                "the server stores what the publisher sent; escaping is the page's job");
+        driver.get(registry.url("/#/image/" + seed.ubuntu));
+        WebElement detail = waitForDetail(seed.ubuntu);
 
-            WebElement description = detail.findElement(By.cssSelector(".description"));
-            assertTrue(description.getText().contains("<script>window.__xss=1</script>"), description.getText());
-            assertTrue(description.getText().contains("<img src=x onerror=window.__xss=2>"), description.getText());
-            assertTrue(description.findElements(By.cssSelector("*")).isEmpty(), "the description holds no elements");
-            WebElement property = detail.findElement(By.cssSelector(".fact[data-kind='property']"));
-            assertEquals("notes\n<b onmouseover=window.__xss=3>bold</b>", property.getText());
-            assertEquals(List.of("ubuntu/24.04", "ubuntu/<i>noble</i>"), texts(detail, ".detail-badges .alias"));
-            assertEquals(1L, js("return document.querySelectorAll('img').length"), "only the logo is an image");
-            assertEquals(0L, js("return document.querySelectorAll('body script, main i, main b').length"));
-            assertEquals("undefined", js("return typeof window.__xss"));
-            screenshot("detail-escaped-desktop");
-            assertNoBrowserErrors();
-        }
+        WebElement description = detail.findElement(By.cssSelector(".description"));
+        assertTrue(description.getText().contains("<script>window.__xss=1</script>"), description.getText());
+        assertTrue(description.getText().contains("<img src=x onerror=window.__xss=2>"), description.getText());
+        assertTrue(description.findElements(By.cssSelector("*")).isEmpty(), "the description holds no elements");
+        WebElement property = detail.findElement(By.cssSelector(".fact[data-kind='property']"));
+        assertEquals("notes\n<b onmouseover=window.__xss=3>bold</b>", property.getText());
+        assertEquals(List.of("ubuntu/24.04", "ubuntu/noble"), texts(detail, ".detail-badges .alias"));
+        assertEquals(1L, js("return document.querySelectorAll('img').length"), "only the logo is an image");
+        assertEquals(0L, js("return document.querySelectorAll('body script, main i, main b').length"));
+        assertEquals("undefined", js("return typeof window.__xss"));
+        screenshot("detail-escaped-desktop");
+        assertNoBrowserErrors();
     }
 
     @Test
     void copying_a_fingerprint_gives_visible_and_announced_feedback() throws Exception {
-        try (FixtureRegistry registry = startRegistry(STATIC_DIR, seed.json())) {
-            openCatalog(registry.baseUrl());
-            driver.executeCdpCommand("Browser.grantPermissions", Map.of("origin", registry.baseUrl(),
-                    "permissions", List.of("clipboardReadWrite", "clipboardSanitizedWrite")));
-            WebElement button = product("alpine:3.20:amd64:default").findElement(By.cssSelector("button.fingerprint"));
-            button.click();
+        openCatalog(registry.url(""));
+        driver.executeCdpCommand("Browser.grantPermissions", Map.of("origin", registry.url(""),
+                "permissions", List.of("clipboardReadWrite", "clipboardSanitizedWrite")));
+        WebElement button = product("alpine:3.20:amd64:default").findElement(By.cssSelector("button.fingerprint"));
+        button.click();
 
-            wait.until(ExpectedConditions.textToBePresentInElement(button, "Copied"));
-            wait.until(ExpectedConditions.textToBePresentInElementLocated(By.id("announcer"), "Fingerprint copied"));
-            assertEquals(seed.alpine, driver.executeAsyncScript(
-                    "navigator.clipboard.readText().then(arguments[0], e => arguments[0]('read failed: ' + e))"));
-            wait.until(ExpectedConditions.textToBePresentInElement(button, seed.alpine.substring(0, 12)));
-            assertNoBrowserErrors();
-        }
+        wait.until(ExpectedConditions.textToBePresentInElement(button, "Copied"));
+        wait.until(ExpectedConditions.textToBePresentInElementLocated(By.id("announcer"), "Fingerprint copied"));
+        assertEquals(seed.alpine, driver.executeAsyncScript(
+                "navigator.clipboard.readText().then(arguments[0], e => arguments[0]('read failed: ' + e))"));
+        wait.until(ExpectedConditions.textToBePresentInElement(button, seed.alpine.substring(0, 12)));
+        assertNoBrowserErrors();
     }
 
     // ---- keyboard ------------------------------------------------------------------------------
 
     @Test
     void slash_focuses_search_enter_opens_an_image_and_escape_closes_it() throws Exception {
-        try (FixtureRegistry registry = startRegistry(STATIC_DIR, seed.json())) {
-            openCatalog(registry.baseUrl());
-            new Actions(driver).sendKeys("/").perform();
-            assertEquals("search", driver.switchTo().activeElement().getAttribute("id"));
-            assertEquals("", driver.findElement(By.id("search")).getDomProperty("value"), "the slash is not typed");
+        openCatalog(registry.url(""));
+        new Actions(driver).sendKeys("/").perform();
+        assertEquals("search", driver.switchTo().activeElement().getAttribute("id"));
+        assertEquals("", driver.findElement(By.id("search")).getDomProperty("value"), "the slash is not typed");
 
-            WebElement link = product("ubuntu:24.04:amd64:cloud").findElement(By.cssSelector("a.version-link"));
-            link.sendKeys(Keys.ENTER);
-            waitForDetail(seed.ubuntu);
-            assertEquals("h1", driver.switchTo().activeElement().getTagName(), "focus moves to the image's heading");
+        WebElement link = product("ubuntu:24.04:amd64:cloud").findElement(By.cssSelector("a.version-link"));
+        link.sendKeys(Keys.ENTER);
+        waitForDetail(seed.ubuntu);
+        assertEquals("h1", driver.switchTo().activeElement().getTagName(), "focus moves to the image's heading");
 
-            new Actions(driver).sendKeys(Keys.ESCAPE).perform();
-            waitForProducts(seed.allProducts());
-            assertEquals(seed.ubuntu, driver.switchTo().activeElement().getAttribute("data-fingerprint"),
-                    "focus returns to the link that opened the image");
+        new Actions(driver).sendKeys(Keys.ESCAPE).perform();
+        waitForProducts(ALL_PRODUCTS);
+        assertEquals(seed.ubuntu, driver.switchTo().activeElement().getAttribute("data-fingerprint"),
+                "focus returns to the link that opened the image");
 
-            driver.switchTo().activeElement().sendKeys(Keys.ENTER);
-            waitForDetail(seed.ubuntu);
-            new Actions(driver).sendKeys("/").perform();
-            waitForProducts(seed.allProducts());
-            wait.until(d -> "search".equals(d.switchTo().activeElement().getAttribute("id")));
-            assertNoBrowserErrors();
-        }
+        driver.switchTo().activeElement().sendKeys(Keys.ENTER);
+        waitForDetail(seed.ubuntu);
+        new Actions(driver).sendKeys("/").perform();
+        waitForProducts(ALL_PRODUCTS);
+        wait.until(d -> "search".equals(d.switchTo().activeElement().getAttribute("id")));
+        assertNoBrowserErrors();
     }
 
     // ---- empty and failing registries ------------------------------------------------------------
 
     @Test
     void an_empty_registry_says_no_images_published_yet() throws Exception {
-        String empty = "{\"format\":\"strata-index:1.0\",\"updated\":\"2026-11-22T10:00:00Z\","
-                + "\"aliases\":{},\"images\":{},\"layers\":{}}";
-        try (FixtureRegistry registry = startRegistry(STATIC_DIR, empty)) {
-            driver.get(registry.baseUrl() + "/");
+        try (TestRegistry empty = TestRegistry.start(Files.createTempDirectory(work, "empty-"))) {
+            driver.get(empty.url("/"));
             WebElement status = wait.until(ExpectedConditions.visibilityOfElementLocated(By.cssSelector("[data-state='empty']")));
             assertTrue(status.getText().startsWith("No images published yet"), status.getText());
             assertTrue(status.getText().contains("strata push"), "says how to publish: " + status.getText());
             assertFalse(driver.findElement(By.id("list-view")).isDisplayed());
+            // A catalog that never changed has the epoch as its "updated": not a date to show.
+            String meta = driver.findElement(By.id("registry-meta")).getText();
+            assertFalse(meta.contains("1970"), meta);
             screenshot("empty-desktop");
             assertNoBrowserErrors();
         }
@@ -344,9 +385,9 @@ class CatalogPageTest {
 
     @Test
     void a_failing_index_is_reported_and_retry_recovers() throws Exception {
-        try (FixtureRegistry registry = startRegistry(STATIC_DIR, seed.json())) {
-            registry.failIndexWith(500);
-            driver.get(registry.baseUrl() + "/");
+        try (FaultProxy proxy = FaultProxy.start(registry.url(""))) {
+            proxy.failIndexOnce(500);
+            driver.get(proxy.url("/"));
             WebElement error = wait.until(ExpectedConditions.visibilityOfElementLocated(By.cssSelector("[data-state='error']")));
             assertTrue(error.getText().startsWith("The registry could not serve its catalog"), error.getText());
             assertTrue(error.getText().contains("HTTP 500"), error.getText());
@@ -354,24 +395,26 @@ class CatalogPageTest {
             screenshot("error-desktop");
             assertOnlyIndexRequestsFailed();
 
-            registry.serveIndex(seed.json());
             error.findElement(By.xpath(".//button[.='Retry']")).click();
-            waitForProducts(seed.allProducts());
+            waitForProducts(ALL_PRODUCTS);
             assertNoBrowserErrors();
         }
     }
 
     @Test
     void a_stopped_registry_is_reported_as_unreachable() throws Exception {
-        FixtureRegistry registry = startRegistry(STATIC_DIR, seed.json());
-        try (registry) {
-            registry.failIndexWith(503);
-            driver.get(registry.baseUrl() + "/");
-            wait.until(ExpectedConditions.visibilityOfElementLocated(By.cssSelector("[data-state='error']")));
+        TestRegistry stopping = TestRegistry.start(Files.createTempDirectory(work, "stopped-"));
+        String indexUrl = stopping.url("/index.json");
+        try (stopping) {
+            driver.get(stopping.url("/"));
+            wait.until(ExpectedConditions.visibilityOfElementLocated(By.cssSelector("[data-state='empty']")));
         }
-        driver.findElement(By.xpath("//button[.='Retry']")).click();
+        driver.findElement(By.xpath("//button[.='Check again']")).click();
         wait.until(ExpectedConditions.textToBePresentInElementLocated(By.id("status-view"), "Cannot reach the registry"));
+        assertTrue(driver.findElement(By.id("status-view")).getText().contains(indexUrl),
+                "names what it asked for: " + driver.findElement(By.id("status-view")).getText());
         assertTrue(driver.findElement(By.id("status-view")).getText().contains("Retry"));
+        screenshot("unreachable-desktop");
         assertOnlyIndexRequestsFailed();
     }
 
@@ -379,34 +422,39 @@ class CatalogPageTest {
 
     @Test
     void phone_width_fits_without_sideways_scrolling() throws Exception {
-        try (FixtureRegistry registry = startRegistry(STATIC_DIR, seed.json())) {
-            driver.manage().window().setSize(PHONE);
-            openCatalog(registry.baseUrl());
-            assertFitsWidth();
-            screenshot("catalog-phone");
+        driver.manage().window().setSize(PHONE);
+        openCatalog(registry.url(""));
+        assertFitsWidth();
+        screenshot("catalog-phone");
 
-            driver.get(registry.baseUrl() + "/#/image/" + seed.debianNew);
-            waitForDetail(seed.debianNew);
-            assertFitsWidth();
-            screenshot("detail-phone");
-            assertNoBrowserErrors();
-        }
+        driver.get(registry.url("/#/image/" + seed.debianNew));
+        waitForDetail(seed.debianNew);
+        assertFitsWidth();
+        screenshot("detail-phone");
+        assertNoBrowserErrors();
     }
 
     // ---- scale ---------------------------------------------------------------------------------
 
     @Test
     void ten_thousand_images_render_and_search_without_freezing() throws Exception {
-        String big = Seed.synthetic(10_000);
-        try (FixtureRegistry registry = startRegistry(STATIC_DIR, big)) {
+        // 10,000 real publishes would take minutes, so only the index is synthetic: the proxy answers
+        // GET /index.json with it, while the page, its assets and every other request still come
+        // from the real server behind the proxy.
+        try (FaultProxy proxy = FaultProxy.start(registry.url(""))) {
+            proxy.substituteIndex(SyntheticIndex.of(10_000));
             long start = System.nanoTime();
-            driver.get(registry.baseUrl() + "/");
+            driver.get(proxy.url("/"));
             wait.until(d -> d.findElements(By.cssSelector("#results article.product")).size() == 20);
             long firstView = millisSince(start);
             assertTrue(driver.findElement(By.id("result-summary")).getText().startsWith("10,000 images in 200 products"),
                     driver.findElement(By.id("result-summary")).getText());
             long rows = (Long) js("return document.querySelectorAll('tr[data-fingerprint]').length");
             assertTrue(rows <= 60, "only the visible page is in the DOM, got " + rows + " rows");
+            WebElement firstRow = driver.findElement(By.cssSelector("#results tr[data-fingerprint]"));
+            String serial = firstRow.findElement(By.cssSelector("a.version-link")).getText();
+            assertEquals(LocalDateTime.parse(serial, DateTimeFormatter.ofPattern("yyyyMMdd_HHmm")).format(UTC_MINUTE),
+                    firstRow.findElement(By.cssSelector("time")).getText(), "without created, the date comes from the serial");
 
             start = System.nanoTime();
             search("fedora:3:arm64");
@@ -459,9 +507,10 @@ class CatalogPageTest {
         else box.sendKeys(Keys.ENTER);
     }
 
+    /** Read in one script call: element by element, a re-render between two reads made stale references. */
+    @SuppressWarnings("unchecked")
     private List<String> productsShown() {
-        return driver.findElements(By.cssSelector("#results article.product")).stream()
-                .map(card -> card.getAttribute("data-product")).toList();
+        return (List<String>) js("return [...document.querySelectorAll('#results article.product')].map(card => card.dataset.product)");
     }
 
     private void waitForProducts(List<String> expected) {
@@ -541,68 +590,213 @@ class CatalogPageTest {
         }
     }
 
-    // ---- seed data -----------------------------------------------------------------------------
+    // ---- expected figures, written out independently of the page's script ------------------------
 
-    /** A small registry: debian amd64 in two versions and a second variant sharing a base, and more. */
-    static final class Seed {
-        final IndexDocument index = new IndexDocument();
-        String debianBase, debianCloud, debianOld, debianNew, alpine, ubuntu;
-        long debianNewTopSize = 12_928_590, debianNewDownload, storedBytes, publishedBytes;
-        int layerCount;
+    private static final DateTimeFormatter UTC_MINUTE = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm 'UTC'", Locale.ROOT);
+    private static final List<String> UNITS = List.of("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB");
 
-        static Seed build() {
-            Seed seed = new Seed();
-            IndexDocument index = seed.index;
-            long gib = 1L << 30, mib = 1L << 20;
-            seed.debianBase = index.layer("debian-12-amd64-base", 310_378_496, 2 * gib, null);
-            seed.debianCloud = index.layer("debian-12-amd64-cloud-init", 44_040_192, 2 * gib, seed.debianBase);
-            seed.debianOld = index.layer("debian-12-amd64-cloud-20261101", 7_340_544, 2 * gib, seed.debianCloud);
-            seed.debianNew = index.layer("debian-12-amd64-cloud-20261122", seed.debianNewTopSize, 2 * gib, seed.debianCloud);
-            String generic = index.layer("debian-12-amd64-generic-20261122", 5_243_003, 2 * gib, seed.debianBase);
-            String armBase = index.layer("debian-12-arm64-base", 301_989_888, 2 * gib, null);
-            String armTop = index.layer("debian-12-arm64-cloud-20261122", 9_437_184, 2 * gib, armBase);
-            String ubuntuBase = index.layer("ubuntu-24.04-amd64-base", 629_145_600, 3584 * mib, null);
-            seed.ubuntu = index.layer("ubuntu-24.04-amd64-cloud-20261120", 20_971_520, 3584 * mib, ubuntuBase);
-            seed.alpine = index.layer("alpine-3.20-amd64-default-20261118", 50_331_648, 512 * mib, null);
+    private static String utcMinute(Instant instant) {
+        return UTC_MINUTE.format(instant.atOffset(ZoneOffset.UTC));
+    }
 
-            index.image("debian", "12", "amd64", "cloud", "20261101_1000", List.of(seed.debianBase, seed.debianCloud, seed.debianOld),
-                    List.of(), "Debian 12 (bookworm)", "Debian 12 cloud image with cloud-init.", "2026-11-01T10:00:00Z", Map.of());
-            index.image("debian", "12", "amd64", "cloud", "20261122_1000", List.of(seed.debianBase, seed.debianCloud, seed.debianNew),
-                    List.of("debian/12", "debian/bookworm"), "Debian 12 (bookworm)", "Debian 12 cloud image with cloud-init.",
-                    "2026-11-22T10:03:00Z", Map.of("kernel", "6.1.0-28"));
-            index.image("debian", "12", "amd64", "generic", "20261122_1000", List.of(seed.debianBase, generic),
-                    List.of("debian/12/generic"), "Debian 12 (bookworm)", "Generic Debian 12 for any hypervisor.", null, Map.of());
-            index.image("debian", "12", "arm64", "cloud", "20261122_1000", List.of(armBase, armTop),
-                    List.of("debian/12/arm64"), "Debian 12 (bookworm)", "", null, Map.of());
-            index.image("ubuntu", "24.04", "amd64", "cloud", "20261120_0800", List.of(ubuntuBase, seed.ubuntu),
-                    List.of("ubuntu/24.04", "ubuntu/<i>noble</i>"), "Ubuntu 24.04 LTS (Noble Numbat)",
+    /** 12928590 -> "12,928,590". */
+    private static String grouped(long value) {
+        return String.format(Locale.ROOT, "%,d", value);
+    }
+
+    /**
+     * How the page shortens a byte count: binary units, at most three significant figures, trailing
+     * zeros dropped, and a value that would round to 1024 of a unit shown in the next one
+     * (458752 -> "448 KiB", 1245184 -> "1.19 MiB", 64 MiB -> "64 MiB").
+     */
+    private static String binaryUnits(long bytes) {
+        if (bytes < 1024) return bytes + " B";
+        BigDecimal value = BigDecimal.valueOf(bytes);
+        BigDecimal kibi = BigDecimal.valueOf(1024);
+        int unit = 0;
+        while (value.compareTo(new BigDecimal("1023.5")) >= 0 && unit < UNITS.size() - 1) {
+            value = value.divide(kibi);
+            unit++;
+        }
+        int digits = value.compareTo(new BigDecimal("9.995")) < 0 ? 2 : value.compareTo(new BigDecimal("99.95")) < 0 ? 1 : 0;
+        String figure = value.setScale(digits, RoundingMode.HALF_UP).toPlainString();
+        if (digits > 0) figure = figure.replaceAll("\\.?0+$", "");
+        return figure + " " + UNITS.get(unit);
+    }
+
+    // ---- the seed: a publisher's work, through the public API ----------------------------------------
+
+    /**
+     * Ten real qcow2 layers (64 MiB virtual, a little data each) and six images sharing them:
+     * <pre>
+     * debian amd64 base ─┬─ cloud-init ─┬─ 20261101 top   debian:12:amd64:cloud 20261101_1000
+     *                    │              └─ 20261122 top   debian:12:amd64:cloud 20261122_1000  (debian/12, debian/bookworm)
+     *                    └─ generic top                   debian:12:amd64:generic 20261122_1000
+     * debian arm64 base ─── cloud top                     debian:12:arm64:cloud 20261122_1000
+     * ubuntu base ───────── cloud top                     ubuntu:24.04:amd64:cloud 20261120_0800  (markup in its strings)
+     * alpine base                                         alpine:3.20:amd64:default 20261118_0000  (a one-layer chain)
+     * </pre>
+     */
+    record Seed(String debianBase, String debianCloud, String debianOld, String debianNew, String alpine, String ubuntu) {
+
+        static Seed publish(TestRegistry registry, Path dir) throws IOException {
+            Publisher publisher = new Publisher(registry, dir);
+            String debianBase = publisher.layer(null, 1, 1024);
+            String debianCloud = publisher.layer(debianBase, 2, 256);
+            String debianOld = publisher.layer(debianCloud, 3, 64);
+            String debianNew = publisher.layer(debianCloud, 4, 192);
+            String generic = publisher.layer(debianBase, 5, 128);
+            String armBase = publisher.layer(null, 6, 960);
+            String armTop = publisher.layer(armBase, 7, 128);
+            String ubuntuBase = publisher.layer(null, 8, 1536);
+            String ubuntu = publisher.layer(ubuntuBase, 9, 320);
+            String alpine = publisher.layer(null, 10, 384);
+
+            String bookworm = "Debian 12 (bookworm)";
+            publisher.image("debian", "12", "amd64", "cloud", "20261101_1000", debianOld, List.of(), bookworm,
+                    "Debian 12 cloud image with cloud-init.", Map.of());
+            publisher.image("debian", "12", "amd64", "cloud", "20261122_1000", debianNew, List.of("debian/12", "debian/bookworm"),
+                    bookworm, "Debian 12 cloud image with cloud-init.", Map.of("kernel", "6.1.0-28", "boot", "uefi",
+                            "serial_console", "ttyS0", "cloud_init", "22.4.2", "build_id", "20261122-1"));
+            publisher.image("debian", "12", "amd64", "generic", "20261122_1000", generic, List.of("debian/12/generic"),
+                    bookworm, "Generic Debian 12 for any hypervisor.", Map.of());
+            publisher.image("debian", "12", "arm64", "cloud", "20261122_1000", armTop, List.of("debian/12/arm64"),
+                    bookworm, "", Map.of());
+            publisher.image("ubuntu", "24.04", "amd64", "cloud", "20261120_0800", ubuntu, List.of("ubuntu/24.04", "ubuntu/noble"),
+                    "Ubuntu 24.04 LTS (Noble Numbat)",
                     "Built by <script>window.__xss=1</script> and <img src=x onerror=window.__xss=2>.\nSecond line.",
-                    "2026-11-20T08:00:00Z", Map.of("notes", "<b onmouseover=window.__xss=3>bold</b>"));
-            index.image("alpine", "3.20", "amd64", "default", "20261118_0000", List.of(seed.alpine),
-                    List.of("alpine/3.20"), "Alpine 3.20", "", null, Map.of());
-
-            seed.layerCount = index.layers.size();
-            index.layers.forEach((digest, layer) -> seed.storedBytes += layer.get("size").asLong());
-            index.images.forEach(image -> seed.publishedBytes += image.get("download_size").asLong());
-            seed.debianNewDownload = 310_378_496L + 44_040_192L + seed.debianNewTopSize;
-            return seed;
+                    Map.of("notes", "<b onmouseover=window.__xss=3>bold</b>"));
+            publisher.image("alpine", "3.20", "amd64", "default", "20261118_0000", alpine, List.of("alpine/3.20"),
+                    "Alpine 3.20", "", Map.of());
+            return new Seed(debianBase, debianCloud, debianOld, debianNew, alpine, ubuntu);
         }
+    }
 
-        String json() {
-            return index.json();
-        }
-
-        List<String> allProducts() {
-            return List.of("alpine:3.20:amd64:default", "debian:12:amd64:cloud", "debian:12:amd64:generic",
-                    "debian:12:arm64:cloud", "ubuntu:24.04:amd64:cloud");
-        }
+    /** Builds layers with qemu-img in one directory, as {@code <sha256>.qcow2}, and publishes them over HTTP. */
+    record Publisher(TestRegistry registry, Path dir) {
 
         /**
-         * {@code count} images: 10 os x 5 releases x 2 arches x 2 variants = 200 products, each with
-         * count/200 versions whose chains (depth 3 to 8) share the product's base, variant and middle layers.
+         * Makes a layer with {@code kib} KiB of {@code pattern} written at {@code pattern} MiB (so no two
+         * layers have the same bytes), backed by {@code parent} under its canonical name, and uploads it.
          */
-        static String synthetic(int count) {
-            IndexDocument index = new IndexDocument();
+        String layer(String parent, int pattern, int kib) throws IOException {
+            Path file = dir.resolve("new.qcow2");
+            if (parent == null) QemuImg.create(file, "64M");
+            else QemuImg.createChild(file, Path.of(parent + ".qcow2")); // resolved beside the child
+            QemuImg.writePattern(file, (long) pattern << 20, kib << 10, pattern);
+            byte[] bytes = Qcow2Fixtures.read(file);
+            Digest digest = TestRegistry.sha256(bytes);
+            Files.move(file, dir.resolve(digest.fileName()));
+            HttpResponse<String> stored = registry.putLayer(bytes);
+            assertEquals(201, stored.statusCode(), "PUT /api/v1/layers/" + digest.hex() + ": " + stored.body());
+            return digest.hex();
+        }
+
+        void image(String os, String release, String arch, String variant, String version, String top, List<String> aliases,
+                   String releaseTitle, String description, Map<String, String> properties) {
+            ObjectNode body = JSON.createObjectNode().put("os", os).put("release", release).put("arch", arch)
+                    .put("variant", variant).put("version", version).put("layer", top);
+            aliases.forEach(body.putArray("aliases")::add);
+            body.put("release_title", releaseTitle).put("description", description);
+            properties.forEach(body.putObject("properties")::put);
+            HttpResponse<String> published = registry.send(registry.authed("/api/v1/images", registry.publishToken)
+                    .header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build());
+            assertEquals(201, published.statusCode(), "POST /api/v1/images " + body + ": " + published.body());
+        }
+    }
+
+    /** The real server's {@code /index.json}, read with the JDK client: the source of every expected figure. */
+    record PublishedIndex(JsonNode root) {
+
+        static PublishedIndex fetch(TestRegistry registry) throws IOException {
+            HttpResponse<String> response = registry.send(registry.request("/index.json").GET().build());
+            assertEquals(200, response.statusCode(), response.body());
+            return new PublishedIndex(JSON.readTree(response.body()));
+        }
+
+        JsonNode image(String fingerprint) {
+            JsonNode image = root.path("images").path(fingerprint);
+            assertTrue(image.isObject(), "no image " + fingerprint + " in /index.json");
+            return image;
+        }
+
+        List<String> chain(String fingerprint) {
+            return StreamSupport.stream(image(fingerprint).path("chain").spliterator(), false).map(JsonNode::asText).toList();
+        }
+
+        Instant created(String fingerprint) {
+            return Instant.parse(image(fingerprint).path("created").asText());
+        }
+
+        long layerSize(String digest) {
+            JsonNode layer = root.path("layers").path(digest);
+            assertTrue(layer.isObject(), "no layer " + digest + " in /index.json");
+            return layer.path("size").asLong();
+        }
+
+        int layerCount() {
+            return root.path("layers").size();
+        }
+
+        /** Images whose chain holds {@code digest}. */
+        int usersOf(String digest) {
+            int users = 0;
+            for (JsonNode image : root.path("images")) {
+                for (JsonNode layer : image.path("chain")) {
+                    if (layer.asText().equals(digest)) {
+                        users++;
+                        break;
+                    }
+                }
+            }
+            return users;
+        }
+
+        /** The whole chain: what a client with an empty cache downloads. */
+        long chainBytes(String fingerprint) {
+            return chain(fingerprint).stream().mapToLong(this::layerSize).sum();
+        }
+
+        /** The layers of the chain no other image uses: what a client holding every shared layer still downloads. */
+        long bytesNoOtherImageHas(String fingerprint) {
+            return chain(fingerprint).stream().filter(digest -> usersOf(digest) == 1).mapToLong(this::layerSize).sum();
+        }
+
+        /** Every layer once. */
+        long storedBytes() {
+            long bytes = 0;
+            for (JsonNode layer : root.path("layers")) bytes += layer.path("size").asLong();
+            return bytes;
+        }
+
+        /** Every image's whole chain, shared layers counted once per image. */
+        long publishedBytes() {
+            long bytes = 0;
+            for (var images = root.path("images").fieldNames(); images.hasNext(); ) bytes += chainBytes(images.next());
+            return bytes;
+        }
+    }
+
+    /**
+     * A synthetic {@code /index.json} in the server's format with made-up digests, for the scale
+     * test only: {@code count} images, 10 os x 5 releases x 2 arches x 2 variants = 200 products, each
+     * with count/200 versions whose chains (depth 3 to 8) share the product's base, variant and middle
+     * layers. Without {@code created}, as an index from an older server would be.
+     */
+    static final class SyntheticIndex {
+        private final Map<String, ObjectNode> layers = new LinkedHashMap<>();
+        private final ObjectNode root = JSON.createObjectNode();
+
+        private SyntheticIndex() {
+            root.put("format", "strata-index:1.0").put("updated", "2026-11-22T10:05:00Z");
+            root.putObject("aliases");
+            root.putObject("images");
+            root.putObject("layers");
+        }
+
+        static String of(int count) {
+            SyntheticIndex index = new SyntheticIndex();
             List<String> systems = List.of("almalinux", "alpine", "archlinux", "centos", "debian", "fedora",
                     "opensuse", "rockylinux", "ubuntu", "voidlinux");
             List<String> arches = List.of("amd64", "arm64");
@@ -615,65 +809,48 @@ class CatalogPageTest {
                 for (int release = 1; release <= 5; release++) {
                     for (String arch : arches) {
                         String id = os + "-" + release + "-" + arch;
-                        String base = index.layer(id + "-base", 200_000_000L + release * 1_000_000L, 4L << 30, null);
+                        String base = index.layer(id + "-base", 200_000_000L + release * 1_000_000L, null);
                         for (String variant : variants) {
-                            String variantLayer = index.layer(id + "-" + variant, 30_000_000, 4L << 30, base);
+                            String variantLayer = index.layer(id + "-" + variant, 30_000_000, base);
                             List<String> middles = new ArrayList<>();
                             String parent = variantLayer;
                             for (int m = 0; m < 5; m++) {
-                                parent = index.layer(id + "-" + variant + "-mid" + m, 5_000_000 + m, 4L << 30, parent);
+                                parent = index.layer(id + "-" + variant + "-mid" + m, 5_000_000 + m, parent);
                                 middles.add(parent);
                             }
                             for (int v = 0; v < versions; v++) {
                                 List<String> chain = new ArrayList<>(List.of(base, variantLayer));
                                 chain.addAll(middles.subList(0, v % 6));
-                                String top = index.layer(id + "-" + variant + "-v" + v, 1_000_000 + v,
-                                        4L << 30, chain.get(chain.size() - 1));
-                                chain.add(top);
+                                chain.add(index.layer(id + "-" + variant + "-v" + v, 1_000_000 + v, chain.get(chain.size() - 1)));
                                 List<String> aliases = v == versions - 1
                                         ? List.of(os + "/" + release + "/" + arch + "/" + variant) : List.of();
                                 index.image(os, String.valueOf(release), arch, variant,
                                         epoch.plusDays(v).plusHours(release).format(serial), chain, aliases,
-                                        os + " " + release, "Synthetic image " + v, null, Map.of());
+                                        os + " " + release, "Synthetic image " + v);
                             }
                         }
                     }
                 }
             }
-            return index.json();
-        }
-    }
-
-    /** Builds an /index.json document as DESIGN §4 describes it. */
-    static final class IndexDocument {
-        final Map<String, ObjectNode> layers = new LinkedHashMap<>();
-        final List<ObjectNode> images = new ArrayList<>();
-        private final ObjectNode root = JSON.createObjectNode();
-
-        IndexDocument() {
-            root.put("format", "strata-index:1.0").put("updated", "2026-11-22T10:05:00Z");
-            root.putObject("aliases");
-            root.putObject("images");
-            root.putObject("layers");
+            return index.root.toString();
         }
 
-        /** Adds a layer named by a fake but well-formed sha256 of {@code name}; returns the digest. */
-        String layer(String name, long size, long virtualSize, String parent) {
+        /** Adds a layer named by a made-up but well-formed sha256 of {@code name}; returns the digest. */
+        private String layer(String name, long size, String parent) {
             String digest = sha256(name);
             ObjectNode layer = ((ObjectNode) root.get("layers")).putObject(digest);
-            layer.put("size", size).put("virtual_size", virtualSize).put("parent", parent)
-                    .put("path", "layers/" + digest + ".qcow2");
+            layer.put("size", size).put("virtual_size", 4L << 30).put("parent", parent).put("path", "layers/" + digest + ".qcow2");
             layers.put(digest, layer);
             return digest;
         }
 
-        void image(String os, String release, String arch, String variant, String version, List<String> chain,
-                   List<String> aliases, String releaseTitle, String description, String created,
-                   Map<String, String> properties) {
+        private void image(String os, String release, String arch, String variant, String version, List<String> chain,
+                           List<String> aliases, String releaseTitle, String description) {
             String fingerprint = chain.get(chain.size() - 1);
             ObjectNode image = ((ObjectNode) root.get("images")).putObject(fingerprint);
             image.put("product", String.join(":", os, release, arch, variant)).put("version", version)
-                    .put("os", os).put("release", release).put("arch", arch).put("variant", variant);
+                    .put("os", os).put("release", release).put("arch", arch).put("variant", variant)
+                    .put("release_title", releaseTitle).put("description", description);
             ArrayNode aliasNames = image.putArray("aliases");
             aliases.forEach(alias -> {
                 aliasNames.add(alias);
@@ -682,19 +859,7 @@ class CatalogPageTest {
             chain.forEach(image.putArray("chain")::add);
             image.put("download_size", chain.stream().mapToLong(digest -> layers.get(digest).get("size").asLong()).sum());
             image.put("virtual_size", layers.get(fingerprint).get("virtual_size").asLong());
-            image.put("release_title", releaseTitle).put("description", description);
-            if (created != null) image.put("created", created);
-            ObjectNode props = image.putObject("properties");
-            properties.forEach(props::put);
-            images.add(image);
-        }
-
-        String json() {
-            try {
-                return JSON.writeValueAsString(root);
-            } catch (IOException e) {
-                throw new IllegalStateException(e);
-            }
+            image.putObject("properties");
         }
 
         private static String sha256(String text) {
@@ -703,88 +868,6 @@ class CatalogPageTest {
             } catch (NoSuchAlgorithmException e) {
                 throw new IllegalStateException(e);
             }
-        }
-    }
-
-    // =============================================================================================
-    // The server under the page. This is the one piece to replace with the real Strata server:
-    // startRegistry must serve static/ at "/" (index.html) and "/<name>", and indexJson at
-    // "/index.json". failIndexWith/serveIndex are fixture-only faults, used by the two tests for a
-    // failing and a stopped registry.
-    // =============================================================================================
-
-    static FixtureRegistry startRegistry(Path staticDir, String indexJson) throws IOException {
-        return new FixtureRegistry(staticDir, indexJson);
-    }
-
-    static final class FixtureRegistry implements AutoCloseable {
-        private static final Pattern ASSET = Pattern.compile("/[A-Za-z0-9][A-Za-z0-9._-]*");
-        private static final Map<String, String> TYPES = Map.of(
-                "html", "text/html; charset=utf-8", "js", "text/javascript; charset=utf-8",
-                "css", "text/css; charset=utf-8", "svg", "image/svg+xml", "json", "application/json");
-
-        private final Path staticDir;
-        private final HttpServer server;
-        private final ExecutorService executor = Executors.newFixedThreadPool(4);
-        private volatile byte[] index;
-        private volatile int indexStatus = 200;
-
-        private FixtureRegistry(Path staticDir, String indexJson) throws IOException {
-            this.staticDir = staticDir;
-            this.index = indexJson.getBytes(StandardCharsets.UTF_8);
-            server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-            server.createContext("/", this::handle);
-            server.setExecutor(executor);
-            server.start();
-        }
-
-        String baseUrl() {
-            return "http://127.0.0.1:" + server.getAddress().getPort();
-        }
-
-        void failIndexWith(int status) {
-            indexStatus = status;
-        }
-
-        void serveIndex(String json) {
-            index = json.getBytes(StandardCharsets.UTF_8);
-            indexStatus = 200;
-        }
-
-        private void handle(HttpExchange exchange) throws IOException {
-            try (exchange) {
-                String path = exchange.getRequestURI().getPath();
-                exchange.getResponseHeaders().set("Cache-Control", "no-store");
-                if (!"GET".equals(exchange.getRequestMethod())) {
-                    send(exchange, 405, "text/plain", "method not allowed".getBytes(StandardCharsets.UTF_8));
-                } else if ("/index.json".equals(path)) {
-                    if (indexStatus == 200) send(exchange, 200, TYPES.get("json"), index);
-                    else send(exchange, indexStatus, TYPES.get("json"),
-                            "{\"errors\":[{\"code\":\"UNAVAILABLE\",\"message\":\"fixture fault\"}]}".getBytes(StandardCharsets.UTF_8));
-                } else {
-                    Path file = "/".equals(path) ? staticDir.resolve("index.html")
-                            : ASSET.matcher(path).matches() ? staticDir.resolve(path.substring(1)) : null;
-                    if (file != null && Files.isRegularFile(file)) {
-                        String name = file.getFileName().toString();
-                        send(exchange, 200, TYPES.getOrDefault(name.substring(name.lastIndexOf('.') + 1),
-                                "application/octet-stream"), Files.readAllBytes(file));
-                    } else {
-                        send(exchange, 404, "text/plain", "not found".getBytes(StandardCharsets.UTF_8));
-                    }
-                }
-            }
-        }
-
-        private static void send(HttpExchange exchange, int status, String type, byte[] body) throws IOException {
-            exchange.getResponseHeaders().set("Content-Type", type);
-            exchange.sendResponseHeaders(status, body.length);
-            exchange.getResponseBody().write(body);
-        }
-
-        @Override
-        public void close() {
-            server.stop(0);
-            executor.shutdownNow();
         }
     }
 }
