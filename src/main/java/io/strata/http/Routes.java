@@ -61,6 +61,8 @@ public final class Routes {
         routes.delete("/api/v1/aliases/<alias>", catalog::deleteAlias, Access.PUBLISH);
         routes.get("/api/v1/alias-history/<alias>", catalog::aliasHistory);
 
+        routes.after(BodyDrain::drain);
+
         routes.exception(ApiException.class, ErrorRenderer::render);
         routes.exception(HttpResponseException.class, ErrorRenderer::render);
         routes.exception(Exception.class, ErrorRenderer::renderUnexpected);
