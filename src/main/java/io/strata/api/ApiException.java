@@ -10,7 +10,8 @@ public class ApiException extends RuntimeException {
     public ApiException(ErrorCode code, String message, Map<String, Object> detail) {
         super(message == null ? code.defaultMessage() : message);
         this.code = code;
-        this.detail = detail == null ? Map.of() : Map.copyOf(detail);
+        // Keep the caller's field order: it is what a person reads first in the JSON.
+        this.detail = detail == null ? Map.of() : java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(detail));
     }
 
     public ApiException(ErrorCode code, String message) { this(code, message, Map.of()); }

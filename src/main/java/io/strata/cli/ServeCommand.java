@@ -13,8 +13,8 @@ import java.util.concurrent.CountDownLatch;
 
 /** {@code strata serve}: the registry, on the embedded SQLite + data directory default. */
 @Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Run the registry: layers at /layers/<sha256>.qcow2, the publishing API under /api/v1/,",
-                "health at /healthz. Options also come from STRATA_* environment variables."})
+        description = "Run the registry: the catalog page at /, the index at /index.json, layers at /layers/<sha256>.qcow2, "
+                + "the publishing API under /api/v1/, health at /healthz. Every option can also come from its STRATA_* environment variable.")
 final class ServeCommand implements Callable<Integer> {
     @Mixin DataDirOption data;
 

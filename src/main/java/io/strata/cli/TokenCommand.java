@@ -33,7 +33,7 @@ final class TokenCommand implements Runnable {
                 description = "push, publish or admin; repeat or separate with commas.")
         List<String> scopes;
 
-        @Option(names = "--name", defaultValue = "cli", description = "A label to recognise the token by (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--name", paramLabel = "NAME", defaultValue = "cli", description = "A label to recognise the token by (default: ${DEFAULT-VALUE}).")
         String name;
 
         @Override

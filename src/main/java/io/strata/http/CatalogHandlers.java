@@ -61,7 +61,11 @@ final class CatalogHandlers {
         String alias = ctx.pathParam("alias");
         AliasBody body = read(ctx, AliasBody.class);
         String fingerprint = catalog.setAlias(alias, body.product());
-        ctx.status(200).json(Map.of("alias", alias, "product", body.product(), "fingerprint", fingerprint));
+        Map<String, Object> answer = new LinkedHashMap<>();
+        answer.put("alias", alias);
+        answer.put("product", body.product());
+        answer.put("fingerprint", fingerprint);
+        ctx.status(200).json(answer);
     }
 
     void deleteAlias(Context ctx) {
@@ -72,7 +76,10 @@ final class CatalogHandlers {
     void aliasHistory(Context ctx) {
         String alias = ctx.pathParam("alias");
         List<Map<String, Object>> changes = catalog.history(alias).stream().map(CatalogHandlers::view).collect(Collectors.toList());
-        ctx.header("Cache-Control", "no-cache").json(Map.of("alias", alias, "history", changes));
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("alias", alias);
+        body.put("history", changes);
+        ctx.header("Cache-Control", "no-cache").json(body);
     }
 
     private <T> T read(Context ctx, Class<T> type) throws IOException {
