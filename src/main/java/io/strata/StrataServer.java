@@ -39,17 +39,29 @@ public final class StrataServer implements AutoCloseable {
     private final Services services;
     private final Javalin app;
     private final ScheduledExecutorService maintenance;
+    private final DataDirLock lock;
 
-    private StrataServer(ServerConfig config, Services services, Javalin app, ScheduledExecutorService maintenance) {
+    private StrataServer(ServerConfig config, Services services, Javalin app, ScheduledExecutorService maintenance, DataDirLock lock) {
         this.config = config;
         this.services = services;
         this.app = app;
         this.maintenance = maintenance;
+        this.lock = lock;
     }
 
     /** Opens (or creates) the data directory, recovers it after any crash, and starts listening. */
     public static StrataServer start(ServerConfig config) throws IOException {
         Files.createDirectories(config.dataDir());
+        DataDirLock lock = DataDirLock.acquire(config.dataDir());
+        try {
+            return start(config, lock);
+        } catch (IOException | RuntimeException e) {
+            lock.close();
+            throw e;
+        }
+    }
+
+    private static StrataServer start(ServerConfig config, DataDirLock lock) throws IOException {
         Services services = openServices(config);
         new Recovery(services.layers(), services.database().dao(LayerDao.class)).run();
         services.uploads().recover();
@@ -88,7 +100,7 @@ public final class StrataServer implements AutoCloseable {
                 LOG.warn("upload expiry failed", e);
             }
         }, period, period, TimeUnit.SECONDS);
-        return new StrataServer(config, services, app, maintenance);
+        return new StrataServer(config, services, app, maintenance, lock);
     }
 
     /** The services without HTTP, for commands that work on a data directory directly (token, gc, verify). */
@@ -119,5 +131,10 @@ public final class StrataServer implements AutoCloseable {
     public void close() {
         maintenance.shutdownNow();
         app.stop();
+        try {
+            lock.close();
+        } catch (IOException e) {
+            LOG.warn("could not release {}", config.dataDir().resolve("strata.lock"), e);
+        }
     }
 }

@@ -49,7 +49,7 @@ public final class FsLayerStore implements LayerStore {
         this.uploadsDir = Files.createDirectories(dataDir.resolve("uploads"));
     }
 
-    Path pathOf(Digest digest) {
+    public Path pathOf(Digest digest) {
         return layersDir.resolve(digest.hex().substring(0, 2)).resolve(digest.fileName());
     }
 

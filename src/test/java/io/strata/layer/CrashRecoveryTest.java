@@ -154,6 +154,20 @@ class CrashRecoveryTest {
         }
     }
 
+    @Test
+    void a_second_server_on_the_same_data_directory_is_refused_and_a_killed_one_leaves_no_stale_lock() throws Exception {
+        Path data = dir.resolve("data");
+        try (TestRegistry first = TestRegistry.start(data)) {
+            java.io.IOException refused = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, () -> TestRegistry.start(data));
+            assertTrue(refused.getMessage().contains("another strata server"), refused.getMessage());
+        }
+        ServerProcess killed = new ServerProcess(data);
+        killed.kill();
+        try (TestRegistry after = TestRegistry.start(data)) {
+            assertEquals(200, after.send(after.request("/healthz").build()).statusCode());
+        }
+    }
+
     /** A real qcow2 with 24 MiB of random data: big enough that an upload is still in flight when killed. */
     private byte[] bigLayer() throws IOException {
         Path image = dir.resolve("big-" + System.nanoTime() + ".qcow2");

@@ -1,0 +1,106 @@
+package io.strata.layer;
+
+import io.strata.layer.qcow2.Qcow2Exception;
+import io.strata.layer.qcow2.Qcow2Info;
+import io.strata.layer.qcow2.Qcow2Inspector;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.LongConsumer;
+
+/**
+ * {@code strata verify}: re-reads every stored layer and checks it against its row (the file
+ * exists, has the recorded size, hashes to its name, passes the format inspector, names the
+ * recorded parent) and finds files with no row. Read-only, so it is safe beside a running server.
+ */
+public final class Verifier {
+    private final FsLayerStore store;
+    private final LayerDao dao;
+
+    public Verifier(FsLayerStore store, LayerDao dao) {
+        this.store = store;
+        this.dao = dao;
+    }
+
+    /** One thing found wrong. */
+    public record Problem(Digest layer, String what) {}
+
+    public record Report(int layersChecked, long bytesChecked, List<Problem> problems) {
+        public boolean ok() { return problems.isEmpty(); }
+    }
+
+    /** @param quick  check presence and sizes only, without hashing every byte
+     *  @param progress told the bytes hashed so far, for a progress display */
+    public Report run(boolean quick, LongConsumer progress) throws IOException {
+        List<Problem> problems = new ArrayList<>();
+        Set<Digest> recorded = new HashSet<>();
+        long bytes = 0;
+        List<LayerRecord> rows = dao.all();
+        for (LayerRecord row : rows) {
+            recorded.add(row.digest());
+            Path file = store.pathOf(row.digest());
+            if (!Files.isRegularFile(file)) {
+                problems.add(new Problem(row.digest(), "recorded but its file is missing (restart the server to drop the row; images using it are hidden)"));
+                continue;
+            }
+            long size = Files.size(file);
+            if (size != row.size()) {
+                problems.add(new Problem(row.digest(), "file has " + size + " bytes, the row says " + row.size()));
+                continue;
+            }
+            if (row.parent().isPresent() && !dao.find(row.parent().get().hex()).isPresent()) {
+                problems.add(new Problem(row.digest(), "its parent " + row.parent().get() + " is not stored"));
+            }
+            try {
+                Qcow2Info info = Qcow2Inspector.inspect(file, true);
+                if (!info.parent().equals(row.parent())) {
+                    problems.add(new Problem(row.digest(), "header names parent " + info.parent().map(Digest::hex).orElse("none")
+                            + " but the row says " + row.parent().map(Digest::hex).orElse("none")));
+                }
+            } catch (Qcow2Exception e) {
+                problems.add(new Problem(row.digest(), "header fails the format inspector (" + e.check().id() + "): " + e.getMessage()));
+            }
+            if (!quick) {
+                Optional<Digest> actual = hash(file, bytes, progress);
+                bytes += size;
+                if (actual.isPresent() && !actual.get().equals(row.digest())) {
+                    problems.add(new Problem(row.digest(), "bytes hash to " + actual.get() + ": the file is corrupt"));
+                }
+            }
+        }
+        for (Digest file : store.list().toList()) {
+            if (!recorded.contains(file)) {
+                problems.add(new Problem(file, "file without a row (the server registers or removes it at its next start)"));
+            }
+        }
+        return new Report(rows.size(), bytes, problems);
+    }
+
+    private static Optional<Digest> hash(Path file, long before, LongConsumer progress) throws IOException {
+        MessageDigest sha256;
+        try {
+            sha256 = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        byte[] buffer = new byte[1 << 20];
+        long done = 0;
+        try (InputStream in = Files.newInputStream(file)) {
+            for (int n; (n = in.read(buffer)) > 0; ) {
+                sha256.update(buffer, 0, n);
+                done += n;
+                progress.accept(before + done);
+            }
+        }
+        return Optional.of(Digest.of(sha256.digest()));
+    }
+}
