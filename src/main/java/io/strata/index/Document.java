@@ -1,10 +1,10 @@
 package io.strata.index;
 
+import io.strata.layer.Digest;
+
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.zip.GZIPOutputStream;
 
@@ -53,11 +53,5 @@ public final class Document {
         return out.toByteArray();
     }
 
-    private static String sha256(byte[] bytes) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
+    private static String sha256(byte[] bytes) { return HexFormat.of().formatHex(Digest.sha256().digest(bytes)); }
 }

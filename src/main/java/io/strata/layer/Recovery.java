@@ -7,12 +7,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.DigestInputStream;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
@@ -105,16 +101,7 @@ public final class Recovery {
     }
 
     private Optional<Qcow2Info> verify(Path path, Digest expected) throws IOException {
-        MessageDigest sha256;
-        try {
-            sha256 = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-        try (InputStream in = new DigestInputStream(Files.newInputStream(path), sha256)) {
-            in.transferTo(java.io.OutputStream.nullOutputStream());
-        }
-        if (!Digest.of(sha256.digest()).equals(expected)) return Optional.empty();
+        if (!Digest.ofFile(path, done -> { }).equals(expected)) return Optional.empty();
         try {
             return Optional.of(Qcow2Inspector.inspect(path, false));
         } catch (Qcow2Exception e) {

@@ -5,15 +5,11 @@ import io.strata.layer.qcow2.Qcow2Info;
 import io.strata.layer.qcow2.Qcow2Inspector;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Optional;
 import java.util.Set;
 import java.util.function.LongConsumer;
 
@@ -70,10 +66,11 @@ public final class Verifier {
                 problems.add(new Problem(row.digest(), "header fails the format inspector (" + e.check().id() + "): " + e.getMessage()));
             }
             if (!quick) {
-                Optional<Digest> actual = hash(file, bytes, progress);
+                long before = bytes;
+                Digest actual = Digest.ofFile(file, done -> progress.accept(before + done));
                 bytes += size;
-                if (actual.isPresent() && !actual.get().equals(row.digest())) {
-                    problems.add(new Problem(row.digest(), "bytes hash to " + actual.get() + ": the file is corrupt"));
+                if (!actual.equals(row.digest())) {
+                    problems.add(new Problem(row.digest(), "bytes hash to " + actual + ": the file is corrupt"));
                 }
             }
         }
@@ -83,24 +80,5 @@ public final class Verifier {
             }
         }
         return new Report(rows.size(), bytes, problems);
-    }
-
-    private static Optional<Digest> hash(Path file, long before, LongConsumer progress) throws IOException {
-        MessageDigest sha256;
-        try {
-            sha256 = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-        byte[] buffer = new byte[1 << 20];
-        long done = 0;
-        try (InputStream in = Files.newInputStream(file)) {
-            for (int n; (n = in.read(buffer)) > 0; ) {
-                sha256.update(buffer, 0, n);
-                done += n;
-                progress.accept(before + done);
-            }
-        }
-        return Optional.of(Digest.of(sha256.digest()));
     }
 }

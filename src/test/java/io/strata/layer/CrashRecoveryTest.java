@@ -1,5 +1,6 @@
 package io.strata.layer;
 
+import io.strata.testing.LayerFactory;
 import io.strata.testing.QemuImg;
 import io.strata.testing.RawHttp;
 import io.strata.testing.TestRegistry;
@@ -17,7 +18,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -170,13 +170,6 @@ class CrashRecoveryTest {
 
     /** A real qcow2 with 24 MiB of random data: big enough that an upload is still in flight when killed. */
     private byte[] bigLayer() throws IOException {
-        Path image = dir.resolve("big-" + System.nanoTime() + ".qcow2");
-        QemuImg.create(image, "64M");
-        Path random = dir.resolve("random.bin");
-        byte[] noise = new byte[24 << 20];
-        new Random(11).nextBytes(noise);
-        Files.write(random, noise);
-        QemuImg.io(image, "write -s " + random + " 0 " + noise.length);
-        return Files.readAllBytes(image);
+        return LayerFactory.randomLayer(dir, 24 << 20, System.nanoTime());
     }
 }

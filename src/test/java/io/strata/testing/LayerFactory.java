@@ -42,6 +42,24 @@ public final class LayerFactory {
         }
     }
 
+    /**
+     * The bytes of a real base layer (64 MiB virtual) holding {@code bytes} of seeded random data:
+     * big enough that a transfer is still in flight when a test interrupts it.
+     */
+    public static byte[] randomLayer(Path dir, int bytes, long seed) throws IOException {
+        QemuImg.assumeAvailable();
+        Path image = Files.createTempFile(dir, "random-", ".qcow2");
+        Files.delete(image);
+        QemuImg.create(image, "64M");
+        Path noise = Files.createTempFile(dir, "noise-", ".bin");
+        byte[] random = new byte[bytes];
+        new java.util.Random(seed).nextBytes(random);
+        Files.write(noise, random);
+        QemuImg.io(image, "write -s " + noise + " 0 " + bytes);
+        Files.delete(noise);
+        return Files.readAllBytes(image);
+    }
+
     public Path path(Digest digest) { return dir.resolve(digest.fileName()); }
 
     public byte[] bytes(Digest digest) {

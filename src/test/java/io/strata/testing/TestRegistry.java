@@ -13,8 +13,6 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.EnumSet;
 import java.util.List;
@@ -121,11 +119,7 @@ public final class TestRegistry implements AutoCloseable {
     }
 
     public static Digest sha256(byte[] bytes) {
-        try {
-            return Digest.of(MessageDigest.getInstance("SHA-256").digest(bytes));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return Digest.of(Digest.sha256().digest(bytes));
     }
 
     @Override

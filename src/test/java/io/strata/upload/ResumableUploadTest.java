@@ -2,6 +2,7 @@ package io.strata.upload;
 
 import io.strata.config.ServerConfig;
 import io.strata.layer.Digest;
+import io.strata.testing.LayerFactory;
 import io.strata.testing.QemuImg;
 import io.strata.testing.RawHttp;
 import io.strata.testing.TestRegistry;
@@ -39,14 +40,7 @@ class ResumableUploadTest {
     static void start() throws IOException {
         QemuImg.assumeAvailable();
         registry = TestRegistry.start(ServerConfig.defaults(dir.resolve("data")).withMaxLayerBytes(LIMIT));
-        Path image = dir.resolve("layer.qcow2");
-        QemuImg.create(image, "64M");
-        Path random = dir.resolve("random.bin");
-        byte[] noise = new byte[3 << 20];
-        new Random(7).nextBytes(noise);
-        Files.write(random, noise);
-        QemuImg.io(image, "write -s " + random + " 0 " + noise.length);
-        layer = Files.readAllBytes(image);
+        layer = LayerFactory.randomLayer(dir, 3 << 20, 7);
         digest = TestRegistry.sha256(layer);
     }
 
