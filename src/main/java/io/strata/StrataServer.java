@@ -13,6 +13,7 @@ import io.strata.index.IndexService;
 import io.javalin.http.staticfiles.Location;
 import io.strata.config.ServerConfig;
 import io.strata.db.Database;
+import io.strata.gc.GarbageCollector;
 import io.strata.http.Routes;
 import io.strata.http.Services;
 import io.strata.layer.FsLayerStore;
@@ -113,7 +114,8 @@ public final class StrataServer implements AutoCloseable {
                 config.minFreeBytes(), config.uploadExpiry(), Clock.systemUTC());
         TokenService tokens = new TokenService(database.dao(TokenDao.class));
         CatalogService catalog = new CatalogService(database.jdbi(), Clock.systemUTC());
-        return new Services(database, layers, uploads, tokens, catalog, new IndexService(catalog));
+        GarbageCollector gc = new GarbageCollector(layers, database.dao(LayerDao.class), catalog, uploads, Clock.systemUTC());
+        return new Services(database, layers, uploads, tokens, catalog, new IndexService(catalog), gc);
     }
 
     public int port() { return app.port(); }

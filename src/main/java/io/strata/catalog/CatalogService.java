@@ -55,6 +55,13 @@ public final class CatalogService {
     /** Changes every time the catalog does; caches of rendered documents key on it. */
     public long generation() { return current.generation(); }
 
+    /** Runs {@code work} while no publish, unpublish or alias change can happen (garbage collection needs a still catalog). */
+    public <T> T whileStill(java.util.concurrent.Callable<T> work) throws Exception {
+        synchronized (writeLock) {
+            return work.call();
+        }
+    }
+
     /** Re-reads everything, for changes made beside this service that alter what is visible (layers dropped by recovery or GC). */
     public void changed() {
         synchronized (writeLock) {

@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** The one jar's entry point: {@code java -jar strata.jar <command>}. */
 @Command(name = "strata", mixinStandardHelpOptions = true, version = "strata 0.1.0",
         description = "A registry for layered qcow2 disk images.",
-        subcommands = {ServeCommand.class, TokenCommand.class, VerifyCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {ServeCommand.class, TokenCommand.class, VerifyCommand.class, GcCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     public static void main(String[] args) {
         CommandLine cli = new CommandLine(new Main());

@@ -1,5 +1,7 @@
 package io.strata.cli;
 
+import io.strata.config.Units;
+
 import java.io.PrintStream;
 import java.util.Locale;
 

@@ -2,6 +2,7 @@ package io.strata.cli;
 
 import io.strata.StrataServer;
 import io.strata.config.ServerConfig;
+import io.strata.config.Units;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;

@@ -9,6 +9,7 @@ import io.strata.layer.FsLayerStore;
 import io.strata.layer.LayerDao;
 import io.strata.layer.LayerRecord;
 import io.strata.layer.Verifier;
+import io.strata.config.Units;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;

@@ -61,6 +61,9 @@ public final class Routes {
         routes.delete("/api/v1/aliases/<alias>", catalog::deleteAlias, Access.PUBLISH);
         routes.get("/api/v1/alias-history/<alias>", catalog::aliasHistory);
 
+        // Maintenance.
+        routes.post("/api/v1/gc", ctx -> GcHandler.collect(ctx, services.gc()), Access.ADMIN);
+
         routes.after(BodyDrain::drain);
 
         routes.exception(ApiException.class, ErrorRenderer::render);

@@ -18,6 +18,10 @@ import java.time.temporal.ChronoUnit;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * The rules for what becomes a stored layer (DESIGN §2) and the lookups readers need.
@@ -31,6 +35,10 @@ public final class LayerService {
     private final boolean allowEncryption;
     /** Readers look layers up on every request; rows never change once written, so cache them (misses briefly). */
     private final LoadingCache<Digest, Optional<LayerRecord>> records;
+    /** Commits (parent check, move, row) share it; garbage collection takes it alone, so it never deletes a parent mid-commit. */
+    private final ReentrantReadWriteLock commitLock = new ReentrantReadWriteLock();
+    /** Parents of uploads in flight, with a count each: garbage collection must not remove them. */
+    private final ConcurrentHashMap<Digest, AtomicInteger> pins = new ConcurrentHashMap<>();
 
     public LayerService(LayerStore store, LayerDao dao, boolean allowEncryption) {
         this.store = store;
@@ -77,6 +85,7 @@ public final class LayerService {
      */
     public Accepted accept(Path temp, Digest claimed, Digest actual, long size, Qcow2Info header) throws IOException {
         boolean moved = false;
+        commitLock.readLock().lock();
         try {
             if (!claimed.equals(actual)) {
                 Map<String, Object> detail = new LinkedHashMap<>();
@@ -102,7 +111,30 @@ public final class LayerService {
             LayerRecord record = dao.find(actual.hex()).orElseThrow();
             return new Accepted(record, inserted == 1);
         } finally {
+            commitLock.readLock().unlock();
             if (!moved) Files.deleteIfExists(temp);
+        }
+    }
+
+    /** Keeps {@code parent} from garbage collection until the returned pin is closed. */
+    public AutoCloseable pin(Digest parent) {
+        pins.computeIfAbsent(parent, d -> new AtomicInteger()).incrementAndGet();
+        return () -> pins.computeIfPresent(parent, (d, count) -> count.decrementAndGet() == 0 ? null : count);
+    }
+
+    /** Layers pinned by uploads in flight, right now. */
+    public Set<Digest> pinned() { return Set.copyOf(pins.keySet()); }
+
+    /**
+     * Runs {@code work} with no commit in progress and none starting; for garbage collection,
+     * which must not remove a parent between a commit's parent check and its row.
+     */
+    public <T> T exclusively(java.util.concurrent.Callable<T> work) throws Exception {
+        commitLock.writeLock().lock();
+        try {
+            return work.call();
+        } finally {
+            commitLock.writeLock().unlock();
         }
     }
 

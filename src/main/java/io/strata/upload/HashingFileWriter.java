@@ -137,7 +137,7 @@ final class HashingFileWriter {
         return position.get() - start;
     }
 
-    /** Reads until the buffer is full or the body ends; a cut connection surfaces as {@link BodyEndedException} after keeping what arrived. */
+    /** Reads until the buffer is full, the body ends or no more bytes are ready; a cut connection surfaces as {@link BodyEndedException} after keeping what arrived. */
     private int readFully(InputStream in, byte[] buffer) throws IOException {
         if (pendingFailure != null) throw pendingFailure;
         int filled = 0;
@@ -155,6 +155,9 @@ final class HashingFileWriter {
             }
             if (n < 0) break;
             filled += n;
+            // Hand over what arrived rather than wait for a full buffer: the header must reach the
+            // inspector (and pin its parent) even when the client pauses after its first bytes.
+            if (in.available() <= 0) break;
         }
         return filled;
     }

@@ -6,6 +6,7 @@ import io.strata.layer.Digest;
 import io.strata.layer.LayerService;
 import io.strata.layer.LayerService.Accepted;
 import io.strata.layer.LayerStore;
+import io.strata.layer.qcow2.BackingName;
 import io.strata.layer.qcow2.Qcow2Info;
 import io.strata.layer.qcow2.Qcow2Inspector;
 
@@ -87,18 +88,19 @@ public final class UploadService {
         try {
             long start = System.nanoTime();
             MessageDigest digest = sha256();
-            HeadCapture head = new HeadCapture(layers);
             long size;
             long received;
-            try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.WRITE)) {
+            long synced;
+            Accepted accepted;
+            try (HeadCapture head = new HeadCapture(layers); FileChannel channel = FileChannel.open(temp, StandardOpenOption.WRITE)) {
                 HashingFileWriter writer = new HashingFileWriter(channel, digest, maxLayerBytes);
                 size = receive(writer, body, head, contentLength);
                 received = System.nanoTime();
                 channel.force(false);
+                synced = System.nanoTime();
+                Qcow2Info header = head.finish();
+                accepted = layers.accept(temp, claimed, Digest.of(digest.digest()), size, header);
             }
-            long synced = System.nanoTime();
-            Qcow2Info header = head.finish();
-            Accepted accepted = layers.accept(temp, claimed, Digest.of(digest.digest()), size, header);
             long done = System.nanoTime();
             LOG.info("stored layer {} ({} bytes) in {} ms: receive+hash {} ms, final fsync {} ms, commit {} ms", claimed.shortHex(), size,
                     (done - start) / 1_000_000, (received - start) / 1_000_000, (synced - received) / 1_000_000, (done - synced) / 1_000_000);
@@ -243,6 +245,31 @@ public final class UploadService {
         }
     }
 
+    /** The parents the open sessions' headers name so far, and how many sessions are too short to tell yet. */
+    public record SessionParents(Set<Digest> parents, int undecided) {}
+
+    /** For garbage collection: what the bytes of every open session say about its parent. */
+    public SessionParents sessionParents() throws IOException {
+        Set<Digest> parents = new HashSet<>();
+        int undecided = 0;
+        for (UploadSession session : dao.all()) {
+            byte[] head = new byte[(int) Math.min(session.received(), Qcow2Inspector.MAX_HEADER_BYTES)];
+            int length = 0;
+            try (FileChannel channel = FileChannel.open(partFile(session.id()), StandardOpenOption.READ)) {
+                ByteBuffer buffer = ByteBuffer.wrap(head);
+                while (buffer.hasRemaining() && channel.read(buffer) > 0) length = buffer.position();
+            } catch (java.nio.file.NoSuchFileException e) {
+                continue; // finished or cancelled meanwhile
+            }
+            if (BackingName.decided(head, length)) {
+                BackingName.peek(head, length).ifPresent(parents::add);
+            } else {
+                undecided++;
+            }
+        }
+        return new SessionParents(parents, undecided);
+    }
+
     // ------------------------------------------------------------------ internals
 
     private UploadSession write(String id, Live state, long received, InputStream body, long declared) throws IOException {
@@ -251,7 +278,7 @@ public final class UploadService {
             channel.position(received);
             HashingFileWriter writer = new HashingFileWriter(channel, state.digest, maxLayerBytes);
             HeadCapture head = received == 0 ? new HeadCapture(layers) : null;
-            try {
+            try (head) {
                 receive(writer, body, head, declared);
             } catch (ApiException e) {
                 if (e.code() == ErrorCode.QCOW2_INVALID) {

@@ -1,4 +1,4 @@
-package io.strata.cli;
+package io.strata.config;
 
 import java.time.Duration;
 import java.util.Locale;
@@ -6,14 +6,14 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /** Human sizes and durations on the command line: {@code 64G}, {@code 512M}, {@code 24h}, {@code 7d}. */
-final class Units {
+public final class Units {
     private static final Pattern SIZE = Pattern.compile("(\\d+)\\s*([KMGT]?)(?:I?B)?", Pattern.CASE_INSENSITIVE);
     private static final Pattern DURATION = Pattern.compile("(\\d+)\\s*([smhd])", Pattern.CASE_INSENSITIVE);
 
     private Units() {}
 
     /** Binary multiples: {@code 1K} is 1024 bytes. */
-    static long parseSize(String text) {
+    public static long parseSize(String text) {
         Matcher m = SIZE.matcher(text.strip());
         if (!m.matches()) throw new IllegalArgumentException("not a size: '" + text + "' (examples: 1048576, 512M, 64G, 1T)");
         long value = Long.parseLong(m.group(1));
@@ -28,7 +28,7 @@ final class Units {
         return value << shift;
     }
 
-    static Duration parseDuration(String text) {
+    public static Duration parseDuration(String text) {
         Matcher m = DURATION.matcher(text.strip());
         if (!m.matches()) throw new IllegalArgumentException("not a duration: '" + text + "' (examples: 90s, 30m, 24h, 7d)");
         long value = Long.parseLong(m.group(1));
@@ -41,7 +41,7 @@ final class Units {
     }
 
     /** 1536 → "1.5 KiB". */
-    static String human(long bytes) {
+    public static String human(long bytes) {
         if (bytes < 1024) return bytes + " B";
         String[] units = {"KiB", "MiB", "GiB", "TiB", "PiB"};
         double value = bytes;
