@@ -1,10 +1,11 @@
-// The catalog page: one GET of index.json, then everything is local. State lives in the URL hash so
+// The catalog page: one GET of index.json, then everything is local except an image's alias
+// history, fetched only when its detail view opens. State lives in the URL hash so
 // any view can be shared, survives a reload, and back/forward walk through it:
 //   #/?q=<text>&os=<os>&release=<release>&arch=<arch>&page=<n>   the list (every parameter optional)
 //   #/image/<fingerprint-or-alias>                                one image
 import {
-  buildCatalog, emptyFilter, filterCatalog, findImage, formatBytes, formatCount, formatDate,
-  IndexFormatError, shortFingerprint, uniqueLayers,
+  aliasesOfProduct, buildCatalog, emptyFilter, filterCatalog, findImage, formatBytes, formatCount, formatDate,
+  IndexFormatError, parseAliasHistory, shortFingerprint, uniqueLayers,
 } from './catalog.js';
 import { append, h, replaceChildren } from './dom.js';
 
@@ -13,6 +14,7 @@ const VERSIONS_COLLAPSED = 3;
 const VERSIONS_STEP = 100;
 const SHARED_WITH_SHOWN = 4;
 const OLDER_VERSIONS_SHOWN = 50;
+const HISTORY_SHOWN = 10;
 const SEARCH_DEBOUNCE_MS = 120;
 const FILTER_KEYS = ['q', 'os', 'release', 'arch'];
 const FACETS = [
@@ -55,6 +57,9 @@ const state = {
   routedHash: null,       // the hash the page shows now
   typing: false,          // the current burst of typing already has its own history entry
   searchTimer: 0,
+  // alias -> promise of its history, newest first (null: the registry knows no such alias). Kept for
+  // as long as the index it was read against; a failed request is dropped so that Retry asks again.
+  histories: new Map(),
 };
 
 const registryBase = new URL('.', location.href).href.replace(/\/$/, '');
@@ -138,6 +143,7 @@ async function load() {
     return;
   }
   view.main.removeAttribute('aria-busy');
+  state.histories = new Map();
   state.listKey = null;
   state.routedHash = null;
   state.filterMemo = { key: null, result: null };
@@ -497,7 +503,8 @@ function renderDetail(catalog, image) {
           h('dl', { class: 'facts properties' }, image.properties.map(([name, value]) => fact(name, value, 'property')))]
         : null),
 
-    renderOlderVersions(image));
+    renderOlderVersions(image),
+    renderAliasHistory(catalog, image));
 }
 
 function renderLayer(catalog, image, digest, layer, position) {
@@ -539,6 +546,130 @@ function renderOlderVersions(image) {
     older.length > shown.length
       ? h('p', { class: 'muted' }, `and ${formatCount(older.length - shown.length)} older still.`)
       : null);
+}
+
+// ---- alias history (fetched when a detail view opens, never for the list) ------------------------
+
+class HistoryError extends Error {}
+
+function renderAliasHistory(catalog, image) {
+  const aliases = aliasesOfProduct(catalog, image.product);
+  return h('section', { class: 'panel alias-history', 'aria-labelledby': 'history-heading' },
+    h('h2', { id: 'history-heading' }, 'Alias history ', h('span', { class: 'muted' }, 'newest first')),
+    aliases.length === 0
+      ? h('p', { class: 'muted' }, `No alias points at ${image.product}.`)
+      : aliases.map((alias) => aliasHistory(catalog, image, alias)));
+}
+
+/** One alias: a heading that stays, and a body that goes from loading to its timeline or a message. */
+function aliasHistory(catalog, image, alias) {
+  const count = h('span', { class: 'history-count muted' });
+  const heading = h('h3', { tabindex: '-1' }, h('span', { class: 'alias' }, alias), ' ', count);
+  const body = h('div', { class: 'history-body' });
+  const block = h('div', { class: 'history', dataset: { alias } }, heading, body);
+
+  const load = () => {
+    block.dataset.state = 'loading';
+    block.setAttribute('aria-busy', 'true');
+    replaceChildren(body, h('p', { class: 'history-status', role: 'status' },
+      h('span', { class: 'spinner small', 'aria-hidden': 'true' }), `Loading the history of ${alias}…`));
+    aliasHistoryOf(catalog, alias).then((changes) => {
+      block.removeAttribute('aria-busy');
+      if (changes === null || changes.length === 0) {
+        block.dataset.state = 'unknown';
+        replaceChildren(body, h('p', { class: 'history-status muted' }, 'The registry has no history recorded for this alias.'));
+        return;
+      }
+      block.dataset.state = 'ready';
+      count.textContent = `${formatCount(changes.length)} ${changes.length === 1 ? 'change' : 'changes'}`;
+      renderTimeline(body, image, changes);
+    }, (error) => {
+      block.removeAttribute('aria-busy');
+      block.dataset.state = 'error';
+      replaceChildren(body, h('p', { class: 'history-status error', role: 'alert' },
+        h('span', { class: 'history-message' }, `Could not load the history of ${alias}: ${error.message}.`),
+        h('button', {
+          type: 'button', class: 'button small',
+          onclick: () => {
+            heading.focus();
+            load();
+          },
+        }, 'Retry')));
+    });
+  };
+  load();
+  return block;
+}
+
+function aliasHistoryOf(catalog, alias) {
+  let pending = state.histories.get(alias);
+  if (!pending) {
+    pending = requestAliasHistory(catalog, alias);
+    state.histories.set(alias, pending);
+    pending.catch(() => {
+      if (state.histories.get(alias) === pending) state.histories.delete(alias);
+    });
+  }
+  return pending;
+}
+
+async function requestAliasHistory(catalog, alias) {
+  // Alias names hold '/': the server takes the rest of the path as the name, segment by segment.
+  const path = `api/v1/alias-history/${alias.split('/').map(encodeURIComponent).join('/')}`;
+  let response;
+  try {
+    response = await fetch(path, { headers: { Accept: 'application/json' }, cache: 'no-cache' });
+  } catch {
+    throw new HistoryError('the registry did not answer');
+  }
+  let body = null;
+  try { body = await response.json(); } catch { body = null; }
+  if (response.status === 404 && body?.errors?.[0]?.code === 'ALIAS_UNKNOWN') return null;
+  if (!response.ok) throw new HistoryError(`HTTP ${response.status}`);
+  try {
+    return parseAliasHistory(catalog, body);
+  } catch {
+    throw new HistoryError('the answer was not an alias history');
+  }
+}
+
+function renderTimeline(body, image, changes) {
+  const list = h('ol', { class: 'history-list' });
+  const draw = (all) => replaceChildren(list, (all ? changes : changes.slice(0, HISTORY_SHOWN))
+    .map((change, position) => historyEntry(image, change, position === 0)));
+  draw(false);
+  let toggle = null;
+  if (changes.length > HISTORY_SHOWN) {
+    toggle = h('button', {
+      type: 'button', class: 'button subtle', 'aria-expanded': 'false',
+      onclick: () => {
+        const all = toggle.getAttribute('aria-expanded') !== 'true';
+        draw(all);
+        toggle.setAttribute('aria-expanded', String(all));
+        toggle.textContent = all ? `Show the latest ${HISTORY_SHOWN}` : `Show all ${formatCount(changes.length)} changes`;
+      },
+    }, `Show all ${formatCount(changes.length)} changes`);
+  }
+  replaceChildren(body, list, toggle ? h('div', { class: 'history-actions' }, toggle) : null);
+}
+
+function historyEntry(image, change, latest) {
+  const target = change.image;
+  let what;
+  if (change.fingerprint === null) {
+    what = [h('span', { class: 'history-nothing' }, 'nothing')];
+  } else if (target) {
+    const label = target.product === image.product ? target.version || '(no version)' : `${target.product} ${target.version}`;
+    what = [h('a', { class: 'version-link', href: detailHash(target.fingerprint) }, label),
+      target === image ? h('span', { class: 'badge accent' }, 'this version') : null];
+  } else {
+    what = [h('code', { title: change.fingerprint }, shortFingerprint(change.fingerprint)),
+      h('span', { class: 'badge warn' }, 'unpublished')];
+  }
+  return h('li', { class: `history-entry${latest ? ' latest' : ''}`, dataset: { fingerprint: change.fingerprint ?? '' } },
+    h('span', { class: 'history-at' }, timeElement(change.at)),
+    h('span', { class: 'history-version' }, what),
+    h('span', { class: 'history-reason' }, change.reason || '\u2014'));
 }
 
 // ---- small pieces -------------------------------------------------------------------------------

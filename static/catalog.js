@@ -171,6 +171,39 @@ export function findImage(catalog, key) {
   return catalog.byFingerprint.get(key) ?? catalog.byFingerprint.get(catalog.aliases.get(key) ?? '') ?? null;
 }
 
+/** The aliases that now resolve to a version of `product`, by name. */
+export function aliasesOfProduct(catalog, product) {
+  const names = [];
+  for (const [name, fingerprint] of catalog.aliases) {
+    if (catalog.byFingerprint.get(fingerprint)?.product === product) names.push(name);
+  }
+  return names.sort(collator.compare);
+}
+
+/**
+ * One alias's history (GET /api/v1/alias-history/<alias>), newest first. The server lists changes
+ * in the order it recorded them, which is kept (reversed) rather than re-sorted by time: two moves
+ * in the same millisecond still show in the order they happened. Each change's fingerprint is
+ * looked up in this page's index: `image` is null when the alias resolved to nothing, or to an
+ * image the index no longer lists.
+ */
+export function parseAliasHistory(catalog, body) {
+  if (body === null || typeof body !== 'object' || !Array.isArray(body.history)) {
+    throw new IndexFormatError('The answer has no "history" list.');
+  }
+  return body.history.map((raw) => {
+    const change = objectOr(raw);
+    const fingerprint = typeof change.fingerprint === 'string' && change.fingerprint ? change.fingerprint : null;
+    return {
+      at: parseDate(change.at),
+      product: typeof change.product === 'string' ? change.product : null,
+      fingerprint,
+      image: fingerprint ? catalog.byFingerprint.get(fingerprint) ?? null : null,
+      reason: text(change.reason),
+    };
+  }).reverse();
+}
+
 // ---- formatting -------------------------------------------------------------------------------
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];

@@ -16,15 +16,16 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * A loopback HTTP proxy in front of a real server, for the two things a real server will not do on
- * demand: fail its index once, and serve a catalog too large to publish in a test. Every other
+ * demand: fail a request once, and serve a catalog too large to publish in a test. Every other
  * request (method, path and query, end-to-end headers, body) is forwarded unchanged and the
  * server's answer returned as it came, status, headers and bytes.
  */
@@ -40,7 +41,8 @@ public final class FaultProxy implements AutoCloseable {
     private final HttpServer server;
     private final ExecutorService executor;
     private final HttpClient client;
-    private final AtomicInteger indexFault = new AtomicInteger();
+    /** Path -> status the next GET of that path is answered with. */
+    private final Map<String, Integer> faults = new ConcurrentHashMap<>();
     private final AtomicReference<byte[]> indexBody = new AtomicReference<>();
 
     private FaultProxy(URI upstream) throws IOException {
@@ -73,7 +75,15 @@ public final class FaultProxy implements AutoCloseable {
 
     /** The next {@code GET /index.json} is answered with {@code status} and an error body; later ones are forwarded again. */
     public void failIndexOnce(int status) {
-        indexFault.set(status);
+        failOnce(INDEX, status);
+    }
+
+    /**
+     * The next {@code GET} of exactly {@code path} (as sent, e.g. {@code /api/v1/alias-history/debian/12})
+     * is answered with {@code status} and an error body; later ones are forwarded again.
+     */
+    public void failOnce(String path, int status) {
+        faults.put(path, status);
     }
 
     /** Answers every {@code GET /index.json} with {@code json} instead of the server's index; null forwards again. */
@@ -83,10 +93,12 @@ public final class FaultProxy implements AutoCloseable {
 
     private void handle(HttpExchange exchange) throws IOException {
         try (exchange) {
-            boolean index = INDEX.equals(exchange.getRequestURI().getPath()) && "GET".equals(exchange.getRequestMethod());
-            int fault = index ? indexFault.getAndSet(0) : 0;
+            boolean get = "GET".equals(exchange.getRequestMethod());
+            String path = exchange.getRequestURI().getRawPath();
+            boolean index = get && INDEX.equals(path);
+            Integer fault = get ? faults.remove(path) : null;
             byte[] substitute = index ? indexBody.get() : null;
-            if (fault != 0) {
+            if (fault != null) {
                 answer(exchange, fault, "{\"errors\":[{\"code\":\"UNAVAILABLE\",\"message\":\"injected by FaultProxy\"}]}");
             } else if (substitute != null) {
                 exchange.getResponseHeaders().set("Content-Type", "application/json");

@@ -68,8 +68,8 @@ import org.openqa.selenium.support.ui.WebDriverWait;
  * computed here from the server's own {@code /index.json}.
  *
  * <p>The registry is seeded once for the class and only read by the tests. The empty and the
- * stopped registry get their own servers; the failing index and the 10,000-image catalog go
- * through a {@link FaultProxy} in front of the seeded server.
+ * stopped registry get their own servers; the failing index, the failing alias history and the
+ * 10,000-image catalog go through a {@link FaultProxy} in front of the seeded server.
  */
 class CatalogPageTest {
 
@@ -113,7 +113,8 @@ class CatalogPageTest {
         long seeding = System.nanoTime();
         seed = Seed.publish(registry, Files.createDirectories(work.resolve("publisher")));
         index = PublishedIndex.fetch(registry);
-        System.out.printf("seeded the registry with 10 qcow2 layers and 6 images in %d ms%n", millisSince(seeding));
+        System.out.printf("seeded the registry with 10 qcow2 layers and 6 images, and moved their aliases, in %d ms%n",
+                millisSince(seeding));
 
         // Both paths are given, so Selenium Manager never runs and nothing is fetched from the network.
         System.setProperty("webdriver.chrome.driver", CHROMEDRIVER.toString());
@@ -338,6 +339,98 @@ class CatalogPageTest {
         assertNoBrowserErrors();
     }
 
+    // ---- alias history -------------------------------------------------------------------------
+
+    @Test
+    void detail_lists_each_alias_of_the_product_with_its_moves_newest_first() throws Exception {
+        openCatalog(registry.url(""));
+        assertEquals(List.of("/index.json"), fetchedPaths(), "the list is one request; histories wait for a detail view");
+        product("debian:12:amd64:cloud").findElement(By.linkText("20261122_1000")).click();
+        WebElement detail = waitForDetail(seed.debianNew);
+        WebElement section = detail.findElement(By.cssSelector("section.alias-history"));
+        assertEquals("Alias history newest first", section.findElement(By.tagName("h2")).getText());
+        assertEquals(List.of("debian/12", "debian/bookworm"), texts(section, ".history h3 .alias"), "the product's aliases, by name");
+        waitForHistory("debian/12", "ready");
+        waitForHistory("debian/bookworm", "ready");
+        assertEquals(List.of("/api/v1/alias-history/debian/12", "/api/v1/alias-history/debian/bookworm", "/index.json"),
+                fetchedPaths().stream().sorted().toList());
+
+        // What the server recorded, read here with the JDK client, is what the page must show, newest first.
+        List<HistoryRow> twelve = expectedHistory("debian/12", seed.debianNew);
+        assertEquals(13, twelve.size(), "published, five round trips to generic, the mistaken serial and its removal");
+        assertEquals(new HistoryRow(twelve.get(0).at(), "20261122_1000", "this version", "deleted debian:12:amd64:cloud 20261201_0000"),
+                twelve.get(0));
+        assertEquals(new HistoryRow(twelve.get(1).at(), seed.debianCloud.substring(0, 12), "unpublished",
+                "published debian:12:amd64:cloud 20261201_0000"), twelve.get(1));
+        assertEquals(new HistoryRow(twelve.get(3).at(), "debian:12:amd64:generic 20261122_1000", "", "set to debian:12:amd64:generic"),
+                twelve.get(3));
+        assertEquals("published debian:12:amd64:cloud 20261122_1000", twelve.get(12).reason(), "the oldest change comes last");
+        assertEquals(twelve.subList(0, 10), historyShown("debian/12"), "the latest ten");
+        assertEquals("13 changes", section.findElement(By.cssSelector(".history[data-alias='debian/12'] .history-count")).getText());
+
+        List<HistoryRow> bookworm = expectedHistory("debian/bookworm", seed.debianNew);
+        assertEquals(List.of("deleted debian:12:amd64:cloud 20261201_0000", "published debian:12:amd64:cloud 20261201_0000",
+                "set to debian:12:amd64:cloud", "deleted", "published debian:12:amd64:cloud 20261122_1000"),
+                bookworm.stream().map(HistoryRow::reason).toList());
+        assertEquals("nothing", bookworm.get(3).version(), "a deleted alias resolves to nothing");
+        assertEquals(bookworm, historyShown("debian/bookworm"));
+        assertTrue(section.findElements(By.cssSelector(".history[data-alias='debian/bookworm'] button")).isEmpty(),
+                "five changes need no \"show all\"");
+        screenshot("detail-history-desktop");
+        driver.executeCdpCommand("Emulation.setEmulatedMedia",
+                Map.of("features", List.of(Map.of("name", "prefers-color-scheme", "value", "dark"))));
+        screenshot("detail-history-desktop-dark");
+        driver.executeCdpCommand("Emulation.setEmulatedMedia", Map.of("features", List.of()));
+
+        // "Show all" from the keyboard, and back; focus stays on the button.
+        WebElement showAll = section.findElement(By.cssSelector(".history[data-alias='debian/12'] .history-actions button"));
+        assertEquals("Show all 13 changes", showAll.getText());
+        showAll.sendKeys(Keys.ENTER);
+        wait.until(d -> historyShown("debian/12").size() == 13);
+        assertEquals(twelve, historyShown("debian/12"));
+        assertEquals("true", showAll.getAttribute("aria-expanded"));
+        assertEquals("Show the latest 10", driver.switchTo().activeElement().getText());
+        driver.switchTo().activeElement().sendKeys(Keys.ENTER);
+        wait.until(d -> historyShown("debian/12").size() == 10);
+
+        // A version in the timeline opens that image; its own history comes from what was already fetched.
+        section.findElement(By.linkText("debian:12:amd64:generic 20261122_1000")).click();
+        waitForDetail(seed.generic);
+        waitForHistory("debian/12/generic", "ready");
+        driver.navigate().back();
+        waitForDetail(seed.debianNew);
+        waitForHistory("debian/12", "ready");
+        assertEquals(twelve.subList(0, 10), historyShown("debian/12"));
+        assertEquals(4, fetchedPaths().size(), "each alias's history was fetched once: " + fetchedPaths());
+        assertNoBrowserErrors();
+    }
+
+    @Test
+    void a_failing_alias_history_is_reported_in_its_section_while_the_rest_of_the_image_shows() throws Exception {
+        try (FaultProxy proxy = FaultProxy.start(registry.url(""))) {
+            proxy.failOnce("/api/v1/alias-history/debian/12", 503);
+            driver.get(proxy.url("/#/image/" + seed.debianNew));
+            WebElement detail = waitForDetail(seed.debianNew);
+            WebElement failed = waitForHistory("debian/12", "error");
+            assertEquals("Could not load the history of debian/12: HTTP 503.",
+                    failed.findElement(By.cssSelector(".history-message")).getText());
+            waitForHistory("debian/bookworm", "ready");
+            assertEquals(expectedHistory("debian/bookworm", seed.debianNew), historyShown("debian/bookworm"));
+            assertEquals(List.of(seed.debianBase, seed.debianCloud, seed.debianNew),
+                    detail.findElements(By.cssSelector("ol.chain > li.layer")).stream().map(l -> l.getAttribute("data-layer")).toList());
+            assertEquals("strata pull debian/12 --registry " + proxy.url(""),
+                    detail.findElement(By.cssSelector("[data-command='pull'] pre")).getText());
+            assertEquals(List.of("20261101_1000"), texts(detail, "section[aria-labelledby='older-heading'] a.version-link"));
+            screenshot("detail-history-error-desktop");
+            assertOnlyRequestsFailed("/api/v1/alias-history/debian/12");
+
+            failed.findElement(By.xpath(".//button[.='Retry']")).click();
+            waitForHistory("debian/12", "ready");
+            assertEquals(expectedHistory("debian/12", seed.debianNew).subList(0, 10), historyShown("debian/12"));
+            assertNoBrowserErrors();
+        }
+    }
+
     // ---- keyboard ------------------------------------------------------------------------------
 
     @Test
@@ -393,7 +486,7 @@ class CatalogPageTest {
             assertTrue(error.getText().contains("HTTP 500"), error.getText());
             assertEquals("Retry", driver.switchTo().activeElement().getText(), "focus lands on Retry");
             screenshot("error-desktop");
-            assertOnlyIndexRequestsFailed();
+            assertOnlyRequestsFailed("/index.json");
 
             error.findElement(By.xpath(".//button[.='Retry']")).click();
             waitForProducts(ALL_PRODUCTS);
@@ -415,7 +508,7 @@ class CatalogPageTest {
                 "names what it asked for: " + driver.findElement(By.id("status-view")).getText());
         assertTrue(driver.findElement(By.id("status-view")).getText().contains("Retry"));
         screenshot("unreachable-desktop");
-        assertOnlyIndexRequestsFailed();
+        assertOnlyRequestsFailed("/index.json");
     }
 
     // ---- phone width -----------------------------------------------------------------------------
@@ -429,6 +522,8 @@ class CatalogPageTest {
 
         driver.get(registry.url("/#/image/" + seed.debianNew));
         waitForDetail(seed.debianNew);
+        waitForHistory("debian/12", "ready");
+        waitForHistory("debian/bookworm", "ready");
         assertFitsWidth();
         screenshot("detail-phone");
         assertNoBrowserErrors();
@@ -467,6 +562,10 @@ class CatalogPageTest {
             long detail = millisSince(start);
             assertTrue(driver.findElement(By.cssSelector("#detail-view li.layer")).getText().contains("more"),
                     "a base shared by many images lists a few and counts the rest");
+            // The synthetic aliases are unknown to the real server behind the proxy: 404 ALIAS_UNKNOWN.
+            WebElement noHistory = waitForHistory("fedora/3/arm64/cloud", "unknown");
+            assertEquals("The registry has no history recorded for this alias.", noHistory.findElement(By.cssSelector(".history-status")).getText());
+            assertOnlyRequestsFailed("/api/v1/alias-history/fedora/3/arm64/cloud");
 
             System.out.printf("10,000 images: first view %d ms, search %d ms, detail %d ms%n", firstView, searchRoundTrip, detail);
             assertTrue(firstView < 8_000, "first view took " + firstView + " ms");
@@ -562,12 +661,75 @@ class CatalogPageTest {
         assertTrue(errors.isEmpty(), "console errors: " + errors);
     }
 
-    /** The failed index request itself is logged by Chrome; nothing else may be. */
-    private static void assertOnlyIndexRequestsFailed() {
+    /** The failed request itself is logged by Chrome; nothing else may be. */
+    private static void assertOnlyRequestsFailed(String path) {
         List<LogEntry> errors = browserErrors();
-        assertFalse(errors.isEmpty(), "Chrome logs the failed index request");
-        assertTrue(errors.stream().allMatch(entry -> entry.getMessage().contains("/index.json")), "console errors: " + errors);
+        assertFalse(errors.isEmpty(), "Chrome logs the failed request for " + path);
+        assertTrue(errors.stream().allMatch(entry -> entry.getMessage().contains(path)), "console errors: " + errors);
     }
+
+    /** The paths this document has fetched with fetch(), in the order it asked (the page's own files not counted). */
+    @SuppressWarnings("unchecked")
+    private static List<String> fetchedPaths() {
+        return (List<String>) js("return performance.getEntriesByType('resource')"
+                + ".filter(entry => entry.initiatorType === 'fetch').map(entry => new URL(entry.name).pathname)");
+    }
+
+    private WebElement waitForHistory(String alias, String state) {
+        return wait.until(ExpectedConditions.visibilityOfElementLocated(
+                By.cssSelector("#detail-view .history[data-alias='" + alias + "'][data-state='" + state + "']")));
+    }
+
+    /** The timeline of {@code alias} as shown, one row per change, read in one script call. */
+    @SuppressWarnings("unchecked")
+    private static List<HistoryRow> historyShown(String alias) {
+        List<List<String>> rows = (List<List<String>>) ((JavascriptExecutor) driver).executeScript(
+                "return [...document.querySelectorAll(`#detail-view .history[data-alias='${arguments[0]}'] li.history-entry`)]"
+                        + ".map(li => [li.querySelector('time').getAttribute('datetime'), li.querySelector('time').textContent,"
+                        + " li.querySelector('.history-version').firstElementChild.textContent,"
+                        + " [...li.querySelectorAll('.history-version .badge')].map(badge => badge.textContent).join(' '),"
+                        + " li.querySelector('.history-reason').textContent])", alias);
+        return rows.stream().map(row -> {
+            Instant at = Instant.parse(row.get(0));
+            assertEquals(utcMinute(at), row.get(1), "a change's time, in UTC");
+            return new HistoryRow(at, row.get(2), row.get(3), row.get(4));
+        }).toList();
+    }
+
+    /**
+     * What the page must show for {@code alias} in the detail view of {@code viewing}, worked out from
+     * {@code GET /api/v1/alias-history/<alias>} and {@code /index.json} alone: newest first; a version of
+     * the viewed product by its serial, one of another product with the product in front, an image
+     * the index no longer lists by its short fingerprint, marked unpublished, and no image as "nothing".
+     */
+    private static List<HistoryRow> expectedHistory(String alias, String viewing) throws IOException {
+        HttpResponse<String> response = registry.send(registry.request("/api/v1/alias-history/" + alias).GET().build());
+        assertEquals(200, response.statusCode(), response.body());
+        JsonNode history = JSON.readTree(response.body()).path("history");
+        String product = index.image(viewing).path("product").asText();
+        List<HistoryRow> rows = new ArrayList<>();
+        for (JsonNode change : history) {
+            String fingerprint = change.path("fingerprint").isTextual() ? change.path("fingerprint").asText() : null;
+            JsonNode image = fingerprint == null ? null : index.root().path("images").path(fingerprint);
+            String version;
+            String mark = "";
+            if (fingerprint == null) {
+                version = "nothing";
+            } else if (image.isObject()) {
+                version = image.path("product").asText().equals(product) ? image.path("version").asText()
+                        : image.path("product").asText() + " " + image.path("version").asText();
+                if (fingerprint.equals(viewing)) mark = "this version";
+            } else {
+                version = fingerprint.substring(0, 12);
+                mark = "unpublished";
+            }
+            rows.add(0, new HistoryRow(Instant.parse(change.path("at").asText()), version, mark, change.path("reason").asText()));
+        }
+        return rows;
+    }
+
+    /** One change of an alias as a reader sees it: when, which version (and its mark), why. */
+    record HistoryRow(Instant at, String version, String mark, String reason) {}
 
     /** Saves the whole page, not just the viewport, as target/screenshots/NAME.png. */
     @SuppressWarnings("unchecked")
@@ -636,8 +798,14 @@ class CatalogPageTest {
      * ubuntu base ───────── cloud top                     ubuntu:24.04:amd64:cloud 20261120_0800  (markup in its strings)
      * alpine base                                         alpine:3.20:amd64:default 20261118_0000  (a one-layer chain)
      * </pre>
+     * Then the debian aliases move about as a publisher's would, so that their history has
+     * something to show and is longer than the ten changes the page lists at first: debian/12 goes
+     * over to the generic product and back five times; debian/bookworm is deleted and set again;
+     * a serial 20261201_0000 published by mistake on the cloud-init layer moves both, and
+     * unpublishing it moves them back. Every image above stays as drawn.
      */
-    record Seed(String debianBase, String debianCloud, String debianOld, String debianNew, String alpine, String ubuntu) {
+    record Seed(String debianBase, String debianCloud, String debianOld, String debianNew, String generic, String alpine,
+                String ubuntu) {
 
         static Seed publish(TestRegistry registry, Path dir) throws IOException {
             Publisher publisher = new Publisher(registry, dir);
@@ -668,7 +836,17 @@ class CatalogPageTest {
                     Map.of("notes", "<b onmouseover=window.__xss=3>bold</b>"));
             publisher.image("alpine", "3.20", "amd64", "default", "20261118_0000", alpine, List.of("alpine/3.20"),
                     "Alpine 3.20", "", Map.of());
-            return new Seed(debianBase, debianCloud, debianOld, debianNew, alpine, ubuntu);
+
+            for (int round = 0; round < 5; round++) {
+                publisher.moveAlias("debian/12", "debian:12:amd64:generic");
+                publisher.moveAlias("debian/12", "debian:12:amd64:cloud");
+            }
+            publisher.deleteAlias("debian/bookworm");
+            publisher.moveAlias("debian/bookworm", "debian:12:amd64:cloud");
+            publisher.image("debian", "12", "amd64", "cloud", "20261201_0000", debianCloud, List.of(), bookworm,
+                    "Published from the wrong layer.", Map.of());
+            publisher.unpublish(debianCloud);
+            return new Seed(debianBase, debianCloud, debianOld, debianNew, generic, alpine, ubuntu);
         }
     }
 
@@ -703,6 +881,25 @@ class CatalogPageTest {
                     .header("Content-Type", "application/json")
                     .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build());
             assertEquals(201, published.statusCode(), "POST /api/v1/images " + body + ": " + published.body());
+        }
+
+        void moveAlias(String alias, String product) {
+            String body = JSON.createObjectNode().put("product", product).toString();
+            HttpResponse<String> moved = registry.send(registry.authed("/api/v1/aliases/" + alias, registry.publishToken)
+                    .header("Content-Type", "application/json").PUT(HttpRequest.BodyPublishers.ofString(body)).build());
+            assertEquals(200, moved.statusCode(), "PUT /api/v1/aliases/" + alias + " " + body + ": " + moved.body());
+        }
+
+        void deleteAlias(String alias) {
+            HttpResponse<String> deleted = registry.send(registry.authed("/api/v1/aliases/" + alias, registry.publishToken)
+                    .DELETE().build());
+            assertEquals(204, deleted.statusCode(), "DELETE /api/v1/aliases/" + alias + ": " + deleted.body());
+        }
+
+        void unpublish(String fingerprint) {
+            HttpResponse<String> deleted = registry.send(registry.authed("/api/v1/images/" + fingerprint, registry.publishToken)
+                    .DELETE().build());
+            assertEquals(204, deleted.statusCode(), "DELETE /api/v1/images/" + fingerprint + ": " + deleted.body());
         }
     }
 
