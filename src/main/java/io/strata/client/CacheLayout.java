@@ -22,7 +22,8 @@ import java.util.HexFormat;
  * ├── index/&lt;key&gt;.json            the last /index.json of one registry with its ETag (key: hash of the URL)
  * ├── layers/
  * │   ├── &lt;sha256&gt;.qcow2         a verified layer
- * │   └── &lt;sha256&gt;.qcow2.part    a download in progress or interrupted: the next pull resumes it
+ * │   ├── &lt;sha256&gt;.qcow2.part    a download in progress or interrupted: the next pull resumes it
+ * │   └── &lt;sha256&gt;.qcow2.part.json  which ranges of a part fetched as several ranges at once are on disk
  * └── locks/&lt;sha256&gt;.lock        per-layer lock: shared while a pull uses the layer,
  *                                 exclusive while a pull downloads it or prune removes it
  * </pre>
@@ -59,6 +60,8 @@ public record CacheLayout(Path root) {
     public Path layer(Digest digest) { return layers().resolve(digest.fileName()); }
 
     public Path part(Digest digest) { return layers().resolve(digest.hex() + PART_SUFFIX); }
+
+    public Path partState(Digest digest) { return layers().resolve(digest.hex() + PART_SUFFIX + ".json"); }
 
     public Path lock(Digest digest) { return locks().resolve(digest.hex() + ".lock"); }
 

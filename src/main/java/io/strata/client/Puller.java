@@ -11,12 +11,17 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -104,7 +109,8 @@ public final class Puller {
         List<Planned> plan = new ArrayList<>();
         for (ChainLayer layer : image.chain()) {
             boolean complete = isComplete(cache, layer);
-            long partial = complete ? 0 : Math.min(LayerDownloader.sizeOf(cache.part(layer.digest())), layer.size());
+            long partial = complete ? 0 : PartState.resumable(cache.part(layer.digest()), cache.partState(layer.digest()),
+                    layer.digest(), layer.size());
             plan.add(new Planned(layer, complete, partial));
         }
         List<Planned> missing = plan.stream().filter(p -> !p.complete()).toList();
@@ -122,13 +128,19 @@ public final class Puller {
         }
 
         Instant started = Instant.now();
-        List<FileLocks.Held> held = new ArrayList<>();
+        // Every lock the layer tasks take, released when the pull ends, whichever way it ends.
+        Queue<FileLocks.Held> held = new ConcurrentLinkedQueue<>();
         AtomicInteger downloaded = new AtomicInteger();
+        ExecutorService threads = Executors.newCachedThreadPool(runnable -> {
+            Thread thread = new Thread(runnable, "strata-pull");
+            thread.setDaemon(true);
+            return thread;
+        });
         try (Progress progress = console.progress("pull", missing.stream().mapToLong(p -> p.layer().size()).sum())) {
-            progress.skip(resumable);
-            LayerDownloader downloader = new LayerDownloader(registry, cache, progress, console, options.maxAttempts(),
-                    options.backoff(), options.idleTimeout());
-            fetchAll(cache, plan, options.jobs(), downloader, progress, held, downloaded);
+            LayerDownload.Policy policy = new LayerDownload.Policy(options.maxAttempts(), options.backoff(), options.idleTimeout(),
+                    new Semaphore(options.jobs(), true));
+            LayerDownload download = new LayerDownload(registry, cache, progress, console, policy, threads);
+            fetchAll(cache, plan, connections(missing, options.jobs()), download, threads, progress, held, downloaded);
             Instant now = Instant.now();
             CachedImage entry = new CachedImage(image.fingerprint().hex(), registry.name(), image.image().product(),
                     image.image().version(), aliasesFor(fetched.index(), image, options.ref()),
@@ -142,6 +154,8 @@ public final class Puller {
                         + (took.toMillis() > 0 ? " (" + Human.rate(progress.moved() * 1000.0 / took.toMillis()) + ")" : ""));
             }
         } finally {
+            threads.shutdownNow(); // after a failure: stop the other downloads, and let them record what they kept
+            threads.awaitTermination(30, TimeUnit.SECONDS);
             for (FileLocks.Held lock : held) lock.close();
         }
         Path top = cache.layer(image.fingerprint());
@@ -181,76 +195,87 @@ public final class Puller {
         return Optional.of(new Result(cache.layer(image.top()), new Digest(image.fingerprint()), image.layers(), 0, 0, true));
     }
 
-    private void fetchAll(CacheLayout cache, List<Planned> plan, int jobs, LayerDownloader downloader, Progress progress,
-                          List<FileLocks.Held> held, AtomicInteger downloaded) throws IOException, InterruptedException {
-        // Largest first: the long downloads start at once and the small ones fill the gaps.
+    /**
+     * How many connections each missing layer may use: one each, and connections to spare go to
+     * the layers with the most bytes per connection, in ranges of at least
+     * {@link LayerDownload#MIN_SPLIT_BYTES}, so a chain with one big layer still uses {@code --jobs}.
+     */
+    static Map<Digest, Integer> connections(List<Planned> missing, int jobs) {
+        Map<Digest, Integer> connections = new HashMap<>();
+        for (Planned planned : missing) connections.put(planned.layer().digest(), 1);
+        for (int spare = jobs - missing.size(); spare > 0; spare--) {
+            Planned best = null;
+            double bestShare = 0;
+            for (Planned planned : missing) {
+                int n = connections.get(planned.layer().digest());
+                double share = planned.missingBytes() / (double) (n + 1);
+                if (share >= LayerDownload.MIN_SPLIT_BYTES && share > bestShare) {
+                    best = planned;
+                    bestShare = share;
+                }
+            }
+            if (best == null) break;
+            connections.merge(best.layer().digest(), 1, Integer::sum);
+        }
+        return connections;
+    }
+
+    private void fetchAll(CacheLayout cache, List<Planned> plan, Map<Digest, Integer> connections, LayerDownload download,
+                          ExecutorService threads, Progress progress, Queue<FileLocks.Held> held, AtomicInteger downloaded)
+            throws IOException, InterruptedException {
+        // Largest first: connection slots are handed out fairly in this order, so the long downloads start at once.
         List<Planned> order = plan.stream().sorted(Comparator.comparingLong(Planned::missingBytes).reversed()).toList();
-        ExecutorService pool = Executors.newFixedThreadPool(Math.min(jobs, Math.max(1, order.size())), runnable -> {
-            Thread thread = new Thread(runnable, "strata-pull");
-            thread.setDaemon(true);
-            return thread;
-        });
-        List<Future<FileLocks.Held>> futures = new ArrayList<>();
-        try {
-            for (Planned planned : order) {
-                futures.add(pool.submit(() -> use(cache, planned, downloader, progress, downloaded)));
-            }
-            List<String> failures = new ArrayList<>();
-            IOException first = null;
-            for (Future<FileLocks.Held> future : futures) {
-                try {
-                    held.add(future.get());
-                } catch (ExecutionException e) {
-                    Throwable cause = e.getCause();
-                    if (first == null) {
-                        pool.shutdownNow(); // one layer failed: the pull fails, stop the others (their parts are kept)
-                        first = cause instanceof IOException io ? io : new IOException(cause.toString(), cause);
-                    }
-                    if (!(cause instanceof InterruptedException)) failures.add(cause.getMessage());
-                } catch (java.util.concurrent.CancellationException e) {
-                    // stopped because another layer failed
+        List<Future<?>> futures = new ArrayList<>();
+        for (Planned planned : order) {
+            int n = connections.getOrDefault(planned.layer().digest(), 1);
+            futures.add(threads.submit(() -> {
+                use(cache, planned, n, download, progress, downloaded, held);
+                return null;
+            }));
+        }
+        List<String> failures = new ArrayList<>();
+        IOException first = null;
+        for (Future<?> future : futures) {
+            try {
+                future.get();
+            } catch (ExecutionException e) {
+                Throwable cause = e.getCause();
+                if (first == null) {
+                    // one layer failed: the pull fails; stop the others (what they downloaded is kept)
+                    for (Future<?> other : futures) other.cancel(true);
+                    first = cause instanceof IOException io ? io : new IOException(cause.toString(), cause);
                 }
+                if (!(cause instanceof InterruptedException)) failures.add(cause.getMessage());
+            } catch (java.util.concurrent.CancellationException e) {
+                // stopped because another layer failed
             }
-            if (first != null) {
-                if (failures.size() > 1) throw new ClientException(String.join("\n  ", failures), first);
-                throw first;
-            }
-        } finally {
-            pool.shutdownNow();
-            pool.awaitTermination(30, TimeUnit.SECONDS);
-            // Locks taken by tasks whose result nobody collected (the pull failed) are released here.
-            for (Future<FileLocks.Held> future : futures) {
-                if (future.isDone() && !future.isCancelled()) {
-                    try {
-                        FileLocks.Held lock = future.get();
-                        if (!held.contains(lock)) lock.close();
-                    } catch (ExecutionException ignored) {
-                        // failed: held nothing
-                    }
-                }
-            }
+        }
+        if (first != null) {
+            if (failures.size() > 1) throw new ClientException(String.join("\n  ", failures), first);
+            throw first;
         }
     }
 
     /**
-     * Makes the layer complete in the cache and returns its shared lock. A download needs the
+     * Makes the layer complete in the cache and leaves its shared lock in {@code held}. A download needs the
      * exclusive lock, which cannot be had while holding the shared one, so the shared lock is
      * taken again afterwards and the file checked again (a prune may have run in between).
      */
-    private FileLocks.Held use(CacheLayout cache, Planned planned, LayerDownloader downloader, Progress progress,
-                               AtomicInteger downloaded) throws IOException, InterruptedException {
+    private void use(CacheLayout cache, Planned planned, int connections, LayerDownload download, Progress progress,
+                     AtomicInteger downloaded, Queue<FileLocks.Held> held) throws IOException, InterruptedException {
         ChainLayer layer = planned.layer();
         Path lock = cache.lock(layer.digest());
         boolean counted = !planned.complete();
         while (true) {
             FileLocks.Held shared = FileLocks.shared(lock, this::waiting);
-            if (isComplete(cache, layer)) return shared;
+            held.add(shared);
+            if (isComplete(cache, layer)) return;
             shared.close();
             try (FileLocks.Held exclusive = FileLocks.exclusive(lock, this::waiting)) {
                 if (isComplete(cache, layer)) {
-                    if (counted) progress.skip(layer.size() - planned.partial()); // another pull fetched it meanwhile
+                    if (counted) progress.skip(layer.size()); // another pull fetched it meanwhile
                 } else {
-                    downloader.download(layer);
+                    download.run(layer, connections);
                     downloaded.incrementAndGet();
                 }
                 counted = false;
