@@ -42,7 +42,8 @@ final class PullCommand implements Callable<Integer> {
     @Mixin CacheDirOption cache;
 
     @Option(names = "--jobs", paramLabel = "N", defaultValue = "4",
-            description = "Layers downloaded at the same time (default: ${DEFAULT-VALUE}).")
+            description = "Connections at once (default: ${DEFAULT-VALUE}): missing layers download in parallel, and"
+                    + " connections to spare fetch large layers (over 128 MiB) as parallel ranges.")
     int jobs;
 
     @Option(names = "--max-attempts", paramLabel = "N", defaultValue = "5",
@@ -69,7 +70,8 @@ final class PullCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Puller.Options options = new Puller.Options(cache.layout(), Optional.ofNullable(registry).filter(r -> !r.isBlank()), ref, jobs,
-                maxAttempts, preferCached, Backoff.DEFAULT, Units.parseDuration(timeout), FreeSpace.DISK);
+                maxAttempts, preferCached, Backoff.DEFAULT, Units.parseDuration(timeout), FreeSpace.DISK,
+                Puller.Options.DEFAULT_SPLIT_BYTES);
         Puller.Result result = new Puller(Console.on(spec.commandLine().getErr(), quiet)).pull(options);
         spec.commandLine().getOut().println(result.top());
         spec.commandLine().getOut().flush();

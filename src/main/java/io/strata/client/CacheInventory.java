@@ -187,6 +187,7 @@ public final class CacheInventory {
         }
         try (FileLocks.Held held = lock.get()) {
             Files.deleteIfExists(file.path());
+            if (file.partial()) Files.deleteIfExists(cache.partState(file.digest()));
             return true;
         }
     }

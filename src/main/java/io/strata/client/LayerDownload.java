@@ -48,8 +48,6 @@ import java.util.regex.Pattern;
  * so verification overlaps the transfer whether or not the layer is split.
  */
 final class LayerDownload {
-    /** A layer is split only into ranges of at least this size. */
-    static final long MIN_SPLIT_BYTES = 64L << 20;
     /** An attempt that added fewer bytes than this did not make progress. */
     static final long PROGRESS_BYTES = 64 * 1024;
     private static final Pattern CONTENT_RANGE = Pattern.compile("bytes (\\d+)-(\\d+)/(\\d+|\\*)");
@@ -58,8 +56,9 @@ final class LayerDownload {
      * How downloads behave.
      *
      * @param connections the connection slots all downloads of a pull share ({@code --jobs})
+     * @param splitBytes  the smallest range a layer is split into
      */
-    record Policy(int maxAttempts, Backoff backoff, Duration idleTimeout, Semaphore connections) {}
+    record Policy(int maxAttempts, Backoff backoff, Duration idleTimeout, Semaphore connections, long splitBytes) {}
 
     private final RegistryClient registry;
     private final CacheLayout cache;
@@ -87,7 +86,7 @@ final class LayerDownload {
         URI url = registry.resolve(layer.path());
         int corrupt = 0;
         while (true) {
-            List<Segment> segments = PartState.plan(part, record, digest, size, connections, MIN_SPLIT_BYTES);
+            List<Segment> segments = PartState.plan(part, record, digest, size, connections, policy.splitBytes());
             progress.skip(segments.stream().mapToLong(s -> s.done.get()).sum());
             PartState.save(record, digest, size, PartState.snapshot(segments)); // before any hole appears
             PrefixHasher hasher = new PrefixHasher(part, record, digest, size, segments);

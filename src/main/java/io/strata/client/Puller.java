@@ -42,32 +42,37 @@ public final class Puller {
      * @param maxAttempts  per layer: attempts in a row without progress, and failed verifications, before giving up
      * @param idleTimeout  a connection that delivers nothing for this long is dropped and resumed
      * @param freeSpace    how free disk space is measured (an interface so tests can stage a full disk)
+     * @param splitBytes   the smallest range a large layer is split into when connections are to spare
      */
     public record Options(CacheLayout cache, Optional<String> registry, String ref, int jobs, int maxAttempts,
-                          boolean preferCached, Backoff backoff, Duration idleTimeout, FreeSpace freeSpace) {
+                          boolean preferCached, Backoff backoff, Duration idleTimeout, FreeSpace freeSpace, long splitBytes) {
         public Options {
             if (jobs < 1) throw new IllegalArgumentException("--jobs must be at least 1");
             if (maxAttempts < 1) throw new IllegalArgumentException("--max-attempts must be at least 1");
+            if (splitBytes < 1) throw new IllegalArgumentException("the split size must be positive");
         }
+
+        /** Layers are split into parallel ranges of at least this many bytes when connections are to spare. */
+        public static final long DEFAULT_SPLIT_BYTES = 64L << 20;
 
         public static Options defaults(Path cacheDir, String registry, String ref) {
-            return new Options(new CacheLayout(cacheDir), Optional.of(registry), ref, 4, 5, false, Backoff.DEFAULT,
-                    Duration.ofSeconds(30), FreeSpace.DISK);
+            return new Options(new CacheLayout(cacheDir), Optional.ofNullable(registry), ref, 4, 5, false, Backoff.DEFAULT,
+                    Duration.ofSeconds(30), FreeSpace.DISK, DEFAULT_SPLIT_BYTES);
         }
 
-        public Options withJobs(int n) { return new Options(cache, registry, ref, n, maxAttempts, preferCached, backoff, idleTimeout, freeSpace); }
+        public Options withJobs(int n) { return new Options(cache, registry, ref, n, maxAttempts, preferCached, backoff, idleTimeout, freeSpace, splitBytes); }
 
-        public Options withMaxAttempts(int n) { return new Options(cache, registry, ref, jobs, n, preferCached, backoff, idleTimeout, freeSpace); }
+        public Options withMaxAttempts(int n) { return new Options(cache, registry, ref, jobs, n, preferCached, backoff, idleTimeout, freeSpace, splitBytes); }
 
-        public Options withPreferCached(boolean on) { return new Options(cache, registry, ref, jobs, maxAttempts, on, backoff, idleTimeout, freeSpace); }
+        public Options withPreferCached(boolean on) { return new Options(cache, registry, ref, jobs, maxAttempts, on, backoff, idleTimeout, freeSpace, splitBytes); }
 
-        public Options withBackoff(Backoff b) { return new Options(cache, registry, ref, jobs, maxAttempts, preferCached, b, idleTimeout, freeSpace); }
+        public Options withBackoff(Backoff b) { return new Options(cache, registry, ref, jobs, maxAttempts, preferCached, b, idleTimeout, freeSpace, splitBytes); }
 
-        public Options withIdleTimeout(Duration d) { return new Options(cache, registry, ref, jobs, maxAttempts, preferCached, backoff, d, freeSpace); }
+        public Options withIdleTimeout(Duration d) { return new Options(cache, registry, ref, jobs, maxAttempts, preferCached, backoff, d, freeSpace, splitBytes); }
 
-        public Options withFreeSpace(FreeSpace f) { return new Options(cache, registry, ref, jobs, maxAttempts, preferCached, backoff, idleTimeout, f); }
+        public Options withFreeSpace(FreeSpace f) { return new Options(cache, registry, ref, jobs, maxAttempts, preferCached, backoff, idleTimeout, f, splitBytes); }
 
-        public Options withRef(String r) { return new Options(cache, registry, r, jobs, maxAttempts, preferCached, backoff, idleTimeout, freeSpace); }
+        public Options withSplitBytes(long bytes) { return new Options(cache, registry, ref, jobs, maxAttempts, preferCached, backoff, idleTimeout, freeSpace, bytes); }
     }
 
     /**
@@ -138,9 +143,9 @@ public final class Puller {
         });
         try (Progress progress = console.progress("pull", missing.stream().mapToLong(p -> p.layer().size()).sum())) {
             LayerDownload.Policy policy = new LayerDownload.Policy(options.maxAttempts(), options.backoff(), options.idleTimeout(),
-                    new Semaphore(options.jobs(), true));
+                    new Semaphore(options.jobs(), true), options.splitBytes());
             LayerDownload download = new LayerDownload(registry, cache, progress, console, policy, threads);
-            fetchAll(cache, plan, connections(missing, options.jobs()), download, threads, progress, held, downloaded);
+            fetchAll(cache, plan, connections(missing, options.jobs(), options.splitBytes()), download, threads, progress, held, downloaded);
             Instant now = Instant.now();
             CachedImage entry = new CachedImage(image.fingerprint().hex(), registry.name(), image.image().product(),
                     image.image().version(), aliasesFor(fetched.index(), image, options.ref()),
@@ -197,10 +202,10 @@ public final class Puller {
 
     /**
      * How many connections each missing layer may use: one each, and connections to spare go to
-     * the layers with the most bytes per connection, in ranges of at least
-     * {@link LayerDownload#MIN_SPLIT_BYTES}, so a chain with one big layer still uses {@code --jobs}.
+     * the layers with the most bytes per connection, in ranges of at least {@code splitBytes},
+     * so a chain with one big layer still uses {@code --jobs}.
      */
-    static Map<Digest, Integer> connections(List<Planned> missing, int jobs) {
+    static Map<Digest, Integer> connections(List<Planned> missing, int jobs, long splitBytes) {
         Map<Digest, Integer> connections = new HashMap<>();
         for (Planned planned : missing) connections.put(planned.layer().digest(), 1);
         for (int spare = jobs - missing.size(); spare > 0; spare--) {
@@ -209,7 +214,7 @@ public final class Puller {
             for (Planned planned : missing) {
                 int n = connections.get(planned.layer().digest());
                 double share = planned.missingBytes() / (double) (n + 1);
-                if (share >= LayerDownload.MIN_SPLIT_BYTES && share > bestShare) {
+                if (share >= splitBytes && share > bestShare) {
                     best = planned;
                     bestShare = share;
                 }

@@ -195,11 +195,31 @@ public final class RefStore {
         }
     }
 
+    /**
+     * Temp files of metadata writes a crash interrupted, and range records whose part is gone.
+     * Temp files of range records belong to a running download unless its layer lock is free.
+     */
     private void deleteStaleTemps() throws IOException {
         for (Path dir : List.of(cache.root(), cache.indexes())) {
             if (!Files.isDirectory(dir)) continue;
             try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "*.tmp")) {
                 for (Path file : files) Files.deleteIfExists(file);
+            }
+        }
+        if (!Files.isDirectory(cache.layers())) return;
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(cache.layers(), "*" + CacheLayout.PART_SUFFIX + ".json*")) {
+            for (Path file : files) {
+                String name = file.getFileName().toString();
+                String hex = name.substring(0, Math.min(64, name.length()));
+                if (!Digest.isValid(hex)) continue;
+                Digest layer = new Digest(hex);
+                boolean orphan = name.endsWith(".tmp") || !Files.exists(cache.part(layer));
+                if (!orphan) continue;
+                Optional<FileLocks.Held> lock = FileLocks.tryExclusive(cache.lock(layer));
+                if (lock.isEmpty()) continue; // a pull is downloading this layer right now
+                try (FileLocks.Held held = lock.get()) {
+                    if (name.endsWith(".tmp") || !Files.exists(cache.part(layer))) Files.deleteIfExists(file);
+                }
             }
         }
     }

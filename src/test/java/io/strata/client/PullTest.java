@@ -83,7 +83,9 @@ class PullTest {
         ClientFixtures.Recording log = new ClientFixtures.Recording();
         try (FaultyTcpProxy proxy = new FaultyTcpProxy(registry.uri("/"), 20261122L,
                 new Faults(0.6, 0.1, 0.1, 2L << 20, Direction.DOWNLOAD))) {
-            Puller.Result result = new Puller(log.console).pull(options(proxy.url(), "test/1").withMaxAttempts(10));
+            // Six connections for three layers: the larger layers are also fetched as parallel ranges.
+            Puller.Result result = new Puller(log.console).pull(options(proxy.url(), "test/1").withMaxAttempts(10)
+                    .withJobs(6).withSplitBytes(2L << 20));
 
             assertEquals(cache().layer(top), result.top());
             assertEquals(List.of(base, mid, top), result.chain());
@@ -148,6 +150,45 @@ class PullTest {
         }
         assertEquals(base, ClientFixtures.sha256(cache().layer(base)));
         assertFalse(Files.exists(cache().part(base)));
+    }
+
+    @Test
+    void a_pull_that_gave_up_keeps_its_ranges_and_the_next_pull_fetches_only_the_rest() throws Exception {
+        // A slow link that goes down for good once a third of the chain has arrived: the first pull fails.
+        try (FaultyTcpProxy proxy = new FaultyTcpProxy(registry.uri("/"), 7, Faults.NONE)) {
+            proxy.setThrottle(2L << 20);
+            ExecutorService background = Executors.newSingleThreadExecutor();
+            try {
+                Future<Puller.Result> pull = background.submit(() -> new Puller(Console.silent())
+                        .pull(options(proxy.url(), "test/1").withJobs(6).withSplitBytes(2L << 20).withMaxAttempts(2)));
+                while (proxy.bytesToClient() < chainBytes / 3 && !pull.isDone()) Thread.sleep(20);
+                proxy.setFaults(new Faults(0, 0, 1, 0, Direction.DOWNLOAD));
+                proxy.cutAll();
+                java.util.concurrent.ExecutionException failed = assertThrows(java.util.concurrent.ExecutionException.class, pull::get);
+                assertTrue(failed.getCause() instanceof ClientException, String.valueOf(failed.getCause()));
+            } finally {
+                background.shutdownNow();
+            }
+        }
+        long kept = 0;
+        for (Digest layer : List.of(base, mid, top)) {
+            assertFalse(Files.exists(cache().layer(layer)));
+            kept += PartState.resumable(cache().part(layer), cache().partState(layer), layer, size(layer));
+        }
+        assertTrue(kept > 0, "the failed pull kept what it had downloaded");
+        assertTrue(Files.exists(cache().partState(base)), "the base was fetched as ranges, recorded beside its part");
+
+        try (FaultyTcpProxy proxy = new FaultyTcpProxy(registry.uri("/"), 1, Faults.NONE)) {
+            new Puller(Console.silent()).pull(options(proxy.url(), "test/1").withJobs(6).withSplitBytes(2L << 20));
+
+            long rest = chainBytes - kept;
+            assertTrue(proxy.bytesToClient() >= rest && proxy.bytesToClient() < rest + 64 * 1024,
+                    proxy.bytesToClient() + " bytes, expected about " + rest + " (" + kept + " kept)");
+        }
+        for (Digest layer : List.of(base, mid, top)) {
+            assertEquals(layer, ClientFixtures.sha256(cache().layer(layer)));
+            assertFalse(Files.exists(cache().part(layer)) || Files.exists(cache().partState(layer)));
+        }
     }
 
     @Test

@@ -48,6 +48,7 @@ public final class FaultyTcpProxy implements AutoCloseable {
     private final ServerSocket listener;
     private final Random random;
     private volatile Faults faults;
+    private volatile long throttle;
     private final AtomicLong toClient = new AtomicLong();
     private final AtomicLong toServer = new AtomicLong();
     private final AtomicInteger connections = new AtomicInteger();
@@ -72,6 +73,9 @@ public final class FaultyTcpProxy implements AutoCloseable {
 
     public void setFaults(Faults faults) { this.faults = faults; }
 
+    /** Limits each connection's server→client bytes per second, like a long or congested link (0: no limit). */
+    public void setThrottle(long bytesPerSecond) { this.throttle = bytesPerSecond; }
+
     /** Bytes forwarded from the server to clients. */
     public long bytesToClient() { return toClient.get(); }
 
@@ -79,6 +83,18 @@ public final class FaultyTcpProxy implements AutoCloseable {
     public long bytesToServer() { return toServer.get(); }
 
     public int connections() { return connections.get(); }
+
+    /** Cuts every open connection now (with a RST), as a network outage would. */
+    public void cutAll() {
+        for (Socket socket : open) {
+            try {
+                socket.setSoLinger(true, 0);
+            } catch (SocketException ignored) {
+                // closing still cuts
+            }
+            closeQuietly(socket);
+        }
+    }
 
     public int cuts() { return cuts.get(); }
 
@@ -163,6 +179,8 @@ public final class FaultyTcpProxy implements AutoCloseable {
     private void pump(Socket from, Socket to, AtomicLong counter, Fate fate, AtomicBoolean ended) {
         byte[] buffer = new byte[16 * 1024];
         long forwarded = 0;
+        long started = System.nanoTime();
+        boolean download = counter == toClient;
         try {
             InputStream in = from.getInputStream();
             OutputStream out = to.getOutputStream();
@@ -181,10 +199,20 @@ public final class FaultyTcpProxy implements AutoCloseable {
                 out.flush();
                 counter.addAndGet(n);
                 forwarded += n;
+                long limit = throttle;
+                if (download && limit > 0) {
+                    long due = started + forwarded * 1_000_000_000L / limit;
+                    long wait = due - System.nanoTime();
+                    if (wait > 0) Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+                }
             }
             to.shutdownOutput();
         } catch (IOException e) {
             ended.set(true);
+            closeQuietly(from);
+            closeQuietly(to);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
             closeQuietly(from);
             closeQuietly(to);
         }
