@@ -166,16 +166,16 @@ public final class CacheInventory {
         return parents;
     }
 
-    /** When each layer was last used: the latest use of any image (kept or dropped) that has it. */
+    /**
+     * When each layer was last used: the latest use of any image (kept or dropped) that has it;
+     * for a layer no image lists (left by a failed pull), the file's modification time.
+     */
     private static Map<Digest, Instant> lastUse(List<CachedImage> images, List<CachedFile> files) {
         Map<Digest, Instant> lastUse = new LinkedHashMap<>();
-        for (CachedFile file : files) lastUse.put(file.digest(), file.modified());
         for (CachedImage image : images) {
-            for (Digest layer : image.layers()) {
-                Instant used = image.lastUsedAt();
-                lastUse.merge(layer, used, (a, b) -> a.isAfter(b) ? a : b);
-            }
+            for (Digest layer : image.layers()) lastUse.merge(layer, image.lastUsedAt(), (a, b) -> a.isAfter(b) ? a : b);
         }
+        for (CachedFile file : files) lastUse.putIfAbsent(file.digest(), file.modified());
         return lastUse;
     }
 

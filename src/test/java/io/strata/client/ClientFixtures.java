@@ -81,6 +81,14 @@ final class ClientFixtures {
         assertEquals(201, response.statusCode(), response.body());
     }
 
+    static long size(Path dir, Digest layer) {
+        try {
+            return Files.size(dir.resolve(layer.fileName()));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     static Digest sha256(Path file) {
         try (DigestInputStream in = new DigestInputStream(Files.newInputStream(file), MessageDigest.getInstance("SHA-256"))) {
             in.transferTo(java.io.OutputStream.nullOutputStream());
