@@ -95,9 +95,12 @@ public final class IndexCache {
         }
     }
 
+    /** A one-line account of a network failure, for messages ("connection reset", "closed before an answer"). */
     static String describe(IOException e) {
         String message = e.getMessage();
         String kind = e.getClass().getSimpleName();
+        if (message != null && message.contains("header parser received no bytes")) return "the connection closed before the registry answered";
+        if (e instanceof java.io.EOFException || (message != null && message.startsWith("EOF reached"))) return "the connection closed early";
         return message == null || message.isBlank() ? kind : message.contains(" ") ? message : kind + ": " + message;
     }
 }

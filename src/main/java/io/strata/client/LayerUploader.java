@@ -66,6 +66,10 @@ final class LayerUploader {
                     offset = 0;
                 } else if (e.code().equals("RANGE_INVALID") && e.uploadOffset().isPresent()) {
                     offset = e.uploadOffset().getAsLong();
+                } else if (e.code().equals("CONFLICT")) {
+                    // The registry is still finishing the request a dropped connection cut short: wait, then ask.
+                    policyPause();
+                    offset = askOffset(location, offset);
                 } else if (!e.isTransient()) {
                     if (location != null) registry.cancelUpload(location);
                     throw new ClientException("uploading layer " + name + ": " + e.getMessage(), e);
@@ -90,6 +94,10 @@ final class LayerUploader {
                     + Human.bytes(layer.size()) + (progressed ? "" : " (" + stalls + "/" + maxAttempts + ")"));
             if (!progressed) backoff.sleep(stalls);
         }
+    }
+
+    private void policyPause() throws InterruptedException {
+        Thread.sleep(backoff.delay(1).toMillis());
     }
 
     /** Brings the progress display for this layer from {@code shown} to {@code offset}, the bytes the registry holds. */

@@ -103,7 +103,9 @@ public final class Pusher {
 
         List<CanonicalLayer> missing = new ArrayList<>();
         for (CanonicalLayer layer : chain) {
-            if (!registry.hasLayer(layer.digest())) missing.add(layer);
+            boolean stored = Retry.call("push: HEAD " + layer.digest().shortHex(), options.maxAttempts(), options.backoff(), console,
+                    () -> registry.hasLayer(layer.digest()));
+            if (!stored) missing.add(layer);
         }
         long bytes = missing.stream().mapToLong(CanonicalLayer::size).sum();
         if (missing.isEmpty()) {
@@ -123,12 +125,13 @@ public final class Pusher {
         }
 
         Digest top = chain.get(chain.size() - 1).digest();
-        boolean alreadyPublished = publish(registry, metadata, top);
+        boolean alreadyPublished = publish(registry, metadata, top, options);
         return new Result(top, List.copyOf(chain), missing.size(), bytes, alreadyPublished);
     }
 
     /** Publishes; true when the registry already had exactly this image (a repeated push). */
-    private boolean publish(RegistryClient registry, PublishRequest metadata, Digest top) throws IOException, InterruptedException {
+    private boolean publish(RegistryClient registry, PublishRequest metadata, Digest top, Options options)
+            throws IOException, InterruptedException {
         ObjectNode body = JSON.createObjectNode();
         body.put("os", metadata.os()).put("release", metadata.release()).put("arch", metadata.arch())
                 .put("variant", metadata.variant()).put("version", metadata.version()).put("layer", top.hex());
@@ -137,13 +140,15 @@ public final class Pusher {
         if (metadata.description() != null) body.put("description", metadata.description());
         body.putObject("properties");
         try {
-            registry.publish(body);
+            // A retry after a lost answer meets a 409 for our own image, which is handled below as published.
+            Retry.call("push: publish", options.maxAttempts(), options.backoff(), console, () -> registry.publish(body));
             console.info("push: published " + metadata.product().id() + " " + metadata.version() + " as " + top.hex()
                     + (metadata.aliases().isEmpty() ? "" : " (aliases: " + String.join(", ", metadata.aliases()) + ")"));
             return false;
         } catch (RegistryException e) {
             if (e.status() != 409) throw new ClientException("publishing: " + e.getMessage(), e);
-            Optional<JsonNode> existing = registry.image(top);
+            Optional<JsonNode> existing = Retry.call("push: GET image", options.maxAttempts(), options.backoff(), console,
+                    () -> registry.image(top));
             if (existing.isPresent() && existing.get().path("product").asText().equals(metadata.product().id())
                     && existing.get().path("version").asText().equals(metadata.version())) {
                 console.info("push: " + metadata.product().id() + " " + metadata.version() + " is already published as "

@@ -59,6 +59,31 @@ final class ClientFixtures {
         }
     }
 
+    /**
+     * A publisher's layer at {@code file}: backed by {@code backing} exactly as named (a relative
+     * name, resolved by qemu against the file's directory, or an absolute path), with {@code mib} MiB
+     * of seeded random data at {@code offsetMib}. {@code options} go to qemu-img create (e.g. compat=0.10).
+     */
+    static Path localLayer(Path file, Path backing, int mib, int offsetMib, long seed, String... options) {
+        try {
+            java.util.List<String> command = new java.util.ArrayList<>(List.of("qemu-img", "create", "-f", "qcow2"));
+            command.addAll(List.of(options));
+            if (backing != null) command.addAll(List.of("-b", backing.toString(), "-F", "qcow2"));
+            command.add(file.toString());
+            if (backing == null) command.add("256M");
+            QemuImg.runOrFail(command);
+            Path data = Files.createTempFile(file.getParent(), "data-", ".bin");
+            byte[] noise = new byte[mib << 20];
+            new Random(seed).nextBytes(noise);
+            Files.write(data, noise);
+            QemuImg.io(file, "write -s " + data + " " + ((long) offsetMib << 20) + " " + noise.length);
+            Files.delete(data);
+            return file;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     static void upload(TestRegistry registry, Path dir, Digest... layers) {
         for (Digest layer : layers) {
             try {

@@ -154,6 +154,7 @@ public final class FaultyTcpProxy implements AutoCloseable {
             }
             try (Socket server = new Socket()) {
                 open.add(server);
+                server.setSendBufferSize(CLIENT_SEND_BUFFER); // likewise for uploads: little counted that a cut then drops
                 server.connect(target, 5000);
                 server.setTcpNoDelay(true);
                 Faults f = faults;
