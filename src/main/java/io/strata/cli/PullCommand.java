@@ -16,19 +16,23 @@ import java.util.concurrent.Callable;
 
 /** {@code strata pull}: an image's chain into the local cache, ready for qemu. */
 @Command(name = "pull", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Download an image's layers into the local cache and print the path of its top layer as the last"
-                + " line of stdout. qemu opens the whole chain from that file: the layers keep their registry names"
-                + " (<sha256>.qcow2) side by side, so no header is rewritten.",
+        description = {"Download an image into the local cache; print the path of its top layer as the last line.",
+                "",
+                "qemu opens the whole chain from that file: layers keep their registry names (<sha256>.qcow2) side by"
+                        + " side in <cache>/layers, so no header is ever rewritten and every file stays verifiable.",
                 "",
                 "One conditional request for /index.json tells which layers are missing and how many bytes they hold;"
                         + " free space is checked before anything is downloaded. Missing layers download in parallel into"
-                        + " <cache>/layers/<sha256>.qcow2.part; a dropped connection, a stall or a 5xx answer resumes with a"
-                        + " range request from the bytes on disk, a partial download left by an interrupted pull is resumed"
-                        + " the same way, and every layer's sha256 is verified before it is renamed into place (bytes that"
-                        + " fail are deleted and fetched again).",
+                        + " <sha256>.qcow2.part; a dropped connection, a stall or a 5xx answer resumes with a range request"
+                        + " from the bytes on disk, a partial download left by an interrupted pull is resumed the same way,"
+                        + " and every layer's sha256 is verified before it is renamed into place (bytes that fail are"
+                        + " deleted and fetched again). The pull is recorded in the cache's reference store (see 'strata"
+                        + " cache list').",
                 "",
-                "Example: java -jar strata.jar pull debian/12 --registry http://localhost:8080",
-                "         qemu-img info --backing-chain \"$(java -jar strata.jar pull debian/12 --quiet --registry ...)\"",
+                "Examples:",
+                "  java -jar strata.jar pull debian/12 --registry http://localhost:8080",
+                "  top=$(java -jar strata.jar pull debian/12 --quiet)   # STRATA_REGISTRY set",
+                "  qemu-img create -f qcow2 -b \"$top\" -F qcow2 vm.qcow2",
                 ""})
 final class PullCommand implements Callable<Integer> {
     @Parameters(paramLabel = "IMAGE", description = "An alias (debian/12), a fingerprint, or its first 8 or more hex digits.")

@@ -20,19 +20,21 @@ import java.util.concurrent.Callable;
  * {@code --version} option here: {@code --version} is the image's version serial.
  */
 @Command(name = "push", sortOptions = false,
-        description = {"Upload a local qcow2 backing chain and publish it as an image; prints the image's fingerprint as the"
-                + " last line of stdout.",
+        description = {"Upload a local qcow2 chain and publish it as an image; print its fingerprint as the last line.",
                 "",
                 "The chain is followed from TOP as qemu follows it (relative backing names from each file's directory,"
                         + " absolute paths as they are). Each layer is uploaded with its header canonicalised in the upload"
                         + " stream: the backing name becomes <parent-sha256>.qcow2 with backing format qcow2, exactly what"
                         + " 'qemu-img rebase -u -F qcow2 -b <parent-sha256>.qcow2' would write, in the first cluster only."
                         + " Your files are only read, never changed.",
+                "",
                 "Layers the registry already has are skipped; the others are uploaded base first in chunks, resuming"
                         + " from the registry's offset after a failure. Pushing the same chain again uploads nothing.",
                 "",
-                "Example: STRATA_TOKEN=... java -jar strata.jar push top.qcow2 --registry http://localhost:8080 \\",
-                "             --product debian:12:amd64:cloud --version 20261122_1000 --alias debian/12",
+                "Example:",
+                "  export STRATA_TOKEN=...   # strata token create --scope push,publish",
+                "  java -jar strata.jar push top.qcow2 --registry http://localhost:8080 \\",
+                "      --product debian:12:amd64:cloud --version 20261122_1000 --alias debian/12",
                 ""})
 final class PushCommand implements Callable<Integer> {
     @Parameters(paramLabel = "TOP", description = "The top qcow2 file of the chain (its backing files are found from it).")
@@ -73,7 +75,7 @@ final class PushCommand implements Callable<Integer> {
     int maxAttempts;
 
     @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "30s",
-            description = "How long to wait for the registry to connect and answer, e.g. 10s, 2m (default: ${DEFAULT-VALUE}).")
+            description = "Drop and retry a request when nothing moves for this long, e.g. 10s, 2m (default: ${DEFAULT-VALUE}).")
     String timeout;
 
     @Option(names = {"-q", "--quiet"}, description = "No progress and no information on stderr; warnings and errors still show.")

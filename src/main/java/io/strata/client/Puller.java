@@ -136,6 +136,7 @@ public final class Puller {
         // Every lock the layer tasks take, released when the pull ends, whichever way it ends.
         Queue<FileLocks.Held> held = new ConcurrentLinkedQueue<>();
         AtomicInteger downloaded = new AtomicInteger();
+        long moved;
         ExecutorService threads = Executors.newCachedThreadPool(runnable -> {
             Thread thread = new Thread(runnable, "strata-pull");
             thread.setDaemon(true);
@@ -152,16 +153,17 @@ public final class Puller {
                     image.chain().stream().map(l -> l.digest().hex()).toList(),
                     image.chain().stream().map(ChainLayer::size).toList(), now.toString(), now.toString());
             refs.update(s -> RefStore.recordPull(s, entry));
-            if (!missing.isEmpty()) {
-                Duration took = Duration.between(started, Instant.now());
-                console.info("pull: downloaded " + downloaded.get() + " layer" + (downloaded.get() == 1 ? "" : "s") + ", "
-                        + Human.bytes(missingBytes) + " in " + Human.seconds(took)
-                        + (took.toMillis() > 0 ? " (" + Human.rate(progress.moved() * 1000.0 / took.toMillis()) + ")" : ""));
-            }
+            moved = progress.moved();
         } finally {
             threads.shutdownNow(); // after a failure: stop the other downloads, and let them record what they kept
             threads.awaitTermination(30, TimeUnit.SECONDS);
             for (FileLocks.Held lock : held) lock.close();
+        }
+        if (!missing.isEmpty()) {
+            Duration took = Duration.between(started, Instant.now());
+            console.info("pull: downloaded " + downloaded.get() + " layer" + (downloaded.get() == 1 ? "" : "s") + ", "
+                    + Human.bytes(missingBytes) + " in " + Human.seconds(took)
+                    + (took.toMillis() > 0 ? " (" + Human.rate(moved * 1000.0 / took.toMillis()) + ")" : ""));
         }
         Path top = cache.layer(image.fingerprint());
         return new Result(top, image.fingerprint(), image.chain().stream().map(ChainLayer::digest).toList(), downloaded.get(),
