@@ -73,35 +73,18 @@ public final class CacheInventory {
         try (FileLocks.Held lock = refs.lockCache()) {
             RefStore.State state = refs.loadLocked();
             List<CachedImage> kept = new ArrayList<>(state.images());
-            kept.sort(Comparator.comparing(CachedImage::lastUsedAt));
+            kept.sort(Comparator.comparing(CachedImage::lastUsedAt)); // least recently used first
             List<CachedImage> dropped = new ArrayList<>();
-            if (maxAge.isPresent()) {
-                Instant cutoff = now.minus(maxAge.get());
-                for (CachedImage image : List.copyOf(kept)) {
-                    if (image.lastUsedAt().isBefore(cutoff)) {
-                        kept.remove(image);
-                        dropped.add(image);
-                    }
-                }
-            }
+            maxAge.ifPresent(age -> kept.removeIf(image -> image.lastUsedAt().isBefore(now.minus(age)) && dropped.add(image)));
 
             List<CachedFile> present = new ArrayList<>(files());
             Map<Digest, Digest> parents = parents(present);
+            Map<Digest, Instant> lastUse = lastUse(state.images(), present);
             List<CachedFile> removed = new ArrayList<>();
             Set<Path> locked = new HashSet<>();
-            boolean noLimits = maxBytes.isEmpty() && maxAge.isEmpty();
             while (true) {
-                Set<Digest> needed = new HashSet<>();
-                for (CachedImage image : kept) needed.addAll(image.layers());
-                Map<Digest, Instant> lastUse = lastUse(state.images(), present);
-                long total = present.stream().mapToLong(CachedFile::size).sum();
-                boolean overSize = maxBytes.isPresent() && total > maxBytes.get();
-                Optional<CachedFile> victim = present.stream()
-                        .filter(file -> !locked.contains(file.path()))
-                        .filter(file -> file.partial() ? partialEvictable(file, maxAge, now, overSize)
-                                : !needed.contains(file.digest()) && !backsAnother(file.digest(), present, parents)
-                                && (noLimits || overSize || olderThan(lastUse.get(file.digest()), maxAge, now)))
-                        .min(Comparator.comparing((CachedFile file) -> lastUse.getOrDefault(file.digest(), file.modified())));
+                boolean overSize = maxBytes.isPresent() && bytes(present) > maxBytes.get();
+                Optional<CachedFile> victim = victim(present, needed(kept), parents, lastUse, locked, maxBytes, maxAge, overSize, now);
                 if (victim.isPresent()) {
                     if (remove(victim.get())) {
                         present.remove(victim.get());
@@ -109,25 +92,42 @@ public final class CacheInventory {
                     } else {
                         locked.add(victim.get().path());
                     }
-                    continue;
+                } else if (overSize && !kept.isEmpty()) {
+                    dropped.add(kept.remove(0)); // its layers become removable unless another image needs them
+                } else {
+                    break;
                 }
-                if (overSize && !kept.isEmpty()) {
-                    dropped.add(kept.remove(0)); // least recently used image: its layers become removable
-                    continue;
-                }
-                break;
             }
-            List<CachedImage> droppedFinal = List.copyOf(dropped);
-            Set<String> droppedIds = new HashSet<>();
-            for (CachedImage image : droppedFinal) droppedIds.add(image.fingerprint());
-            if (!droppedIds.isEmpty()) {
-                refs.saveLocked(new RefStore.State(RefStore.FORMAT,
-                        state.images().stream().filter(image -> !droppedIds.contains(image.fingerprint())).toList()));
-            }
+            if (!dropped.isEmpty()) refs.saveLocked(new RefStore.State(RefStore.FORMAT, List.copyOf(kept)));
             List<CachedFile> keptLocked = present.stream().filter(file -> locked.contains(file.path())).toList();
-            return new Pruned(droppedFinal, removed, keptLocked, present.stream().mapToLong(CachedFile::size).sum());
+            return new Pruned(List.copyOf(dropped), removed, keptLocked, bytes(present));
         }
     }
+
+    /**
+     * The least recently used file that may go now: a complete layer no kept image needs and no
+     * staying layer stands on, when no limit was given, the cache is over its size, or it is older
+     * than the age limit; a partial download only when over size or older than the age limit.
+     */
+    private static Optional<CachedFile> victim(List<CachedFile> present, Set<Digest> needed, Map<Digest, Digest> parents,
+                                               Map<Digest, Instant> lastUse, Set<Path> locked, Optional<Long> maxBytes,
+                                               Optional<Duration> maxAge, boolean overSize, Instant now) {
+        boolean noLimits = maxBytes.isEmpty() && maxAge.isEmpty();
+        return present.stream()
+                .filter(file -> !locked.contains(file.path()))
+                .filter(file -> file.partial() ? partialEvictable(file, maxAge, now, overSize)
+                        : !needed.contains(file.digest()) && !backsAnother(file.digest(), present, parents)
+                        && (noLimits || overSize || olderThan(lastUse.get(file.digest()), maxAge, now)))
+                .min(Comparator.comparing((CachedFile file) -> lastUse.getOrDefault(file.digest(), file.modified())));
+    }
+
+    private static Set<Digest> needed(List<CachedImage> kept) {
+        Set<Digest> needed = new HashSet<>();
+        for (CachedImage image : kept) needed.addAll(image.layers());
+        return needed;
+    }
+
+    private static long bytes(List<CachedFile> files) { return files.stream().mapToLong(CachedFile::size).sum(); }
 
     private static boolean partialEvictable(CachedFile file, Optional<Duration> maxAge, Instant now, boolean overSize) {
         // What an interrupted pull left: the next pull resumes it, so it goes only when the cache is over

@@ -57,9 +57,9 @@ public final class IndexCache {
             } catch (IOException e) {
                 if (attempt >= maxAttempts) {
                     throw new ClientException("cannot fetch " + registry.name() + "index.json after " + maxAttempts + " attempts: "
-                            + describe(e) + "; check the registry is reachable, or use --prefer-cached to use an image pulled before", e);
+                            + RegistryClient.describe(e) + "; check the registry is reachable, or use --prefer-cached to use an image pulled before", e);
                 }
-                console.info("index: " + describe(e) + "; trying again (" + attempt + "/" + maxAttempts + ")");
+                console.info("index: " + RegistryClient.describe(e) + "; trying again (" + attempt + "/" + maxAttempts + ")");
             }
             backoff.sleep(attempt);
         }
@@ -93,14 +93,5 @@ public final class IndexCache {
         try (FileLocks.Held lock = lockOwner.lockCache()) {
             RefStore.write(cache.index(registry), bytes);
         }
-    }
-
-    /** A one-line account of a network failure, for messages ("connection reset", "closed before an answer"). */
-    static String describe(IOException e) {
-        String message = e.getMessage();
-        String kind = e.getClass().getSimpleName();
-        if (message != null && message.contains("header parser received no bytes")) return "the connection closed before the registry answered";
-        if (e instanceof java.io.EOFException || (message != null && message.startsWith("EOF reached"))) return "the connection closed early";
-        return message == null || message.isBlank() ? kind : message.contains(" ") ? message : kind + ": " + message;
     }
 }

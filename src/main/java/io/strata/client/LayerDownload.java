@@ -307,7 +307,7 @@ final class LayerDownload {
     private String describe(Throwable error, long written) {
         if (error instanceof java.net.ConnectException) return "cannot connect to " + registry.name();
         if (error instanceof java.net.http.HttpTimeoutException) return "no answer within " + Human.seconds(policy.idleTimeout());
-        String what = error instanceof IOException io ? IndexCache.describe(io) : String.valueOf(error);
+        String what = error instanceof IOException io ? RegistryClient.describe(io) : String.valueOf(error);
         return written > 0 ? what + " after " + Human.bytes(written) : what;
     }
 

@@ -79,7 +79,7 @@ final class LayerUploader {
             } catch (ClientException e) {
                 throw e;
             } catch (IOException | UncheckedIOException e) {
-                problem = e instanceof IOException io ? IndexCache.describe(io) : e.getCause().getMessage();
+                problem = e instanceof IOException io ? RegistryClient.describe(io) : e.getCause().getMessage();
                 offset = askOffset(location, offset);
             }
             shown = settle(shown + sent.get(), offset);

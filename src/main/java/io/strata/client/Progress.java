@@ -25,7 +25,7 @@ public final class Progress implements AutoCloseable {
     private final Console console;
     private final String verb;
     private final Mode mode;
-    private final AtomicLong total;
+    private final long total;
     private final AtomicLong done = new AtomicLong();
     private final AtomicLong moved = new AtomicLong();
     private final long startNanos = System.nanoTime();
@@ -36,7 +36,7 @@ public final class Progress implements AutoCloseable {
         this.console = console;
         this.verb = verb;
         this.mode = mode;
-        this.total = new AtomicLong(total);
+        this.total = total;
         if (mode == Mode.QUIET) {
             ticker = null;
         } else {
@@ -99,7 +99,7 @@ public final class Progress implements AutoCloseable {
     }
 
     private String status() {
-        long all = Math.max(total.get(), 1);
+        long all = Math.max(total, 1);
         long now = Math.max(0, Math.min(done.get(), all));
         double rate = rate();
         String eta = rate > 0 ? Human.clock(Duration.ofSeconds((long) ((all - now) / rate))) : "--:--";

@@ -259,6 +259,18 @@ public final class RegistryClient {
         }
     }
 
+    /** A one-line account of a network failure, for messages ("connection reset", "closed before an answer"). */
+    static String describe(IOException e) {
+        String message = e.getMessage();
+        String kind = e.getClass().getSimpleName();
+        if (message != null && message.contains("header parser received no bytes")) return "the connection closed before the registry answered";
+        if (e instanceof java.io.EOFException || (message != null
+                && (message.startsWith("EOF reached") || message.startsWith("fixed content-length")))) {
+            return "the connection closed early";
+        }
+        return message == null || message.isBlank() ? kind : message.contains(" ") ? message : kind + ": " + message;
+    }
+
     /** Turns an error response into an exception carrying the registry's own message ({"errors":[{code,message}]}). */
     static RegistryException error(String what, int status, java.net.http.HttpHeaders headers, byte[] body) {
         String code = "";

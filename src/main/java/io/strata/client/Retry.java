@@ -26,10 +26,10 @@ final class Retry {
                 throw e;
             } catch (IOException e) {
                 if (attempt >= maxAttempts) {
-                    throw new ClientException(what + ": " + IndexCache.describe(e) + " (after " + maxAttempts
+                    throw new ClientException(what + ": " + RegistryClient.describe(e) + " (after " + maxAttempts
                             + " attempts); check the registry is reachable and try again", e);
                 }
-                console.info(what + ": " + IndexCache.describe(e) + "; trying again (" + attempt + "/" + maxAttempts + ")");
+                console.info(what + ": " + RegistryClient.describe(e) + "; trying again (" + attempt + "/" + maxAttempts + ")");
             }
             backoff.sleep(attempt);
         }
