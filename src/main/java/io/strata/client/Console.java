@@ -22,9 +22,23 @@ public final class Console {
         this.terminal = terminal;
     }
 
-    /** Talks on {@code err}; progress is a bar when the JVM has a terminal (System.console()). */
+    /** Talks on {@code err}; progress is a bar when stderr is a terminal. */
     public static Console on(PrintWriter err, boolean quiet) {
-        return new Console(err, quiet, System.console() != null);
+        return new Console(err, quiet, stderrIsTerminal());
+    }
+
+    /**
+     * System.console() needs stdin and stdout on a terminal too, but {@code top=$(strata pull ...)}
+     * captures stdout while stderr still shows on the terminal: on Linux, ask where fd 2 points.
+     */
+    static boolean stderrIsTerminal() {
+        if (System.console() != null) return true;
+        try {
+            String target = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/2")).toString();
+            return target.startsWith("/dev/pts/") || target.startsWith("/dev/tty");
+        } catch (java.io.IOException | UnsupportedOperationException | SecurityException e) {
+            return false;
+        }
     }
 
     public static Console on(PrintStream err, boolean quiet) {

@@ -102,9 +102,10 @@ public final class Progress implements AutoCloseable {
         long all = Math.max(total, 1);
         long now = Math.max(0, Math.min(done.get(), all));
         double rate = rate();
-        String eta = rate > 0 ? Human.clock(Duration.ofSeconds((long) ((all - now) / rate))) : "--:--";
+        // All bytes moved but not yet verified and on disk (or, for a push, not yet acknowledged).
+        String eta = now >= all ? "finishing" : rate > 0 ? "ETA " + Human.clock(Duration.ofSeconds((long) ((all - now) / rate))) : "ETA --:--";
         int percent = (int) (now * 100 / all);
-        String numbers = String.format(Locale.ROOT, "%s / %s  %3d%%  %s  ETA %s", Human.bytes(now), Human.bytes(all), percent,
+        String numbers = String.format(Locale.ROOT, "%s / %s  %3d%%  %s  %s", Human.bytes(now), Human.bytes(all), percent,
                 Human.rate(rate), eta);
         if (mode == Mode.LINES) return verb + ": " + numbers;
         int filled = (int) ((long) BAR_WIDTH * now / all);
