@@ -61,18 +61,20 @@ final class LayerUploader {
                 problem = e.getMessage();
                 if (e.code().equals("UPLOAD_UNKNOWN")) {
                     // The session is gone: expired, or finished by a PUT whose answer was lost.
-                    if (offset == layer.size() && registry.hasLayer(layer.digest())) return;
+                    if (offset == layer.size() && storedAlready(layer)) return;
                     location = null;
                     offset = 0;
                 } else if (e.code().equals("RANGE_INVALID") && e.uploadOffset().isPresent()) {
                     offset = e.uploadOffset().getAsLong();
                 } else if (e.code().equals("CONFLICT")) {
                     // The registry is still finishing the request a dropped connection cut short: wait, then ask.
-                    policyPause();
+                    Thread.sleep(backoff.delay(1).toMillis());
                     offset = askOffset(location, offset);
                 } else if (!e.isTransient()) {
                     if (location != null) registry.cancelUpload(location);
-                    throw new ClientException("uploading layer " + name + ": " + e.getMessage(), e);
+                    String hint = e.code().equals("DIGEST_INVALID")
+                            ? "; the file changed while it was being pushed? Push again once nothing writes to the chain" : "";
+                    throw new ClientException("uploading layer " + name + ": " + e.getMessage() + hint, e);
                 } else {
                     offset = askOffset(location, offset);
                 }
@@ -96,8 +98,12 @@ final class LayerUploader {
         }
     }
 
-    private void policyPause() throws InterruptedException {
-        Thread.sleep(backoff.delay(1).toMillis());
+    private boolean storedAlready(CanonicalLayer layer) throws InterruptedException {
+        try {
+            return registry.hasLayer(layer.digest());
+        } catch (IOException e) {
+            return false; // start a new session; the registry answers a duplicate layer as already stored
+        }
     }
 
     /** Brings the progress display for this layer from {@code shown} to {@code offset}, the bytes the registry holds. */
