@@ -111,13 +111,7 @@ public final class Puller {
         IndexCache.Fetched fetched = new IndexCache(cache, refs).fetch(registry, options.maxAttempts(), options.backoff(), console);
         Resolved image = fetched.index().resolve(options.ref(), registry.name());
 
-        List<Planned> plan = new ArrayList<>();
-        for (ChainLayer layer : image.chain()) {
-            boolean complete = isComplete(cache, layer);
-            long partial = complete ? 0 : PartState.resumable(cache.part(layer.digest()), cache.partState(layer.digest()),
-                    layer.digest(), layer.size());
-            plan.add(new Planned(layer, complete, partial));
-        }
+        List<Planned> plan = plan(cache, image);
         List<Planned> missing = plan.stream().filter(p -> !p.complete()).toList();
         long missingBytes = missing.stream().mapToLong(Planned::missingBytes).sum();
         long resumable = missing.stream().mapToLong(Planned::partial).sum();
@@ -147,12 +141,8 @@ public final class Puller {
                     new Semaphore(options.jobs(), true), options.splitBytes());
             LayerDownload download = new LayerDownload(registry, cache, progress, console, policy, threads);
             fetchAll(cache, plan, connections(missing, options.jobs(), options.splitBytes()), download, threads, progress, held, downloaded);
-            Instant now = Instant.now();
-            CachedImage entry = new CachedImage(image.fingerprint().hex(), registry.name(), image.image().product(),
-                    image.image().version(), aliasesFor(fetched.index(), image, options.ref()),
-                    image.chain().stream().map(l -> l.digest().hex()).toList(),
-                    image.chain().stream().map(ChainLayer::size).toList(), now.toString(), now.toString());
-            refs.update(s -> RefStore.recordPull(s, entry));
+            CachedImage entry = entry(registry, fetched.index(), image, options.ref(), Instant.now());
+            refs.update(s -> RefStore.recordPull(s, entry)); // while the layers are still held: no prune in between
             moved = progress.moved();
         } finally {
             threads.shutdownNow(); // after a failure: stop the other downloads, and let them record what they kept
@@ -168,6 +158,25 @@ public final class Puller {
         Path top = cache.layer(image.fingerprint());
         return new Result(top, image.fingerprint(), image.chain().stream().map(ChainLayer::digest).toList(), downloaded.get(),
                 missingBytes + resumable, false);
+    }
+
+    /** What the cache has of each chain layer before anything is downloaded. */
+    private static List<Planned> plan(CacheLayout cache, Resolved image) throws IOException {
+        List<Planned> plan = new ArrayList<>();
+        for (ChainLayer layer : image.chain()) {
+            boolean complete = isComplete(cache, layer);
+            long partial = complete ? 0 : PartState.resumable(cache.part(layer.digest()), cache.partState(layer.digest()),
+                    layer.digest(), layer.size());
+            plan.add(new Planned(layer, complete, partial));
+        }
+        return plan;
+    }
+
+    /** The reference store entry of a completed pull. */
+    private static CachedImage entry(RegistryClient registry, RemoteIndex index, Resolved image, String ref, Instant now) {
+        return new CachedImage(image.fingerprint().hex(), registry.name(), image.image().product(), image.image().version(),
+                aliasesFor(index, image, ref), image.chain().stream().map(l -> l.digest().hex()).toList(),
+                image.chain().stream().map(ChainLayer::size).toList(), now.toString(), now.toString());
     }
 
     /** {@code --prefer-cached}: a complete image pulled before for this ref, used without the registry. */
