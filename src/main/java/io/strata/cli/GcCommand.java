@@ -2,6 +2,7 @@ package io.strata.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.strata.client.Human;
 import io.strata.config.Units;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -56,7 +57,7 @@ final class GcCommand implements Callable<Integer> {
         }
         for (JsonNode digest : body.get("removed")) System.out.println((dryRun ? "would remove " : "removed ") + digest.asText());
         System.err.printf("%s %d layer(s), %s; kept %d%n", dryRun ? "would remove" : "removed", body.get("removed").size(),
-                Units.human(body.get("bytes_freed").asLong()), body.get("kept").asInt());
+                Human.bytes(body.get("bytes_freed").asLong()), body.get("kept").asInt());
         return 0;
     }
 }

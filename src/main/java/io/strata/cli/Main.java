@@ -6,9 +6,15 @@ import picocli.CommandLine.Command;
 /** The one jar's entry point: {@code java -jar strata.jar <command>}. */
 @Command(name = "strata", mixinStandardHelpOptions = true, version = "strata 0.1.0",
         description = "A registry for layered qcow2 disk images.",
-        subcommands = {ServeCommand.class, TokenCommand.class, VerifyCommand.class, GcCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {ServeCommand.class, TokenCommand.class, PushCommand.class, PullCommand.class, CacheCommand.class,
+                VerifyCommand.class, GcCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     public static void main(String[] args) {
+        System.exit(commandLine().execute(args));
+    }
+
+    /** The command line with its error handling, for {@link #main} and for tests that run commands in-process. */
+    public static CommandLine commandLine() {
         CommandLine cli = new CommandLine(new Main());
         // Show a user's mistake as one line that says what to do, not a stack trace.
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
@@ -18,7 +24,7 @@ public final class Main implements Runnable {
             }
             throw e;
         });
-        System.exit(cli.execute(args));
+        return cli;
     }
 
     @Override public void run() { new CommandLine(this).usage(System.out); }

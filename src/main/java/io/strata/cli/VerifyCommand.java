@@ -3,13 +3,15 @@ package io.strata.cli;
 import io.strata.StrataServer;
 import io.strata.catalog.CatalogService;
 import io.strata.catalog.Image;
+import io.strata.client.Console;
+import io.strata.client.Human;
+import io.strata.client.Progress;
 import io.strata.config.ServerConfig;
 import io.strata.http.Services;
 import io.strata.layer.FsLayerStore;
 import io.strata.layer.LayerDao;
 import io.strata.layer.LayerRecord;
 import io.strata.layer.Verifier;
-import io.strata.config.Units;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -31,11 +33,15 @@ final class VerifyCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Services services = StrataServer.openServices(ServerConfig.defaults(data.dataDir));
         LayerDao layers = services.database().dao(LayerDao.class);
-        long total = layers.all().stream().mapToLong(LayerRecord::size).sum();
-        Progress progress = new Progress("verify", total, System.err);
-        Verifier.Report report = new Verifier((FsLayerStore) services.layers().store(), layers)
-                .run(quick, quick ? done -> { } : progress::update);
-        progress.finish();
+        long total = quick ? 0 : layers.all().stream().mapToLong(LayerRecord::size).sum();
+        Verifier.Report report;
+        try (Progress progress = Console.on(System.err, quick).progress("verifying", total)) {
+            long[] reported = {0};
+            report = new Verifier((FsLayerStore) services.layers().store(), layers).run(quick, done -> {
+                progress.advance(done - reported[0]);
+                reported[0] = done;
+            });
+        }
         for (Verifier.Problem problem : report.problems()) System.out.println("layer " + problem.layer() + ": " + problem.what());
         CatalogService.Snapshot snapshot = services.catalog().snapshot();
         for (Image image : snapshot.hidden()) {
@@ -44,7 +50,7 @@ final class VerifyCommand implements Callable<Integer> {
         }
         boolean ok = report.ok() && snapshot.hidden().isEmpty();
         System.err.printf("%s: %d layer(s), %s hashed, %d image(s): %s%n", data.dataDir, report.layersChecked(),
-                quick ? "nothing" : Units.human(report.bytesChecked()), snapshot.images().size() + snapshot.hidden().size(),
+                quick ? "nothing" : Human.bytes(report.bytesChecked()), snapshot.images().size() + snapshot.hidden().size(),
                 ok ? "all good" : (report.problems().size() + snapshot.hidden().size()) + " problem(s)");
         return ok ? 0 : 1;
     }

@@ -39,17 +39,4 @@ public final class Units {
             default -> Duration.ofDays(value);
         };
     }
-
-    /** 1536 → "1.5 KiB". */
-    public static String human(long bytes) {
-        if (bytes < 1024) return bytes + " B";
-        String[] units = {"KiB", "MiB", "GiB", "TiB", "PiB"};
-        double value = bytes;
-        int unit = -1;
-        while (value >= 1024 && unit < units.length - 1) {
-            value /= 1024;
-            unit++;
-        }
-        return String.format(Locale.ROOT, value >= 100 ? "%.0f %s" : "%.1f %s", value, units[unit]);
-    }
 }

@@ -34,11 +34,11 @@ final class UploadHandlers {
         describe(ctx, session, 202);
     }
 
-    void status(Context ctx) {
+    void status(Context ctx) throws InterruptedException {
         describe(ctx, uploads.status(ctx.pathParam("id")), 200);
     }
 
-    void append(Context ctx) throws IOException {
+    void append(Context ctx) throws IOException, InterruptedException {
         String id = ctx.pathParam("id");
         try {
             OptionalLong start = OptionalLong.empty();

@@ -31,6 +31,7 @@ import java.util.OptionalLong;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.regex.Pattern;
 
@@ -47,6 +48,8 @@ import java.util.regex.Pattern;
 public final class UploadService {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(UploadService.class);
     private static final Pattern SESSION_ID = Pattern.compile("[0-9a-f]{32}");
+    /** How long a status request waits for a write in flight to settle. */
+    private static final Duration STATUS_WAIT = Duration.ofSeconds(2);
 
     private final LayerService layers;
     private final LayerStore store;
@@ -123,8 +126,19 @@ public final class UploadService {
         return dao.find(id).orElseThrow();
     }
 
-    public UploadSession status(String id) {
-        return session(id);
+    /**
+     * The session as durably recorded. A write in flight (typically one whose connection was just
+     * cut, still being wound up) is waited for briefly, so a client resuming after a cut learns
+     * the real offset instead of one that is about to move and make its next chunk refused.
+     */
+    public UploadSession status(String id) throws InterruptedException {
+        UploadSession session = session(id);
+        Live state = live.get(id);
+        if (state != null && state.lock.isLocked() && state.lock.tryLock(STATUS_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
+            state.lock.unlock();
+            return session(id);
+        }
+        return session;
     }
 
     /**

@@ -1,0 +1,152 @@
+package io.strata.client;
+
+import io.strata.client.PartState.Segment;
+import io.strata.layer.Digest;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.List;
+
+/**
+ * Hashes a partial download from the start as it becomes contiguous, in its own thread, while the
+ * range writers keep writing: verification costs no time after the last byte arrives beyond
+ * hashing what is left. Every {@link #FLUSH_BYTES} it also forces the file to disk and records
+ * the segments, so the final fsync before the rename has little left to do and a crash loses
+ * little. It reads back from the page cache, which is cheaper than hashing on the network threads.
+ */
+final class PrefixHasher implements Runnable {
+    static final long FLUSH_BYTES = 64L << 20;
+    private static final int CHUNK = 4 << 20;
+
+    private final Path part;
+    private final Path record;
+    private final Digest layer;
+    private final long size;
+    private final List<Segment> segments;
+    private MessageDigest digest = newDigest();
+    private long hashed;
+    private long flushed;
+    private int generation;
+    private boolean stopped;
+    private IOException failure;
+
+    PrefixHasher(Path part, Path record, Digest layer, long size, List<Segment> segments) {
+        this.part = part;
+        this.record = record;
+        this.layer = layer;
+        this.size = size;
+        this.segments = segments;
+    }
+
+    /** Bytes from the start of the layer that are written with no gap. */
+    long prefix() {
+        long prefix = 0;
+        for (Segment segment : segments) {
+            prefix = segment.next();
+            if (!segment.complete()) break;
+        }
+        return prefix;
+    }
+
+    /** A writer added bytes. */
+    synchronized void poke() { notifyAll(); }
+
+    /** The single-stream part started over from byte 0 (the registry sent the whole file). */
+    synchronized void reset() {
+        digest = newDigest();
+        hashed = 0;
+        flushed = 0;
+        generation++;
+        notifyAll();
+    }
+
+    synchronized void stop() {
+        stopped = true;
+        notifyAll();
+    }
+
+    @Override
+    public void run() {
+        ByteBuffer buffer = ByteBuffer.allocateDirect(CHUNK);
+        try (FileChannel channel = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            while (true) {
+                long from;
+                long until;
+                int seen;
+                synchronized (this) {
+                    while (!stopped && prefix() <= hashed) wait(50);
+                    if (stopped && prefix() <= hashed) return;
+                    from = hashed;
+                    until = Math.min(prefix(), from + CHUNK);
+                    seen = generation;
+                }
+                buffer.clear().limit((int) (until - from));
+                while (buffer.hasRemaining()) {
+                    if (channel.read(buffer, from + buffer.position()) < 0) break;
+                }
+                buffer.flip();
+                boolean flush;
+                synchronized (this) {
+                    if (seen != generation) continue; // the part was truncated under us: start again
+                    digest.update(buffer);
+                    hashed = from + (until - from);
+                    flush = hashed - flushed >= FLUSH_BYTES && hashed < size;
+                    notifyAll();
+                }
+                if (flush) flush(channel);
+            }
+        } catch (IOException e) {
+            synchronized (this) {
+                failure = e;
+                notifyAll();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Forces written bytes to disk, then records the segments as they were before the force. */
+    private void flush(FileChannel channel) throws IOException {
+        List<long[]> snapshot = PartState.snapshot(segments);
+        channel.force(false);
+        PartState.save(record, layer, size, snapshot);
+        synchronized (this) {
+            flushed = hashed;
+        }
+    }
+
+    /** Forces the part to disk and records where every segment got to (a pull that stops keeps this for the next). */
+    void persist() throws IOException {
+        if (LayerFiles.sizeOf(part) == 0) {
+            java.nio.file.Files.deleteIfExists(part); // nothing arrived: leave nothing behind
+            java.nio.file.Files.deleteIfExists(record);
+            return;
+        }
+        List<long[]> snapshot = PartState.snapshot(segments);
+        try (FileChannel channel = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+            channel.force(false);
+        }
+        PartState.save(record, layer, size, snapshot);
+    }
+
+    /** Waits until the whole layer is hashed and returns the hex sha256. */
+    synchronized String awaitDigest() throws IOException, InterruptedException {
+        while (hashed < size && failure == null) wait(100);
+        if (failure != null) throw new ClientException("cannot read back " + part + " to verify it: " + failure.getMessage(), failure);
+        return HexFormat.of().formatHex(digest.digest());
+    }
+
+    private static MessageDigest newDigest() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,188 @@
+package io.strata.client;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.strata.api.ApiException;
+import io.strata.catalog.PublishRequest;
+import io.strata.client.LocalChain.LocalLayer;
+import io.strata.layer.Digest;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * {@code strata push}: follows the local backing chain of a top file, canonicalises each layer's
+ * header in the upload stream (DESIGN §1: new first cluster, rest unchanged), hashes base first
+ * (a child's id covers its parent's), skips layers the registry already has, uploads the rest
+ * resumably base first (the registry checks a layer's parent is stored), and publishes the image.
+ */
+public final class Pusher {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Only for checking the metadata with the registry's own rules before any byte is uploaded. */
+    private static final String PLACEHOLDER_LAYER = "0".repeat(64);
+
+    /**
+     * @param product  {@code os:release:arch:variant}, e.g. {@code debian:12:amd64:cloud}
+     * @param version  the version serial, {@code YYYYMMDD_HHMM}
+     * @param chunkBytes size of each upload request; a dropped connection costs at most one chunk
+     */
+    public record Options(Path top, String registry, String token, String product, String version, List<String> aliases,
+                          Optional<String> title, Optional<String> description, int maxAttempts, Backoff backoff,
+                          Duration timeout, long chunkBytes) {
+        public Options {
+            aliases = List.copyOf(aliases);
+            if (maxAttempts < 1) throw new IllegalArgumentException("--max-attempts must be at least 1");
+            if (chunkBytes < 1) throw new IllegalArgumentException("--chunk-size must be at least 1 byte");
+        }
+
+        public static Options of(Path top, String registry, String token, String product, String version, List<String> aliases) {
+            return new Options(top, registry, token, product, version, aliases, Optional.empty(), Optional.empty(), 5,
+                    Backoff.DEFAULT, Duration.ofSeconds(30), 64L << 20);
+        }
+
+        public Options withChunkBytes(long bytes) {
+            return new Options(top, registry, token, product, version, aliases, title, description, maxAttempts, backoff, timeout, bytes);
+        }
+
+        public Options withBackoff(Backoff b) {
+            return new Options(top, registry, token, product, version, aliases, title, description, maxAttempts, b, timeout, chunkBytes);
+        }
+
+        public Options withMaxAttempts(int n) {
+            return new Options(top, registry, token, product, version, aliases, title, description, n, backoff, timeout, chunkBytes);
+        }
+
+        public Options withTimeout(Duration d) {
+            return new Options(top, registry, token, product, version, aliases, title, description, maxAttempts, backoff, d, chunkBytes);
+        }
+    }
+
+    /**
+     * @param layers        the canonical chain, base first
+     * @param uploaded      how many layers were sent (the others were on the registry already)
+     * @param alreadyPublished the registry had this very image (same product and version) before
+     */
+    public record Result(Digest fingerprint, List<CanonicalLayer> layers, int uploaded, long uploadedBytes, boolean alreadyPublished) {}
+
+    private final Console console;
+
+    public Pusher(Console console) { this.console = console; }
+
+    public Result push(Options options) throws IOException, InterruptedException {
+        PublishRequest metadata = checkMetadata(options);
+        RegistryClient registry = new RegistryClient(RegistryClient.baseUri(options.registry()),
+                Optional.ofNullable(options.token()).filter(t -> !t.isBlank()), options.timeout());
+        if (options.token() == null || options.token().isBlank()) {
+            throw new ClientException("push needs a registry token with scopes push and publish: set STRATA_TOKEN (or pass --token);"
+                    + " the registry's operator makes one with 'strata token create --scope push,publish'");
+        }
+
+        List<LocalLayer> local = LocalChain.follow(options.top());
+        console.info("push: " + options.top() + ": a chain of " + local.size() + " layer" + (local.size() == 1 ? "" : "s")
+                + ", " + Human.bytes(local.stream().mapToLong(LocalLayer::size).sum()));
+        List<CanonicalLayer> chain = new ArrayList<>();
+        try (Progress hashing = console.progress("hash", local.stream().mapToLong(LocalLayer::size).sum())) {
+            Optional<Digest> parent = Optional.empty();
+            for (LocalLayer layer : local) {
+                CanonicalLayer canonical = CanonicalLayer.of(layer, parent, hashing);
+                chain.add(canonical);
+                parent = Optional.of(canonical.digest());
+            }
+        }
+        for (CanonicalLayer layer : chain) {
+            console.info("push:   " + layer.digest().shortHex() + "  " + Human.bytes(layer.size()) + "  " + layer.local().file()
+                    + (layer.rewritten() ? "  (backing name rewritten to " + layer.parent().orElseThrow().fileName().substring(0, 12) + "….qcow2 in the upload)" : ""));
+        }
+
+        List<CanonicalLayer> missing = new ArrayList<>();
+        for (CanonicalLayer layer : chain) {
+            boolean stored = Retry.call("push: HEAD " + layer.digest().shortHex(), options.maxAttempts(), options.backoff(), console,
+                    () -> registry.hasLayer(layer.digest()));
+            if (!stored) missing.add(layer);
+        }
+        long bytes = missing.stream().mapToLong(CanonicalLayer::size).sum();
+        if (missing.isEmpty()) {
+            console.info("push: all " + chain.size() + " layers are already on " + registry.name() + ": nothing to upload");
+        } else {
+            console.info("push: uploading " + missing.size() + " of " + chain.size() + " layers, " + Human.bytes(bytes)
+                    + (missing.size() < chain.size() ? " (" + (chain.size() - missing.size()) + " already on the registry)" : ""));
+            Instant started = Instant.now();
+            try (Progress progress = console.progress("push", bytes)) {
+                LayerUploader uploader = new LayerUploader(registry, progress, console, options.maxAttempts(), options.backoff(),
+                        options.chunkBytes());
+                for (CanonicalLayer layer : missing) uploader.upload(layer); // base first: the registry checks each parent is stored
+            }
+            Duration took = Duration.between(started, Instant.now());
+            console.info("push: uploaded " + Human.bytes(bytes) + " in " + Human.seconds(took)
+                    + (took.toMillis() > 0 ? " (" + Human.rate(bytes * 1000.0 / took.toMillis()) + ")" : ""));
+        }
+
+        Digest top = chain.get(chain.size() - 1).digest();
+        boolean alreadyPublished = publish(registry, metadata, top, options);
+        return new Result(top, List.copyOf(chain), missing.size(), bytes, alreadyPublished);
+    }
+
+    /** Publishes; true when the registry already had exactly this image (a repeated push). */
+    private boolean publish(RegistryClient registry, PublishRequest metadata, Digest top, Options options)
+            throws IOException, InterruptedException {
+        ObjectNode body = JSON.createObjectNode();
+        body.put("os", metadata.os()).put("release", metadata.release()).put("arch", metadata.arch())
+                .put("variant", metadata.variant()).put("version", metadata.version()).put("layer", top.hex());
+        body.putArray("aliases").addAll(metadata.aliases().stream().map(JSON.getNodeFactory()::textNode).toList());
+        if (metadata.releaseTitle() != null) body.put("release_title", metadata.releaseTitle());
+        if (metadata.description() != null) body.put("description", metadata.description());
+        body.putObject("properties");
+        try {
+            // A retry after a lost answer meets a 409 for our own image, which is handled below as published.
+            Retry.call("push: publish", options.maxAttempts(), options.backoff(), console, () -> registry.publish(body));
+            console.info("push: published " + metadata.product().id() + " " + metadata.version() + " as " + top.hex()
+                    + (metadata.aliases().isEmpty() ? "" : " (aliases: " + String.join(", ", metadata.aliases()) + ")"));
+            return false;
+        } catch (RegistryException e) {
+            if (e.status() != 409) throw new ClientException("publishing: " + e.getMessage(), e);
+            Optional<JsonNode> existing = Retry.call("push: GET image", options.maxAttempts(), options.backoff(), console,
+                    () -> registry.image(top));
+            if (existing.isPresent() && existing.get().path("product").asText().equals(metadata.product().id())
+                    && existing.get().path("version").asText().equals(metadata.version())) {
+                console.info("push: " + metadata.product().id() + " " + metadata.version() + " is already published as "
+                        + top.hex() + ": nothing to publish");
+                return true;
+            }
+            throw new ClientException("publishing: " + e.getMessage(), e);
+        }
+    }
+
+    /** The registry's own checks of product, version and aliases, run before anything is hashed or uploaded. */
+    static PublishRequest checkMetadata(Options options) throws ClientException {
+        String[] parts = options.product() == null ? new String[0] : options.product().split(":", -1);
+        if (parts.length != 4) {
+            throw new ClientException("--product must be os:release:arch:variant, e.g. debian:12:amd64:cloud; got '" + options.product() + "'");
+        }
+        PublishRequest request = new PublishRequest(parts[0], parts[1], parts[2], parts[3], options.version(), PLACEHOLDER_LAYER,
+                options.aliases(), options.title().orElse(null), options.description().orElse(null), Map.of());
+        try {
+            PublishRequest valid = request.validated();
+            // Keep what the user gave: the registry fills in its own defaults for what was left out.
+            return new PublishRequest(valid.os(), valid.release(), valid.arch(), valid.variant(), valid.version(), null,
+                    valid.aliases(), options.title().orElse(null), options.description().orElse(null), Map.of());
+        } catch (ApiException e) {
+            Object field = e.detail().get("field");
+            String option = switch (String.valueOf(field)) {
+                case "os", "release", "arch", "variant" -> "--product";
+                case "version" -> "--version";
+                case "aliases" -> "--alias";
+                case "release_title" -> "--title";
+                case "description" -> "--description";
+                default -> "the image metadata";
+            };
+            throw new ClientException(option + ": " + e.getMessage());
+        }
+    }
+}
