@@ -40,9 +40,7 @@ class GarbageCollectionTest {
     @AfterEach
     void stop() { registry.close(); }
 
-    void upload(Digest... digests) {
-        for (Digest d : digests) assertEquals(201, registry.putLayer(layers.bytes(d)).statusCode());
-    }
+    void upload(Digest... digests) { layers.uploadTo(registry, digests); }
 
     void publish(String variant, Digest top) {
         String body = "{\"os\":\"debian\",\"release\":\"12\",\"arch\":\"amd64\",\"variant\":\"" + variant

@@ -60,6 +60,14 @@ public final class LayerFactory {
         return Files.readAllBytes(image);
     }
 
+    /** Uploads the layers in the order given (parents first), asserting each is stored or already there. */
+    public void uploadTo(TestRegistry registry, Digest... digests) {
+        for (Digest d : digests) {
+            int status = registry.putLayer(bytes(d)).statusCode();
+            if (status != 201 && status != 200) throw new AssertionError("upload of " + d + " answered " + status);
+        }
+    }
+
     public Path path(Digest digest) { return dir.resolve(digest.fileName()); }
 
     public byte[] bytes(Digest digest) {

@@ -1,5 +1,7 @@
 package io.strata.layer.qcow2;
 
+import static io.strata.layer.qcow2.HeaderFields.*;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -34,17 +36,6 @@ public record Qcow2Header(int version, int clusterSize, long headerLength, Optio
     /** A header extension kept as opaque bytes ({@code data} without its padding). */
     public record Extension(int type, byte[] data) {}
 
-    private static final byte[] MAGIC = {'Q', 'F', 'I', (byte) 0xfb};
-    private static final int VERSION_OFFSET = 4;
-    private static final int BACKING_FILE_OFFSET_OFFSET = 8;
-    private static final int BACKING_FILE_SIZE_OFFSET = 16;
-    private static final int CLUSTER_BITS_OFFSET = 20;
-    private static final int HEADER_LENGTH_OFFSET = 100;
-    private static final int VERSION_2_HEADER_LENGTH = 72;
-    private static final int EXTENSION_END = 0;
-    private static final int EXTENSION_BACKING_FORMAT = 0xe2792aca;
-    private static final int EXTENSION_HEADER_LENGTH = 8;
-    private static final int MAX_BACKING_NAME_LENGTH = 1023;
 
     public Qcow2Header {
         extensions = List.copyOf(extensions);

@@ -1,5 +1,7 @@
 package io.strata.layer.qcow2;
 
+import static io.strata.layer.qcow2.HeaderFields.*;
+
 import io.strata.layer.Digest;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -48,25 +50,17 @@ public final class Qcow2Inspector {
     /** A canonical backing name is a layer's file name: its sha256 followed by this suffix. */
     static final String LAYER_SUFFIX = ".qcow2";
 
-    private static final byte[] MAGIC = {'Q', 'F', 'I', (byte) 0xfb};
-    private static final int VERSION_OFFSET = 4;
-    private static final int BACKING_FILE_OFFSET_OFFSET = 8;
-    private static final int BACKING_FILE_SIZE_OFFSET = 16;
-    private static final int CLUSTER_BITS_OFFSET = 20;
     private static final int SIZE_OFFSET = 24;
     private static final int CRYPT_METHOD_OFFSET = 32;
     private static final int INCOMPATIBLE_FEATURES_OFFSET = 72;
     private static final int COMPATIBLE_FEATURES_OFFSET = 80;
     private static final int AUTOCLEAR_FEATURES_OFFSET = 88;
-    private static final int HEADER_LENGTH_OFFSET = 100;
     private static final int COMPRESSION_TYPE_OFFSET = 104;
 
-    private static final int VERSION_2_HEADER_LENGTH = 72;
     private static final int VERSION_3_MIN_HEADER_LENGTH = 104;
     private static final int MIN_CLUSTER_BITS = 9;
     private static final int MAX_CLUSTER_BITS = 21;
     private static final int MIN_EXTENDED_L2_CLUSTER_BITS = 14;
-    private static final int MAX_BACKING_NAME_LENGTH = 1023;
 
     private static final long DIRTY_BIT = 1L;
     private static final long CORRUPT_BIT = 1L << 1;
@@ -82,8 +76,6 @@ public final class Qcow2Inspector {
     private static final int CRYPT_AES = 1;
     private static final int CRYPT_LUKS = 2;
 
-    private static final int EXTENSION_END = 0;
-    private static final int EXTENSION_BACKING_FORMAT = 0xe2792aca;
     private static final int EXTENSION_FEATURE_NAME_TABLE = 0x6803f857;
     private static final int EXTENSION_BITMAPS = 0x23852875;
     private static final int EXTENSION_FULL_DISK_ENCRYPTION = 0x0537be77;
@@ -91,7 +83,6 @@ public final class Qcow2Inspector {
     private static final Set<Integer> SPECIFIED_EXTENSIONS = Set.of(EXTENSION_BACKING_FORMAT,
             EXTENSION_FEATURE_NAME_TABLE, EXTENSION_BITMAPS, EXTENSION_FULL_DISK_ENCRYPTION,
             EXTENSION_EXTERNAL_DATA_FILE);
-    private static final int EXTENSION_HEADER_LENGTH = 8;
 
     private static final String REBASE_ADVICE = "run 'qemu-img rebase -u -F qcow2 -b <parent-sha256>.qcow2 child.qcow2'"
             + " (the parent's sha256 is its layer id), or upload the chain with 'strata push', which does this for you";
