@@ -6,8 +6,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 
 /**
@@ -67,12 +65,8 @@ public record CacheLayout(Path root) {
 
     /** The cached index of {@code registry}, named by a hash of its URL so any URL makes a safe file name. */
     public Path index(String registry) {
-        try {
-            byte[] hash = MessageDigest.getInstance("SHA-256").digest(registry.getBytes(StandardCharsets.UTF_8));
-            return indexes().resolve(HexFormat.of().formatHex(hash, 0, 8) + ".json");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        byte[] hash = Digest.sha256().digest(registry.getBytes(StandardCharsets.UTF_8));
+        return indexes().resolve(HexFormat.of().formatHex(hash, 0, 8) + ".json");
     }
 
     /** The layer a file in {@code layers/} holds or is downloading, if its name is one of ours. */

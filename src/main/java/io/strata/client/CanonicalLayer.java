@@ -14,7 +14,6 @@ import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
 import java.util.Optional;
 
@@ -48,7 +47,7 @@ public record CanonicalLayer(LocalLayer local, byte[] firstCluster, Digest diges
     public static CanonicalLayer of(LocalLayer local, Optional<Digest> parent, Progress progress) throws IOException {
         byte[] cluster = firstCluster(local, parent);
         inspect(local, cluster);
-        MessageDigest sha = sha256();
+        MessageDigest sha = Digest.sha256();
         try (InputStream in = open(local, cluster, 0, local.size())) {
             byte[] buffer = new byte[READ_CHUNK];
             int n;
@@ -113,13 +112,6 @@ public record CanonicalLayer(LocalLayer local, byte[] firstCluster, Digest diges
         return new SequenceInputStream(head, rest);
     }
 
-    private static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 
     /** At most {@code remaining} bytes of a stream; a file that shrank underneath ends early and is caught by the digest. */
     private static final class BoundedInputStream extends InputStream {

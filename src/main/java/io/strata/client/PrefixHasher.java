@@ -9,7 +9,6 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.List;
 
@@ -29,7 +28,7 @@ final class PrefixHasher implements Runnable {
     private final Digest layer;
     private final long size;
     private final List<Segment> segments;
-    private MessageDigest digest = newDigest();
+    private MessageDigest digest = Digest.sha256();
     private long hashed;
     private long flushed;
     private int generation;
@@ -59,7 +58,7 @@ final class PrefixHasher implements Runnable {
 
     /** The single-stream part started over from byte 0 (the registry sent the whole file). */
     synchronized void reset() {
-        digest = newDigest();
+        digest = Digest.sha256();
         hashed = 0;
         flushed = 0;
         generation++;
@@ -142,11 +141,4 @@ final class PrefixHasher implements Runnable {
         return HexFormat.of().formatHex(digest.digest());
     }
 
-    private static MessageDigest newDigest() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 }
