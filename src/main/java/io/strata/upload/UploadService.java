@@ -158,18 +158,16 @@ public final class UploadService {
                                 + " bytes; send the chunk that starts at " + received,
                         Map.of("received", received));
             }
-            long declared = contentLength;
-            if (end.isPresent()) {
-                long rangeLength = end.getAsLong() - received + 1;
-                if (rangeLength < 0) throw new ApiException(ErrorCode.RANGE_INVALID, "Content-Range ends before it starts", Map.of("received", received));
-                checkDeclaredSize(rangeLength, received);
-                if (contentLength >= 0 && contentLength != rangeLength) {
-                    throw new ApiException(ErrorCode.UPLOAD_INVALID, "Content-Range covers " + rangeLength
-                            + " bytes but Content-Length is " + contentLength);
-                }
-                declared = rangeLength;
+            long declared = end.isPresent() ? end.getAsLong() - received + 1 : contentLength;
+            if (end.isPresent() && declared < 0) {
+                throw new ApiException(ErrorCode.RANGE_INVALID, "Content-Range ends before it starts", Map.of("received", received));
             }
+            // Size first: a range beyond the limit is refused as too large whatever its Content-Length says.
             checkDeclaredSize(declared, received);
+            if (end.isPresent() && contentLength >= 0 && contentLength != declared) {
+                throw new ApiException(ErrorCode.UPLOAD_INVALID, "Content-Range covers " + declared
+                        + " bytes but Content-Length is " + contentLength);
+            }
             return write(id, state, received, body, declared);
         } finally {
             state.lock.unlock();
