@@ -203,13 +203,7 @@ public final class CatalogService {
     }
 
     /** The aliases currently resolving to {@code image}. */
-    public List<String> aliasesOf(Image image) {
-        return jdbi.inTransaction(handle -> {
-            List<String> names = handle.attach(AliasDao.class).namesFor(image.product().id());
-            Map<String, String> resolved = resolve(handle, names);
-            return names.stream().filter(n -> image.fingerprint().hex().equals(resolved.get(n))).toList();
-        });
-    }
+    public List<String> aliasesOf(Image image) { return current.aliasesOf(image.fingerprint()); }
 
     /**
      * Everything the index documents need, as of the last committed change. Images whose chain
