@@ -18,7 +18,7 @@ pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
 
 start() {
   stop >/dev/null 2>&1 || true
-  mkdir -p "$DIR"
+  mkdir -p "$DIR"; chmod 755 "$DIR"   # the postgres user must reach its cluster inside
   # PostgreSQL: a cluster of its own, trust auth on loopback only.
   local bin; bin=$(pg_bin)
   [ -n "$bin" ] || { echo "postgresql is not installed (apt-get install postgresql)" >&2; exit 1; }
