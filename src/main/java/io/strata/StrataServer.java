@@ -35,6 +35,8 @@ import java.util.concurrent.TimeUnit;
 /** A running registry: storage opened and recovered, services wired, HTTP listening. */
 public final class StrataServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(StrataServer.class);
+    /** How often a replica on a shared database asks whether another one changed the catalog. */
+    static final java.time.Duration CATALOG_POLL = java.time.Duration.ofMillis(200);
 
     private final ServerConfig config;
     private final Services services;
@@ -53,19 +55,24 @@ public final class StrataServer implements AutoCloseable {
     /** Opens (or creates) the data directory, recovers it after any crash, and starts listening. */
     public static StrataServer start(ServerConfig config) throws IOException {
         Files.createDirectories(config.dataDir());
-        DataDirLock lock = DataDirLock.acquire(config.dataDir());
+        // With the metadata in PostgreSQL the data directory is a store that replicas share; the cluster locks coordinate them.
+        DataDirLock lock = config.db().isShared() ? null : DataDirLock.acquire(config.dataDir());
         try {
             return start(config, lock);
         } catch (IOException | RuntimeException e) {
-            lock.close();
+            if (lock != null) lock.close();
             throw e;
         }
     }
 
     private static StrataServer start(ServerConfig config, DataDirLock lock) throws IOException {
         Services services = openServices(config);
-        new Recovery(services.layers(), services.database().dao(LayerDao.class)).run();
-        services.uploads().recover();
+        try {
+            recover(services);
+        } catch (IOException | RuntimeException e) {
+            services.database().close();
+            throw e;
+        }
         if (config.importDir().isPresent()) new SampleImporter(services.uploads(), services.catalog()).importFrom(config.importDir().get());
 
         ObjectMapper json = new ObjectMapper().setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE);
@@ -95,25 +102,55 @@ public final class StrataServer implements AutoCloseable {
         long period = Math.max(1, Math.min(60, config.uploadExpiry().toSeconds() / 4));
         maintenance.scheduleWithFixedDelay(() -> {
             try {
+                if (!services.database().cluster().isLeader()) return;
                 int expired = services.uploads().expire();
                 if (expired > 0) LOG.info("removed {} abandoned upload(s)", expired);
             } catch (Exception e) {
                 LOG.warn("upload expiry failed", e);
             }
         }, period, period, TimeUnit.SECONDS);
+        if (services.database().isShared()) {
+            // Another replica's publish is served here within CATALOG_POLL plus one reload.
+            maintenance.scheduleWithFixedDelay(() -> {
+                try {
+                    if (services.catalog().refreshIfChanged()) services.layers().invalidateAll();
+                } catch (Exception e) {
+                    LOG.warn("could not check the catalog for changes made by other replicas: {}", e.getMessage());
+                }
+            }, CATALOG_POLL.toMillis(), CATALOG_POLL.toMillis(), TimeUnit.MILLISECONDS);
+        }
         return new StrataServer(config, services, app, maintenance, lock);
+    }
+
+    /**
+     * Startup recovery (DESIGN §7). On a shared database it runs while no replica commits a layer,
+     * so a file whose row another replica is about to write is not taken for a crash's leftover;
+     * the upload area is left to expiry there, since its files may belong to other replicas' uploads.
+     */
+    private static void recover(Services services) throws IOException {
+        Recovery.Report report;
+        try {
+            report = services.database().cluster().exclusive(
+                    () -> new Recovery(services.layers(), services.database().dao(LayerDao.class)).run());
+        } catch (IOException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IOException("startup recovery failed: " + e.getMessage(), e);
+        }
+        if (report.changedAnything()) services.catalog().changed();
+        if (!services.database().isShared()) services.uploads().recover();
     }
 
     /** The services without HTTP, for commands that work on a data directory directly (token, gc, verify). */
     public static Services openServices(ServerConfig config) throws IOException {
         Files.createDirectories(config.dataDir());
-        Database database = Database.open(config.dataDir().resolve("strata.db"));
+        Database database = Database.open(config.db(), config.dataDir());
         FsLayerStore store = new FsLayerStore(config.dataDir());
-        LayerService layers = new LayerService(store, database.dao(LayerDao.class), config.allowEncryption());
+        LayerService layers = new LayerService(store, database.dao(LayerDao.class), config.allowEncryption(), database.cluster());
         UploadService uploads = new UploadService(layers, database.dao(UploadDao.class), config.maxLayerBytes(),
                 config.minFreeBytes(), config.uploadExpiry(), Clock.systemUTC());
         TokenService tokens = new TokenService(database.dao(TokenDao.class));
-        CatalogService catalog = new CatalogService(database.jdbi(), Clock.systemUTC());
+        CatalogService catalog = new CatalogService(database, Clock.systemUTC());
         GarbageCollector gc = new GarbageCollector(layers, database.dao(LayerDao.class), catalog, uploads, Clock.systemUTC());
         return new Services(database, layers, uploads, tokens, catalog, new IndexService(catalog), gc);
     }
@@ -133,6 +170,8 @@ public final class StrataServer implements AutoCloseable {
     public void close() {
         maintenance.shutdownNow();
         app.stop();
+        services.database().close();
+        if (lock == null) return;
         try {
             lock.close();
         } catch (IOException e) {

@@ -18,6 +18,7 @@ import java.util.concurrent.CountDownLatch;
                 + "the publishing API under /api/v1/, health at /healthz. Every option can also come from its STRATA_* environment variable.")
 final class ServeCommand implements Callable<Integer> {
     @Mixin DataDirOption data;
+    @Mixin DbOption db;
 
     @Option(names = "--host", paramLabel = "ADDR", defaultValue = "${env:STRATA_HOST:-127.0.0.1}",
             description = "Interface to listen on; 0.0.0.0 for all (env STRATA_HOST; default: ${DEFAULT-VALUE}).")
@@ -56,18 +57,20 @@ final class ServeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         ServerConfig config = new ServerConfig(data.dataDir.toAbsolutePath().normalize(), host, port,
                 Units.parseSize(maxLayerSize), Units.parseSize(minFree), Units.parseDuration(uploadExpiry),
-                allowEncrypted, Optional.ofNullable(staticDir), Optional.ofNullable(importDir));
+                allowEncrypted, Optional.ofNullable(staticDir), Optional.ofNullable(importDir), db.config());
         StrataServer server = StrataServer.start(config);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             server.close();
             stopped.countDown();
         }, "strata-shutdown"));
-        System.out.println("strata listening on " + server.baseUrl() + "  (data: " + config.dataDir() + ")");
+        System.out.println("strata listening on " + server.baseUrl() + "  (data: " + config.dataDir()
+                + (config.db().isShared() ? ", metadata: " + config.db().describe() : "") + ")");
         System.out.println("  layers:  " + server.baseUrl() + "/layers/<sha256>.qcow2");
         System.out.println("  catalog: " + server.baseUrl() + "/   index: " + server.baseUrl() + "/index.json");
         System.out.println("  health:  " + server.baseUrl() + "/healthz");
-        System.out.println("  push token: java -jar strata.jar token create --data " + config.dataDir() + " --scope push");
+        System.out.println("  push token: java -jar strata.jar token create --data " + config.dataDir()
+                + (config.db().isShared() ? " --db '" + config.db().describe() + "'" : "") + " --scope push");
         stopped.await();
         return 0;
     }

@@ -28,6 +28,7 @@ final class TokenCommand implements Runnable {
                     "Scopes: push (upload layers), publish (images and aliases), admin (everything)."})
     static final class Create implements Callable<Integer> {
         @Mixin DataDirOption data;
+        @Mixin DbOption db;
 
         @Option(names = "--scope", required = true, split = ",", paramLabel = "SCOPE",
                 description = "push, publish or admin; repeat or separate with commas.")
@@ -43,7 +44,7 @@ final class TokenCommand implements Runnable {
                 parsed.add(Scope.parse(text.strip()).orElseThrow(() ->
                         new IllegalArgumentException("unknown scope '" + text + "': use push, publish or admin")));
             }
-            TokenService tokens = StrataServer.openServices(ServerConfig.defaults(data.dataDir)).tokens();
+            TokenService tokens = StrataServer.openServices(ServerConfig.defaults(data.dataDir).withDb(db.config())).tokens();
             TokenService.Issued issued = tokens.create(name, parsed);
             System.err.println("token " + issued.token().id() + " (" + name + ", scopes: "
                     + parsed.stream().map(Scope::id).collect(Collectors.joining(",")) + ") created; store it now, it is not shown again:");
@@ -55,10 +56,11 @@ final class TokenCommand implements Runnable {
     @Command(name = "list", mixinStandardHelpOptions = true, description = "List active tokens (never their secrets).")
     static final class ListTokens implements Callable<Integer> {
         @Mixin DataDirOption data;
+        @Mixin DbOption db;
 
         @Override
         public Integer call() throws Exception {
-            TokenService tokens = StrataServer.openServices(ServerConfig.defaults(data.dataDir)).tokens();
+            TokenService tokens = StrataServer.openServices(ServerConfig.defaults(data.dataDir).withDb(db.config())).tokens();
             System.out.printf("%-6s %-20s %-22s %s%n", "ID", "NAME", "SCOPES", "CREATED");
             for (Token token : tokens.list()) {
                 System.out.printf("%-6d %-20s %-22s %s%n", token.id(), token.name(),
@@ -71,13 +73,14 @@ final class TokenCommand implements Runnable {
     @Command(name = "revoke", mixinStandardHelpOptions = true, description = "Revoke a token by its id (see 'token list').")
     static final class Revoke implements Callable<Integer> {
         @Mixin DataDirOption data;
+        @Mixin DbOption db;
 
         @Parameters(paramLabel = "ID", description = "The token's id.")
         long id;
 
         @Override
         public Integer call() throws Exception {
-            TokenService tokens = StrataServer.openServices(ServerConfig.defaults(data.dataDir)).tokens();
+            TokenService tokens = StrataServer.openServices(ServerConfig.defaults(data.dataDir).withDb(db.config())).tokens();
             if (!tokens.revoke(id)) {
                 System.err.println("no active token with id " + id + "; see 'strata token list'");
                 return 1;

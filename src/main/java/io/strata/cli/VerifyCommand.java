@@ -25,13 +25,14 @@ import java.util.concurrent.Callable;
                 "Exit status: 0 all good, 1 problems found (listed one per line)."})
 final class VerifyCommand implements Callable<Integer> {
     @Mixin DataDirOption data;
+    @Mixin DbOption db;
 
     @Option(names = "--quick", description = "Check presence, sizes and headers only; do not hash every byte.")
     boolean quick;
 
     @Override
     public Integer call() throws Exception {
-        Services services = StrataServer.openServices(ServerConfig.defaults(data.dataDir));
+        Services services = StrataServer.openServices(ServerConfig.defaults(data.dataDir).withDb(db.config()));
         LayerDao layers = services.database().dao(LayerDao.class);
         long total = quick ? 0 : layers.all().stream().mapToLong(LayerRecord::size).sum();
         Verifier.Report report;

@@ -4,6 +4,7 @@ import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.LoadingCache;
 import io.strata.api.ApiException;
 import io.strata.api.ErrorCode;
+import io.strata.cluster.ClusterLocks;
 import io.strata.layer.qcow2.Qcow2Exception;
 import io.strata.layer.qcow2.Qcow2Info;
 import io.strata.layer.qcow2.Qcow2Inspector;
@@ -39,8 +40,15 @@ public final class LayerService {
     private final ReentrantReadWriteLock commitLock = new ReentrantReadWriteLock();
     /** Parents of uploads in flight, with a count each: garbage collection must not remove them. */
     private final ConcurrentHashMap<Digest, AtomicInteger> pins = new ConcurrentHashMap<>();
+    /** The commit lock's cross-process half, for replicas sharing one database. */
+    private final ClusterLocks cluster;
 
     public LayerService(LayerStore store, LayerDao dao, boolean allowEncryption) {
+        this(store, dao, allowEncryption, ClusterLocks.singleProcess());
+    }
+
+    public LayerService(LayerStore store, LayerDao dao, boolean allowEncryption, ClusterLocks cluster) {
+        this.cluster = cluster;
         this.store = store;
         this.dao = dao;
         this.allowEncryption = allowEncryption;
@@ -84,8 +92,20 @@ public final class LayerService {
      * consumed either way: moved into the store, or deleted.
      */
     public Accepted accept(Path temp, Digest claimed, Digest actual, long size, Qcow2Info header) throws IOException {
-        boolean moved = false;
         commitLock.readLock().lock();
+        try {
+            return cluster.commit(() -> commit(temp, claimed, actual, size, header));
+        } catch (IOException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IOException(e);
+        } finally {
+            commitLock.readLock().unlock();
+        }
+    }
+
+    private Accepted commit(Path temp, Digest claimed, Digest actual, long size, Qcow2Info header) throws IOException {
+        boolean moved = false;
         try {
             if (!claimed.equals(actual)) {
                 Map<String, Object> detail = new LinkedHashMap<>();
@@ -111,7 +131,6 @@ public final class LayerService {
             LayerRecord record = dao.find(actual.hex()).orElseThrow();
             return new Accepted(record, inserted == 1);
         } finally {
-            commitLock.readLock().unlock();
             if (!moved) Files.deleteIfExists(temp);
         }
     }
@@ -132,7 +151,7 @@ public final class LayerService {
     public <T> T exclusively(java.util.concurrent.Callable<T> work) throws Exception {
         commitLock.writeLock().lock();
         try {
-            return work.call();
+            return cluster.exclusive(work);
         } finally {
             commitLock.writeLock().unlock();
         }
@@ -140,4 +159,7 @@ public final class LayerService {
 
     /** Forgets a cached lookup after rows change outside {@link #accept} (recovery, garbage collection). */
     public void invalidate(Digest digest) { records.invalidate(digest); }
+
+    /** Forgets every cached lookup: another replica may have removed rows (it bumped the catalog generation). */
+    public void invalidateAll() { records.invalidateAll(); }
 }
