@@ -1,0 +1,94 @@
+package io.strata.cli;
+
+import io.strata.DataDirLock;
+import io.strata.client.Console;
+import io.strata.client.Human;
+import io.strata.client.Progress;
+import io.strata.config.DbConfig;
+import io.strata.db.Database;
+import io.strata.layer.Digest;
+import io.strata.layer.FsLayerStore;
+import io.strata.layer.LayerStore;
+import io.strata.migrate.Migration;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
+
+/** {@code strata migrate}: an embedded registry (SQLite + data directory) to PostgreSQL and a shared store. */
+@Command(name = "migrate", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Move an embedded registry to the scale-out backends: every layer copied once into the target store "
+                + "and checked against its sha256, then every metadata row (layers, images, aliases and their history, tokens, "
+                + "the catalog's last change) upserted into PostgreSQL.",
+                "Stop the server first. Resumable: run it again after an interruption and it skips what is done; "
+                        + "a run with nothing left to do changes nothing. Upload sessions in progress are not moved.",
+                "Example: strata migrate --from-data ./data --to-db 'jdbc:postgresql://db:5432/strata?user=strata' --to-store /srv/strata"})
+final class MigrateCommand implements Callable<Integer> {
+    @Option(names = "--from-data", paramLabel = "DIR", required = true,
+            description = "The embedded registry's data directory (strata.db, layers/).")
+    Path from;
+
+    @Option(names = "--to-db", paramLabel = "JDBC_URL", required = true,
+            description = "The PostgreSQL database, e.g. jdbc:postgresql://db:5432/strata?user=strata; password from STRATA_DB_PASSWORD or PGPASSWORD.")
+    String toDb;
+
+    @Option(names = "--to-store", paramLabel = "STORE", required = true,
+            description = "Where the layers go: a directory the replicas share (their --data).")
+    String toStore;
+
+    @Option(names = {"-q", "--quiet"}, description = "No progress display.")
+    boolean quiet;
+
+    @Override
+    public Integer call() throws Exception {
+        DbConfig db = DbConfig.parse(toDb, System.getenv());
+        if (!db.isShared()) throw new IllegalArgumentException("--to-db must name a PostgreSQL database");
+        Path source = from.toAbsolutePath().normalize();
+        if (!Files.isRegularFile(source.resolve("strata.db"))) {
+            throw new IllegalArgumentException("no strata.db in " + source + ": --from-data is the data directory of an embedded registry");
+        }
+        Path storeDir = targetStoreDir(toStore);
+        if (storeDir.equals(source)) throw new IllegalArgumentException("--to-store must be another directory than --from-data");
+        Console console = Console.on(System.err, quiet);
+        // The lock also proves no server is writing the source while it is copied.
+        try (DataDirLock lock = DataDirLock.acquire(source);
+             Database sourceDb = Database.open(source.resolve("strata.db"));
+             Database targetDb = Database.open(db, storeDir)) {
+            FsLayerStore sourceStore = new FsLayerStore(source);
+            LayerStore targetStore = new FsLayerStore(Files.createDirectories(storeDir));
+            console.info("migrating " + source + " to " + db.describe() + " and " + storeDir);
+            Progress[] progress = new Progress[1];
+            Migration.Report report;
+            try {
+                report = new Migration(sourceDb, sourceStore, targetDb, targetStore, new Migration.Listener() {
+                    @Override public void starting(long layers, long bytes) { progress[0] = console.progress("copying", bytes); }
+                    @Override public void bytesCopied(long bytes) { progress[0].advance(bytes); }
+                    @Override public void layerDone(Digest digest, long size, boolean copied) { if (!copied) progress[0].skip(size); }
+                }).run();
+            } finally {
+                if (progress[0] != null) progress[0].close();
+            }
+            System.err.printf("layers: %d (%d copied and verified, %s; %d already there)%n", report.layers(), report.layersCopied(),
+                    Human.bytes(report.bytesCopied()), report.layers() - report.layersCopied());
+            System.err.println("rows: " + report.rows().entrySet().stream().map(e -> e.getKey() + " " + e.getValue())
+                    .collect(Collectors.joining(", ")) + " (" + report.totalChanged() + " new or changed)");
+            System.err.println(report.layersCopied() == 0 && report.totalChanged() == 0 ? "nothing to do: the target already has everything"
+                    : "done; serve it with: strata serve --data " + storeDir + " --db '" + db.describe() + "'");
+        }
+        return 0;
+    }
+
+    private static Path targetStoreDir(String store) {
+        if (store.startsWith("s3://")) {
+            throw new IllegalArgumentException("--to-store s3://... needs the S3 layer store, which this build does not have yet; "
+                    + "migrate to a directory, or use a build with S3 support");
+        }
+        return Path.of(store).toAbsolutePath().normalize();
+    }
+
+}
