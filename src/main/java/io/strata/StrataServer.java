@@ -68,7 +68,7 @@ public final class StrataServer implements AutoCloseable {
     private static StrataServer start(ServerConfig config, DataDirLock lock) throws IOException {
         Services services = openServices(config);
         try {
-            recover(services);
+            recover(services, config);
         } catch (IOException | RuntimeException e) {
             services.database().close();
             throw e;
@@ -127,11 +127,13 @@ public final class StrataServer implements AutoCloseable {
      * so a file whose row another replica is about to write is not taken for a crash's leftover;
      * the upload area is left to expiry there, since its files may belong to other replicas' uploads.
      */
-    private static void recover(Services services) throws IOException {
+    private static void recover(Services services, ServerConfig config) throws IOException {
         Recovery.Report report;
         try {
-            report = services.database().cluster().exclusive(
-                    () -> new Recovery(services.layers(), services.database().dao(LayerDao.class)).run());
+            report = services.database().cluster().exclusive(() -> {
+                if (services.database().isShared()) checkSharedStore(services, config);
+                return new Recovery(services.layers(), services.database().dao(LayerDao.class)).run();
+            });
         } catch (IOException | RuntimeException e) {
             throw e;
         } catch (Exception e) {
@@ -139,6 +141,24 @@ public final class StrataServer implements AutoCloseable {
         }
         if (report.changedAnything()) services.catalog().changed();
         if (!services.database().isShared()) services.uploads().recover();
+    }
+
+    /**
+     * Recovery drops rows whose file is missing; on a shared database those rows are every
+     * replica's. A replica started on the wrong directory (an unmounted share, a typo) must not
+     * take that for a crash and empty the catalog of all of them.
+     */
+    private static void checkSharedStore(Services services, ServerConfig config) throws IOException {
+        java.util.Set<io.strata.layer.Digest> files;
+        try (var listed = services.layers().store().list()) {
+            files = listed.collect(java.util.stream.Collectors.toSet());
+        }
+        var rows = services.database().dao(LayerDao.class).all();
+        long present = rows.stream().filter(r -> files.contains(r.digest())).count();
+        if (!rows.isEmpty() && present * 2 < rows.size()) {
+            throw new IOException("the layer store in " + config.dataDir() + " holds only " + present + " of the "
+                    + rows.size() + " layers the database records; is --data the store the other replicas use? (nothing was changed)");
+        }
     }
 
     /** The services without HTTP, for commands that work on a data directory directly (token, gc, verify). */

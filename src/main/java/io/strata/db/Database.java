@@ -183,6 +183,8 @@ public final class Database implements AutoCloseable {
         hikari.setPoolName(name);
         hikari.setMaximumPoolSize(size);
         hikari.setMinimumIdle(1);
+        // Fail a request (and /healthz) after 5 s without a connection rather than Hikari's 30 s.
+        hikari.setConnectionTimeout(5_000);
         return new HikariDataSource(hikari);
     }
 

@@ -137,11 +137,40 @@ class TwoReplicasTest {
         if (leader == one) one = null; else two = null;
 
         assertEquals(200, survivor.send(survivor.request("/healthz").build()).statusCode());
+        long seen = System.nanoTime() + 2_000_000_000L; // the publish may have been made on the replica now gone
+        while (!survivor.send(survivor.request("/index.json").build()).body().contains(base.hex()) && System.nanoTime() < seen) Thread.sleep(50);
         assertTrue(survivor.send(survivor.request("/index.json").build()).body().contains(base.hex()));
         assertArrayEquals(layers.bytes(base), survivor.sendBytes(survivor.request("/layers/" + base.fileName()).build()).body());
         long deadline = System.nanoTime() + 5_000_000_000L;
         while (!survivor.server().services().database().cluster().isLeader() && System.nanoTime() < deadline) Thread.sleep(100);
         assertTrue(survivor.server().services().database().cluster().isLeader(), "the survivor takes over the background work");
+    }
+
+    @Test
+    void a_leader_that_loses_its_database_connection_hands_over_to_the_other_replica() throws Exception {
+        ClusterLocks first = one.server().services().database().cluster();
+        ClusterLocks second = two.server().services().database().cluster();
+        boolean firstLeads = first.isLeader();
+        assertTrue(firstLeads ^ second.isLeader(), "exactly one leader");
+        ClusterLocks leader = firstLeads ? first : second;
+        ClusterLocks other = firstLeads ? second : first;
+        // The server side of the leader's connection goes away (a network cut, a database restart).
+        Postgres.execute(database, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                + "AND pid <> pg_backend_pid() AND query LIKE '%pg_try_advisory_lock%'");
+        assertTrue(other.isLeader(), "the other replica takes over");
+        assertFalse(leader.isLeader(), "the old leader notices and stands back");
+        assertEquals(200, one.send(one.request("/healthz").build()).statusCode());
+        assertEquals(200, two.send(two.request("/healthz").build()).statusCode());
+    }
+
+    @Test
+    void a_replica_started_on_the_wrong_store_directory_refuses_instead_of_dropping_every_row() throws Exception {
+        layers.uploadTo(one, layers.base());
+        ServerConfig wrong = ServerConfig.defaults(dir.resolve("not-the-share")).withDb(DbConfig.parse(database, Map.of()));
+        java.io.IOException e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, () -> TestRegistry.start(wrong));
+        assertTrue(e.getMessage().contains("holds only 0 of the 1 layers"), e.getMessage());
+        assertEquals(1, (int) one.server().services().database().jdbi().withHandle(h ->
+                h.createQuery("SELECT count(*) FROM layers").mapTo(Integer.class).one()), "nothing was dropped");
     }
 
     static void publish(TestRegistry registry, String variant, Digest top) {
