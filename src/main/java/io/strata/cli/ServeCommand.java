@@ -54,8 +54,8 @@ final class ServeCommand implements Callable<Integer> {
     Path staticDir;
 
     @Option(names = "--tls-cert", paramLabel = "FILE", defaultValue = "${env:STRATA_TLS_CERT}",
-            description = {"Also serve HTTPS (TLS 1.3/1.2) on the same port with this PEM certificate chain, server certificate first;",
-                    "plain HTTP keeps working. Needs --tls-key; renewed files are picked up without a restart (env STRATA_TLS_CERT)."})
+            description = "Also serve HTTPS (TLS 1.3/1.2) on the same port with this PEM certificate chain, server certificate first; "
+                    + "plain HTTP keeps working. Needs --tls-key; renewed files are picked up without a restart (env STRATA_TLS_CERT).")
     Path tlsCert;
 
     @Option(names = "--tls-key", paramLabel = "FILE", defaultValue = "${env:STRATA_TLS_KEY}",

@@ -63,7 +63,7 @@ public record KeyMaterial(List<X509Certificate> chain, PrivateKey key) {
         PrivateKey key = privateKey(keyFile, keyText);
         X509Certificate leaf = chain.get(0);
         if (!belongTogether(leaf.getPublicKey(), key)) {
-            throw new TlsMaterialException("TLS key " + keyFile + " does not belong to the certificate in " + certificateFile
+            throw new TlsMaterialException("TLS key file " + keyFile + " does not belong to the certificate in " + certificateFile
                     + " (" + leaf.getSubjectX500Principal().getName() + ", serial " + leaf.getSerialNumber().toString(16)
                     + "): their public keys differ; give the key the certificate was issued for");
         }

@@ -121,6 +121,8 @@ class HttpsTest {
         String output = handshake.stdout() + handshake.stderr();
         assertEquals(modern, handshake.exitCode() == 0, output);
         assertEquals(modern, output.contains("CONNECTION ESTABLISHED"), output);
+        // Refused by the server (its protocol_version alert), not given up on by the client.
+        assertEquals(!modern, output.contains("alert protocol version"), output);
     }
 
     @Test
