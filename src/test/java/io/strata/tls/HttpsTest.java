@@ -15,6 +15,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import picocli.CommandLine;
 
+import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLHandshakeException;
 import javax.net.ssl.SSLParameters;
@@ -302,15 +303,36 @@ class HttpsTest {
         assertEquals(200, get(client(pair, "TLSv1.3"), https("/healthz")).statusCode());
     }
 
-    /** The serial of the certificate a fresh handshake is shown (whatever it is: trust is not the point here). */
-    private BigInteger presentedSerial() throws Exception {
+    /** Clients reaching the server through another name (a proxy, DNS the certificate does not list) are not turned away. */
+    @Test
+    void a_client_sending_an_sni_name_the_certificate_does_not_have_is_still_served() throws Exception {
+        start(TestCertificates.ec(dir, "server"), TlsConfig.DEFAULT_CHECK_EVERY);
+
+        try (SSLSocket socket = (SSLSocket) trustAll().getSocketFactory().createSocket("127.0.0.1", registry.server().port())) {
+            SSLParameters parameters = socket.getSSLParameters();
+            parameters.setServerNames(List.of(new SNIHostName("registry.example")));
+            socket.setSSLParameters(parameters);
+            socket.setSoTimeout(10_000);
+            socket.getOutputStream().write("GET /healthz HTTP/1.1\r\nHost: registry.example\r\nConnection: close\r\n\r\n"
+                    .getBytes(StandardCharsets.US_ASCII));
+            String answer = new String(socket.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+            assertTrue(answer.startsWith("HTTP/1.1 200 "), answer);
+        }
+    }
+
+    private static SSLContext trustAll() throws Exception {
         SSLContext context = SSLContext.getInstance("TLS");
         context.init(null, new TrustManager[]{new X509TrustManager() {
             @Override public void checkClientTrusted(X509Certificate[] chain, String authType) {}
             @Override public void checkServerTrusted(X509Certificate[] chain, String authType) {}
             @Override public X509Certificate[] getAcceptedIssuers() { return new X509Certificate[0]; }
         }}, null);
-        try (SSLSocket socket = (SSLSocket) context.getSocketFactory().createSocket("127.0.0.1", registry.server().port())) {
+        return context;
+    }
+
+    /** The serial of the certificate a fresh handshake is shown (whatever it is: trust is not the point here). */
+    private BigInteger presentedSerial() throws Exception {
+        try (SSLSocket socket = (SSLSocket) trustAll().getSocketFactory().createSocket("127.0.0.1", registry.server().port())) {
             socket.setSoTimeout(10_000);
             socket.startHandshake();
             return ((X509Certificate) socket.getSession().getPeerCertificates()[0]).getSerialNumber();
