@@ -14,6 +14,8 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -182,6 +184,9 @@ public final class UploadService {
             UploadSession session = session(id);
             if (contentLength != 0) session = write(id, state, session.received(), body, contentLength);
             Path part = partFile(id);
+            // Held until the file is a layer: no replica may append to it while it is checked and moved.
+            try (FileChannel lockChannel = FileChannel.open(part, StandardOpenOption.WRITE); FileLock held = lockAcrossReplicas(id, lockChannel)) {
+            if (session(id).received() != session.received()) throw writingElsewhere(id);
             ensureHashed(id, state, session.received());
             Qcow2Info header = inspectFile(part, session.received());
             Accepted accepted;
@@ -193,6 +198,7 @@ public final class UploadService {
                 live.remove(id);
             }
             return accepted;
+            }
         } catch (ApiException e) {
             if (e.code() == ErrorCode.QCOW2_INVALID) forget(id);
             throw e;
@@ -285,8 +291,9 @@ public final class UploadService {
     // ------------------------------------------------------------------ internals
 
     private UploadSession write(String id, Live state, long received, InputStream body, long declared) throws IOException {
-        ensureHashed(id, state, received);
-        try (FileChannel channel = FileChannel.open(partFile(id), StandardOpenOption.WRITE)) {
+        try (FileChannel channel = FileChannel.open(partFile(id), StandardOpenOption.WRITE); FileLock held = lockAcrossReplicas(id, channel)) {
+            if (session(id).received() != received) throw writingElsewhere(id); // another replica moved it on meanwhile
+            ensureHashed(id, state, received);
             channel.position(received);
             HashingFileWriter writer = new HashingFileWriter(channel, state.digest, maxLayerBytes);
             HeadCapture head = received == 0 ? new HeadCapture(layers) : null;
@@ -405,6 +412,27 @@ public final class UploadService {
             throw new ApiException(ErrorCode.CONFLICT, "another request is writing to upload " + id + "; wait for it to finish");
         }
         return state;
+    }
+
+    /**
+     * Replicas sharing one store directory: the in-process lock of {@link Live} does not reach
+     * another process, a lock on the session file does. Within this JVM {@link #lockFor} already
+     * serialises, so an overlap here is another replica of the same JVM (tests) or a real conflict.
+     */
+    private FileLock lockAcrossReplicas(String id, FileChannel channel) throws IOException {
+        FileLock lock;
+        try {
+            lock = channel.tryLock();
+        } catch (OverlappingFileLockException e) {
+            lock = null;
+        }
+        if (lock == null) throw writingElsewhere(id);
+        return lock;
+    }
+
+    private static ApiException writingElsewhere(String id) {
+        return new ApiException(ErrorCode.CONFLICT, "another request is writing to upload " + id
+                + " (possibly through another replica); wait for it to finish, then ask GET on the upload for its offset");
     }
 
     private void forget(String id) throws IOException {
