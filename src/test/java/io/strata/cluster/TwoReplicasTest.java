@@ -15,6 +15,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.net.URI;
+import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
@@ -105,6 +107,73 @@ class TwoReplicasTest {
                 .PUT(HttpRequest.BodyPublishers.ofByteArray(Arrays.copyOfRange(bytes, chunk, bytes.length))).build());
         assertEquals(201, done.statusCode(), done.body());
         assertArrayEquals(bytes, one.sendBytes(one.request("/layers/" + digest.fileName()).build()).body());
+    }
+
+    @Test
+    void a_replica_killed_mid_upload_leaves_the_session_to_finish_on_another() throws Exception {
+        byte[] bytes = LayerFactory.randomLayer(dir, 3 << 20, 12);
+        Digest digest = TestRegistry.sha256(bytes);
+        int half = 1 << 20;
+        Process child = startReplicaProcess();
+        try {
+            URI base = listeningOn(child);
+            HttpClient http = HttpClient.newHttpClient();
+            HttpResponse<String> started = http.send(HttpRequest.newBuilder(base.resolve("/api/v1/uploads"))
+                    .header("Authorization", "Bearer " + one.pushToken).POST(HttpRequest.BodyPublishers.noBody()).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            String location = started.headers().firstValue("Location").orElseThrow();
+            HttpResponse<String> first = http.send(HttpRequest.newBuilder(base.resolve(location)).header("Authorization", "Bearer " + one.pushToken)
+                    .header("Content-Range", "bytes 0-" + (half - 1) + "/*")
+                    .method("PATCH", HttpRequest.BodyPublishers.ofByteArray(Arrays.copyOf(bytes, half))).build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(202, first.statusCode(), first.body());
+            // A second chunk half sent when the replica dies (SIGKILL: no shutdown hook, no cleanup).
+            RawHttp cut = RawHttp.begin(base, "PATCH", location, Map.of("Authorization", "Bearer " + one.pushToken,
+                    "Content-Length", Integer.toString(half), "Content-Range", "bytes " + half + "-" + (2 * half - 1) + "/*"),
+                    Arrays.copyOfRange(bytes, half, half + half / 2));
+            child.destroyForcibly();
+            assertTrue(child.waitFor(20, java.util.concurrent.TimeUnit.SECONDS));
+            cut.close();
+
+            HttpResponse<String> status = two.send(two.authed(location, two.pushToken).GET().build());
+            long offset = Long.parseLong(status.headers().firstValue("Upload-Offset").orElseThrow());
+            assertEquals(half, offset, "what the dead replica had made durable");
+            HttpResponse<String> done = two.send(two.authed(location + "?digest=sha256:" + digest.hex(), two.pushToken)
+                    .PUT(HttpRequest.BodyPublishers.ofByteArray(Arrays.copyOfRange(bytes, (int) offset, bytes.length))).build());
+            assertEquals(201, done.statusCode(), done.body());
+            assertArrayEquals(bytes, one.sendBytes(one.request("/layers/" + digest.fileName()).build()).body());
+        } finally {
+            child.destroyForcibly();
+        }
+    }
+
+    /** A third replica in its own JVM, so it can be killed with SIGKILL. */
+    private Process startReplicaProcess() throws java.io.IOException {
+        List<String> command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx64m",
+                "-cp", System.getProperty("java.class.path"), "io.strata.cli.Main",
+                "serve", "--data", dir.resolve("store").toString(), "--port", "0", "--db", database);
+        return new ProcessBuilder(command).redirectErrorStream(true).start();
+    }
+
+    private static URI listeningOn(Process process) throws java.io.IOException {
+        java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(process.getInputStream(),
+                java.nio.charset.StandardCharsets.UTF_8));
+        java.util.regex.Pattern listening = java.util.regex.Pattern.compile("strata listening on (http://\\S+)");
+        for (String line; (line = out.readLine()) != null; ) {
+            java.util.regex.Matcher m = listening.matcher(line);
+            if (m.find()) {
+                Thread drain = new Thread(() -> {
+                    try {
+                        out.transferTo(java.io.Writer.nullWriter());
+                    } catch (java.io.IOException ignored) {
+                        // the process is gone
+                    }
+                });
+                drain.setDaemon(true);
+                drain.start();
+                return URI.create(m.group(1));
+            }
+        }
+        throw new java.io.IOException("the replica process did not start");
     }
 
     @Test
