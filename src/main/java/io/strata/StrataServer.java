@@ -174,7 +174,8 @@ public final class StrataServer implements AutoCloseable {
         Files.createDirectories(config.dataDir());
         Database database = Database.open(config.db(), config.dataDir());
         FsLayerStore store = new FsLayerStore(config.dataDir());
-        LayerService layers = new LayerService(store, database.dao(LayerDao.class), config.allowEncryption(), database.cluster());
+        LayerService layers = new LayerService(store, database.dao(LayerDao.class), config.allowEncryption(), database.cluster(),
+                database.isShared() ? java.util.Optional.of(database.dao(io.strata.layer.PinDao.class)) : java.util.Optional.empty());
         UploadService uploads = new UploadService(layers, database.dao(UploadDao.class), config.maxLayerBytes(),
                 config.minFreeBytes(), config.uploadExpiry(), Clock.systemUTC());
         TokenService tokens = new TokenService(database.dao(TokenDao.class));

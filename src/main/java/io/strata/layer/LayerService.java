@@ -42,13 +42,18 @@ public final class LayerService {
     private final ConcurrentHashMap<Digest, AtomicInteger> pins = new ConcurrentHashMap<>();
     /** The commit lock's cross-process half, for replicas sharing one database. */
     private final ClusterLocks cluster;
+    /** Pins other replicas can see; empty when this is the only process (SQLite). */
+    private final Optional<PinDao> sharedPins;
+    /** A pin row older than this belongs to a replica that died mid-upload. */
+    private static final Duration PIN_LIFETIME = Duration.ofDays(1);
 
     public LayerService(LayerStore store, LayerDao dao, boolean allowEncryption) {
-        this(store, dao, allowEncryption, ClusterLocks.singleProcess());
+        this(store, dao, allowEncryption, ClusterLocks.singleProcess(), Optional.empty());
     }
 
-    public LayerService(LayerStore store, LayerDao dao, boolean allowEncryption, ClusterLocks cluster) {
+    public LayerService(LayerStore store, LayerDao dao, boolean allowEncryption, ClusterLocks cluster, Optional<PinDao> sharedPins) {
         this.cluster = cluster;
+        this.sharedPins = sharedPins;
         this.store = store;
         this.dao = dao;
         this.allowEncryption = allowEncryption;
@@ -138,11 +143,25 @@ public final class LayerService {
     /** Keeps {@code parent} from garbage collection until the returned pin is closed. */
     public AutoCloseable pin(Digest parent) {
         pins.computeIfAbsent(parent, d -> new AtomicInteger()).incrementAndGet();
-        return () -> pins.computeIfPresent(parent, (d, count) -> count.decrementAndGet() == 0 ? null : count);
+        AutoCloseable local = () -> pins.computeIfPresent(parent, (d, count) -> count.decrementAndGet() == 0 ? null : count);
+        if (sharedPins.isEmpty()) return local;
+        String id = java.util.UUID.randomUUID().toString();
+        sharedPins.get().insert(id, parent.hex(), Instant.now().truncatedTo(ChronoUnit.MILLIS).toString());
+        return () -> {
+            local.close();
+            sharedPins.get().delete(id);
+        };
     }
 
-    /** Layers pinned by uploads in flight, right now. */
-    public Set<Digest> pinned() { return Set.copyOf(pins.keySet()); }
+    /** Layers pinned by uploads in flight, right now, in this process and (on a shared database) every other. */
+    public Set<Digest> pinned() {
+        if (sharedPins.isEmpty()) return Set.copyOf(pins.keySet());
+        String cutoff = Instant.now().minus(PIN_LIFETIME).truncatedTo(ChronoUnit.MILLIS).toString();
+        sharedPins.get().deleteBefore(cutoff);
+        Set<Digest> all = new java.util.HashSet<>(pins.keySet());
+        for (String parent : sharedPins.get().parentsSince(cutoff)) all.add(new Digest(parent));
+        return Set.copyOf(all);
+    }
 
     /**
      * Runs {@code work} with no commit in progress and none starting; for garbage collection,

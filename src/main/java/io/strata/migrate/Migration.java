@@ -58,7 +58,8 @@ public final class Migration {
     /** Tables deliberately left behind, and why. */
     public static final Map<String, String> NOT_COPIED = Map.of(
             "uploads", "resumable upload sessions in progress: their bytes are in the old upload area; clients start new sessions",
-            "flyway_schema_history", "the target database records its own migrations");
+            "flyway_schema_history", "the target database records its own migrations",
+            "layer_pins", "parents of uploads in flight on running replicas; the source has no replicas");
 
     private static final int CHUNK_BYTES = 4 << 20;
     private static final int BATCH_ROWS = 1000;

@@ -177,6 +177,23 @@ class TwoReplicasTest {
     }
 
     @Test
+    void garbage_collection_on_one_replica_keeps_the_parent_of_an_upload_in_flight_on_the_other() throws Exception {
+        Digest parent = layers.base();
+        layers.uploadTo(one, parent);
+        Digest child = layers.child(parent);
+        byte[] bytes = layers.bytes(child);
+        try (RawHttp inFlight = RawHttp.begin(one.uri("/"), "PUT", "/api/v1/layers/" + child.hex(),
+                Map.of("Authorization", "Bearer " + one.pushToken, "Content-Length", Integer.toString(bytes.length)), Arrays.copyOf(bytes, 4096))) {
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (!two.server().services().layers().pinned().contains(parent) && System.nanoTime() < deadline) Thread.sleep(20);
+            assertEquals(0, gc(two).get("removed").size(), "the parent is pinned by the other replica's upload");
+            inFlight.send(Arrays.copyOfRange(bytes, 4096, bytes.length));
+            assertTrue(inFlight.responseHead().startsWith("HTTP/1.1 201"), "the upload completes on its parent");
+        }
+        assertTrue(two.server().services().layers().pinned().isEmpty(), "the pin ends with the upload");
+    }
+
+    @Test
     void a_publish_on_one_replica_is_served_by_the_other_within_a_second() throws Exception {
         Digest base = layers.base(), top = layers.child(base);
         layers.uploadTo(one, base, top);
@@ -253,6 +270,9 @@ class TwoReplicasTest {
         // The server side of the leader's connection goes away (a network cut, a database restart).
         Postgres.execute(database, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
                 + "AND pid <> pg_backend_pid() AND query LIKE '%pg_try_advisory_lock%'");
+        // pg_terminate_backend only signals: the session (and its lock) ends a moment later.
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (!other.isLeader() && System.nanoTime() < deadline) Thread.sleep(50);
         assertTrue(other.isLeader(), "the other replica takes over");
         assertFalse(leader.isLeader(), "the old leader notices and stands back");
         assertEquals(200, one.send(one.request("/healthz").build()).statusCode());
