@@ -232,7 +232,28 @@ public final class UploadService {
                 state.lock.unlock();
             }
         }
+        sweepUploadArea(cutoff);
         return removed;
+    }
+
+    /**
+     * Files in the upload area that no session owns and nobody touched since {@code cutoff}: left
+     * by a process that died mid-upload. Startup recovery removes them on a store of one server;
+     * on a store shared by replicas only this age rule can tell them from another replica's upload.
+     */
+    private void sweepUploadArea(Instant cutoff) throws IOException {
+        Set<String> owned = new HashSet<>();
+        for (UploadSession session : dao.all()) owned.add(partFile(session.id()).getFileName().toString());
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(store.uploadArea())) {
+            for (Path file : files) {
+                if (owned.contains(file.getFileName().toString())) continue;
+                try {
+                    if (Files.getLastModifiedTime(file).toInstant().isBefore(cutoff)) Files.deleteIfExists(file);
+                } catch (java.nio.file.NoSuchFileException e) {
+                    // finished meanwhile
+                }
+            }
+        }
     }
 
     /**

@@ -194,6 +194,23 @@ class TwoReplicasTest {
     }
 
     @Test
+    void expiry_removes_what_a_dead_replica_left_in_the_shared_upload_area_and_nothing_in_use() throws Exception {
+        Path uploads = dir.resolve("store").resolve("uploads");
+        Path abandoned = Files.write(uploads.resolve("put-123.part"), new byte[] {1});
+        Files.setLastModifiedTime(abandoned, java.nio.file.attribute.FileTime.from(java.time.Instant.now().minus(java.time.Duration.ofDays(2))));
+        Path fresh = Files.write(uploads.resolve("put-456.part"), new byte[] {2});
+        String location = two.send(two.authed("/api/v1/uploads", two.pushToken).POST(HttpRequest.BodyPublishers.noBody()).build())
+                .headers().firstValue("Location").orElseThrow();
+        Path session = uploads.resolve("session-" + location.substring(location.lastIndexOf('/') + 1) + ".part");
+        Files.setLastModifiedTime(session, java.nio.file.attribute.FileTime.from(java.time.Instant.now().minus(java.time.Duration.ofDays(2))));
+
+        one.server().services().uploads().expire();
+        assertFalse(Files.exists(abandoned), "an old file no session owns is removed");
+        assertTrue(Files.exists(fresh), "a file another replica may be writing stays");
+        assertTrue(Files.exists(session), "a live session's file stays (its row says when it was last used)");
+    }
+
+    @Test
     void a_publish_on_one_replica_is_served_by_the_other_within_a_second() throws Exception {
         Digest base = layers.base(), top = layers.child(base);
         layers.uploadTo(one, base, top);
