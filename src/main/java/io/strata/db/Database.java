@@ -103,9 +103,9 @@ public final class Database implements AutoCloseable {
             throw new IOException("cannot open the database " + url + ": " + firstLine(e.getMessage()) + hint(e), e);
         }
         List<AutoCloseable> resources = new ArrayList<>();
-        HikariDataSource pool = pool(url, login, "strata-db", 16);
+        HikariDataSource pool = pool(url, login, "strata-db", 10);
         resources.add(pool);
-        HikariDataSource lockPool = pool(url, login, "strata-locks", 8);
+        HikariDataSource lockPool = pool(url, login, "strata-locks", 4);
         resources.add(lockPool);
         PgClusterLocks cluster = new PgClusterLocks(lockPool, () -> DriverManager.getConnection(url, login));
         resources.add(0, cluster);
