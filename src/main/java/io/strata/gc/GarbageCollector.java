@@ -52,7 +52,7 @@ public final class GarbageCollector {
     public Report collect(Duration minAge, boolean dryRun) throws Exception {
         Report report = catalog.whileStill(() -> layers.exclusively(() -> {
             // Another replica may have published since this one's snapshot: decide on the database's catalog.
-            catalog.refreshIfChanged();
+            if (catalog.refreshIfChanged()) layers.invalidateAll();
             return decideAndDelete(minAge, dryRun);
         }));
         if (!report.removed().isEmpty() && !dryRun) catalog.layersRemoved();

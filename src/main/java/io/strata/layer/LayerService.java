@@ -106,6 +106,8 @@ public final class LayerService {
             throw new IOException(e);
         } finally {
             commitLock.readLock().unlock();
+            // Consumed either way, also when the cluster lock could not be had (commit moved it otherwise).
+            Files.deleteIfExists(temp);
         }
     }
 
@@ -149,7 +151,12 @@ public final class LayerService {
         sharedPins.get().insert(id, parent.hex(), Instant.now().truncatedTo(ChronoUnit.MILLIS).toString());
         return () -> {
             local.close();
-            sharedPins.get().delete(id);
+            try {
+                sharedPins.get().delete(id);
+            } catch (RuntimeException e) {
+                // The upload's outcome matters more; a row left behind stops counting after PIN_LIFETIME.
+                org.slf4j.LoggerFactory.getLogger(LayerService.class).warn("could not remove the pin of {}: {}", parent, e.getMessage());
+            }
         };
     }
 
