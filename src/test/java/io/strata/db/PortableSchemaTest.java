@@ -87,6 +87,27 @@ class PortableSchemaTest {
     }
 
     @Test
+    void healthz_answers_503_while_the_database_refuses_connections_and_200_once_it_is_back() throws Exception {
+        String url = Postgres.createDatabase();
+        String name = Postgres.databaseOf(url);
+        String admin = Postgres.adminUrl();
+        try (io.strata.testing.TestRegistry registry = io.strata.testing.TestRegistry.start(
+                io.strata.config.ServerConfig.defaults(dir.resolve("data")).withDb(DbConfig.parse(url, Map.of())))) {
+            assertEquals(200, registry.send(registry.request("/healthz").build()).statusCode());
+            Postgres.execute(admin, "ALTER DATABASE " + name + " ALLOW_CONNECTIONS false");
+            Postgres.execute(admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" + name + "'");
+            var down = registry.send(registry.request("/healthz").build());
+            assertEquals(503, down.statusCode(), down.body());
+            assertTrue(down.body().contains("database"), down.body());
+            Postgres.execute(admin, "ALTER DATABASE " + name + " ALLOW_CONNECTIONS true");
+            assertEquals(200, registry.send(registry.request("/healthz").build()).statusCode());
+        } finally {
+            Postgres.execute(admin, "ALTER DATABASE " + name + " ALLOW_CONNECTIONS true");
+            Postgres.dropDatabase(url);
+        }
+    }
+
+    @Test
     void an_unreachable_database_stops_serve_with_one_line() throws Exception {
         int closed;
         try (ServerSocket socket = new ServerSocket(0)) {
