@@ -289,7 +289,10 @@ public final class CatalogService {
         for (Image image : visible) newest.putIfAbsent(image.product().id(), image);
         Map<String, Digest> aliases = new TreeMap<>();
         Map<Digest, List<String>> aliasesByImage = new HashMap<>();
-        for (AliasDao.Alias alias : handle.attach(AliasDao.class).all()) {
+        // Sorted here, not by ORDER BY: PostgreSQL's collation may order '/', '-' and '.' unlike SQLite, and the index must not depend on it.
+        List<AliasDao.Alias> byName = new ArrayList<>(handle.attach(AliasDao.class).all());
+        byName.sort(java.util.Comparator.comparing(AliasDao.Alias::name));
+        for (AliasDao.Alias alias : byName) {
             Image target = newest.get(alias.product());
             if (target == null) continue;
             aliases.put(alias.name(), target.fingerprint());
