@@ -3,6 +3,7 @@ package io.strata.client;
 import io.strata.client.LocalChain.LocalLayer;
 import io.strata.layer.Digest;
 import io.strata.layer.qcow2.Qcow2Exception;
+import io.strata.layer.qcow2.Qcow2Info;
 import io.strata.layer.qcow2.Qcow2Inspector;
 
 import java.io.ByteArrayInputStream;
@@ -90,8 +91,15 @@ public record CanonicalLayer(LocalLayer local, byte[] firstCluster, Digest diges
             int read = in.readNBytes(head, 0, length);
             if (read != length) throw new ClientException(local.file() + " shrank while being read");
         }
+        int tailLength = (int) Math.min(local.size(), Qcow2Inspector.TAIL_BYTES);
+        byte[] tail;
+        try (InputStream in = open(local, cluster, local.size() - tailLength, tailLength)) {
+            tail = in.readNBytes(tailLength);
+            if (tail.length != tailLength) throw new ClientException(local.file() + " shrank while being read");
+        }
         try {
-            Qcow2Inspector.inspect(ByteBuffer.wrap(head), local.size() <= Qcow2Inspector.MAX_HEADER_BYTES, true);
+            Qcow2Info info = Qcow2Inspector.inspect(ByteBuffer.wrap(head), local.size() <= Qcow2Inspector.MAX_HEADER_BYTES, true);
+            Qcow2Inspector.inspectEnd(info, local.size(), ByteBuffer.wrap(tail));
         } catch (Qcow2Exception e) {
             throw new ClientException(local.file() + " cannot be a layer: " + e.getMessage(), e);
         }

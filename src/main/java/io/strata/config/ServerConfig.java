@@ -58,4 +58,8 @@ public record ServerConfig(
     public ServerConfig withStaticDir(Optional<Path> dir) {
         return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, dir, importDir);
     }
+
+    public ServerConfig withAllowEncryption(boolean allow) {
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allow, staticDir, importDir);
+    }
 }

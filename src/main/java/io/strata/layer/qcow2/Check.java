@@ -40,8 +40,44 @@ public enum Check {
     EXTERNAL_DATA_FILE,
     /** crypt_method set or a full disk encryption header extension, while not configured to allow it. */
     ENCRYPTION,
-    /** The header extension area is malformed: an extension runs past its area or repeats. */
-    HEADER_EXTENSION;
+    /**
+     * The header extension area is malformed: an extension or its padding runs past its area, an
+     * extension repeats, or a known extension has the wrong length.
+     */
+    HEADER_EXTENSION,
+    /** l1_size is beyond qemu's QCOW_MAX_L1_SIZE: an L1 table larger than 32 MiB. */
+    L1_TABLE_SIZE,
+    /** l1_size is smaller than the virtual size needs: qemu refuses "L1 table is too small". */
+    L1_TABLE_TOO_SMALL,
+    /** The L1 table is not cluster-aligned, overflows 64 bits, or does not end inside the file. */
+    L1_TABLE_OFFSET,
+    /** refcount_table_clusters is 0 or beyond qemu's QCOW_MAX_REFTABLE_SIZE (8 MiB). */
+    REFCOUNT_TABLE_SIZE,
+    /** The refcount table is not cluster-aligned, overflows 64 bits, or does not end inside the file. */
+    REFCOUNT_TABLE_OFFSET,
+    /** refcount_order above 6 (64-bit refcounts), the largest qcow2 defines. */
+    REFCOUNT_ORDER,
+    /** nb_snapshots is not 0: a layer is one state of a disk, not a set of internal snapshots. */
+    SNAPSHOTS,
+    /** A header extension type other than the ones Strata knows (backing format, feature names, bitmaps, encryption). */
+    UNKNOWN_HEADER_EXTENSION,
+    /**
+     * The bitmaps extension is malformed or unbounded: not 24 bytes, reserved bits set, 0 or more than
+     * 65535 bitmaps, a directory of 0 or more than qemu's 64 MiB limit, unaligned or outside the file.
+     */
+    BITMAPS_EXTENSION,
+    /** The full disk encryption extension is not 16 bytes, or its header is empty, unaligned or outside the file. */
+    CRYPT_HEADER,
+    /** Two tables (L1, refcount table, bitmap directory, encryption header) or a table and the header cluster overlap. */
+    TABLE_OVERLAP,
+    /** Bytes 510-511 hold the MBR boot signature 0x55aa: the file also reads as a partitioned disk. */
+    OTHER_FORMAT_MBR,
+    /** Offset 512 holds the GPT signature "EFI PART": the file also reads as a GPT disk. */
+    OTHER_FORMAT_GPT,
+    /** "CD001" at 0x8001, 0x8801 or 0x9001: the file also reads as an ISO 9660 image. */
+    OTHER_FORMAT_ISO9660,
+    /** The file ends in a VHD footer ("conectix"): it also reads as a fixed VHD disk. */
+    OTHER_FORMAT_VHD;
 
     /** The lowercase snake name used in the API's error detail, e.g. {@code backing_name}. */
     public String id() { return name().toLowerCase(Locale.ROOT); }

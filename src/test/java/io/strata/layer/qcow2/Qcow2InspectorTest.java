@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.strata.layer.Digest;
+import io.strata.testing.HostileCorpus;
+import io.strata.testing.HostileCorpus.HostileFile;
 import io.strata.testing.QemuImg;
 import io.strata.testing.Qcow2Fixtures;
 import io.strata.testing.Qcow2Fixtures.BadCase;
@@ -58,7 +60,7 @@ class Qcow2InspectorTest {
     @MethodSource("badCases")
     void refuses_each_bad_case_for_its_own_reason(BadCase badCase) {
         Qcow2Exception refused = assertThrows(Qcow2Exception.class,
-                () -> Qcow2Inspector.inspect(ByteBuffer.wrap(badCase.bytes()), true, false));
+                () -> Qcow2Inspector.inspect(ByteBuffer.wrap(badCase.bytes()), false));
 
         assertEquals(badCase.expected(), refused.check(), refused.getMessage());
         assertFalse(refused.getMessage().isBlank());
@@ -78,7 +80,7 @@ class Qcow2InspectorTest {
     @ParameterizedTest(name = "accepts {0}")
     @MethodSource("goodCases")
     void accepts_each_good_case_and_reads_its_header(GoodCase goodCase) throws Exception {
-        Qcow2Info info = Qcow2Inspector.inspect(ByteBuffer.wrap(goodCase.bytes()), true, false);
+        Qcow2Info info = Qcow2Inspector.inspect(ByteBuffer.wrap(goodCase.bytes()), false);
 
         assertAll(
                 () -> assertEquals(goodCase.version(), info.version(), "version"),
@@ -94,7 +96,7 @@ class Qcow2InspectorTest {
     void inspecting_the_file_reads_the_same_header(GoodCase goodCase) throws Exception {
         Path file = Files.write(dir.resolve("layer.qcow2"), goodCase.bytes());
 
-        assertEquals(Qcow2Inspector.inspect(ByteBuffer.wrap(goodCase.bytes()), true, false),
+        assertEquals(Qcow2Inspector.inspect(ByteBuffer.wrap(goodCase.bytes()), false),
                 Qcow2Inspector.inspect(file, false));
     }
 
@@ -262,16 +264,26 @@ class Qcow2InspectorTest {
     void check_ids_are_unique_lowercase_snake_case() {
         Set<String> ids = new HashSet<>();
         for (Check check : Check.values()) {
-            assertTrue(Pattern.matches("[a-z]+(_[a-z0-9]+)*", check.id()), check.id());
+            assertTrue(Pattern.matches("[a-z][a-z0-9]*(_[a-z0-9]+)*", check.id()), check.id());
             assertTrue(ids.add(check.id()), check.id());
         }
         assertEquals("unknown_incompatible_feature", Check.UNKNOWN_INCOMPATIBLE_FEATURE.id());
     }
 
+    @ParameterizedTest(name = "refuses hostile {0}")
+    @MethodSource("io.strata.testing.HostileCorpus#files")
+    void refuses_each_hostile_corpus_file_for_its_named_check(HostileFile hostile) {
+        Qcow2Exception refused = assertThrows(Qcow2Exception.class,
+                () -> Qcow2Inspector.inspect(ByteBuffer.wrap(hostile.bytes()), hostile.allowEncryption()));
+
+        assertEquals(hostile.expected(), refused.check(), refused.getMessage());
+    }
+
     @Test
-    void the_bad_cases_cover_every_check() {
+    void the_bad_cases_and_the_hostile_corpus_cover_every_check() {
         Set<Check> covered = EnumSet.noneOf(Check.class);
         badCases().forEach(badCase -> covered.add(badCase.expected()));
+        HostileCorpus.files().forEach(hostile -> covered.add(hostile.expected()));
 
         assertEquals(EnumSet.allOf(Check.class), covered);
     }
