@@ -43,6 +43,28 @@ base l1-cut-off.qcow2
 truncate -s 1600 l1-cut-off.qcow2
 case_ l1-cut-off.qcow2 l1_table_offset refused "file cut inside its L1 table"
 
+base l1-entry-past-end.qcow2
+patch l1-entry-past-end.qcow2 $((0x600)) 8000000000100000
+case_ l1-entry-past-end.qcow2 l1_entry refused "L1 entry 0 points at an L2 table 1 MiB in, past the end of the file"
+
+base l1-entry-reserved-bits.qcow2
+patch l1-entry-reserved-bits.qcow2 $((0x600)) 0100000000000400
+case_ l1-entry-reserved-bits.qcow2 l1_entry refused "L1 entry 0 sets reserved bit 56"
+
+# Guest data written, then the file cut short after its L2 table: the data clusters are gone.
+base l2-data-past-end.qcow2
+qemu-io -f qcow2 -c "write -P 90 0 4k" l2-data-past-end.qcow2 > /dev/null
+truncate -s $((0xc00)) l2-data-past-end.qcow2
+case_ l2-data-past-end.qcow2 l2_entry refused "file cut after its L2 table: guest data clusters past the end"
+
+base refcount-entry-past-end.qcow2
+patch refcount-entry-past-end.qcow2 $((0x200)) 0000000000100000
+case_ refcount-entry-past-end.qcow2 refcount_table_entry refused "refcount table entry 0 points 1 MiB in, past the end of the file"
+
+base refcount-entry-into-l1.qcow2
+patch refcount-entry-into-l1.qcow2 $((0x200)) 0000000000000600
+case_ refcount-entry-into-l1.qcow2 refcount_table_entry refused "refcount table entry 0 points its refcount block into the L1 table"
+
 base refcount-table-empty.qcow2
 patch refcount-table-empty.qcow2 56 00000000
 case_ refcount-table-empty.qcow2 refcount_table_size refused "refcount_table_clusters 0"
@@ -103,6 +125,19 @@ case_ bitmaps-directory-unaligned.qcow2 bitmaps_extension refused "the bitmap di
 bitmapped bitmaps-directory-on-l1.qcow2
 patch bitmaps-directory-on-l1.qcow2 136 0000000000000600
 case_ bitmaps-directory-on-l1.qcow2 table_overlap refused "the bitmap directory in the L1 table's cluster"
+
+# The directory entry at 0xa00: table offset, table size 0xa08, flags 0xa0c, type 0xa10, granularity 0xa11.
+bitmapped bitmap-unknown-type.qcow2
+patch bitmap-unknown-type.qcow2 $((0xa10)) 02
+case_ bitmap-unknown-type.qcow2 bitmap_directory refused "a bitmap of type 2, which qemu does not know"
+
+bitmapped bitmap-in-use.qcow2
+patch bitmap-in-use.qcow2 $((0xa0c)) 00000001
+case_ bitmap-in-use.qcow2 bitmap_directory refused "a bitmap marked in use: the image was not closed cleanly"
+
+base virtual-size-odd.qcow2
+patch virtual-size-odd.qcow2 24 0000000000100001
+case_ virtual-size-odd.qcow2 virtual_size refused "a virtual size of 1 MiB + 1 byte, not whole 512-byte sectors"
 
 # A LUKS header is 2 MiB; a small image with crypt_method 2 and a full disk encryption extension
 # pointing past its end fails the same check without one. Judged with encryption allowed.

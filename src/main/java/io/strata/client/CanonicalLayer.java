@@ -91,15 +91,12 @@ public record CanonicalLayer(LocalLayer local, byte[] firstCluster, Digest diges
             int read = in.readNBytes(head, 0, length);
             if (read != length) throw new ClientException(local.file() + " shrank while being read");
         }
-        int tailLength = (int) Math.min(local.size(), Qcow2Inspector.TAIL_BYTES);
-        byte[] tail;
-        try (InputStream in = open(local, cluster, local.size() - tailLength, tailLength)) {
-            tail = in.readNBytes(tailLength);
-            if (tail.length != tailLength) throw new ClientException(local.file() + " shrank while being read");
-        }
-        try {
+        try (FileChannel file = FileChannel.open(local.file(), StandardOpenOption.READ)) {
             Qcow2Info info = Qcow2Inspector.inspect(ByteBuffer.wrap(head), local.size() <= Qcow2Inspector.MAX_HEADER_BYTES, true);
-            Qcow2Inspector.inspectEnd(info, local.size(), ByteBuffer.wrap(tail));
+            // The canonical stream: the new first cluster, then the file.
+            Qcow2Inspector.inspectEnd(info, local.size(), (destination, position) -> position < cluster.length
+                    ? Qcow2Inspector.source(ByteBuffer.wrap(cluster)).read(destination, position)
+                    : file.read(destination, position));
         } catch (Qcow2Exception e) {
             throw new ClientException(local.file() + " cannot be a layer: " + e.getMessage(), e);
         }

@@ -122,7 +122,7 @@ public final class LayerService {
     /** The inspector's checks that need the whole file (its length and last bytes), before it is stored. */
     private static void inspectEnd(Path temp, long size, Qcow2Info header) throws IOException {
         try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.READ)) {
-            Qcow2Inspector.inspectEnd(header, size, Qcow2Inspector.tail(channel, size));
+            Qcow2Inspector.inspectEnd(header, size, channel::read);
         } catch (Qcow2Exception e) {
             throw new ApiException(ErrorCode.QCOW2_INVALID, e.getMessage(), Map.of("check", e.check().id()));
         }

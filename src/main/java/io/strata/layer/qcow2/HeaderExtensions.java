@@ -50,11 +50,16 @@ final class HeaderExtensions {
             }
             int type = cluster.getInt((int) position);
             long length = Integer.toUnsignedLong(cluster.getInt((int) position + 4));
-            if (type == EXTENSION_END) {
-                break;
-            }
             long data = position + EXTENSION_HEADER_LENGTH;
             long padded = (length + 7) & ~7L;
+            if (type == EXTENSION_END) {
+                // qemu checks the length of the end marker too, and refuses the image when it lies.
+                if (length > end - data) {
+                    throw malformed("the end of the header extensions at offset " + position + " claims " + length
+                            + " bytes, running past the end of the extension area at " + end);
+                }
+                break;
+            }
             if (padded > end - data) {
                 throw malformed("header extension 0x" + Integer.toHexString(type) + " at offset " + position + " claims "
                         + length + " bytes (" + padded + " with its padding to 8), running past the end of the"

@@ -16,6 +16,7 @@ import java.util.Optional;
  * @param tables        where the header says qemu will read its tables (L1, refcount table,
  *                      bitmap directory, encryption header), for the checks that need the file's
  *                      length ({@link Qcow2Inspector#inspectEnd})
+ * @param bitmapCount   how many bitmaps the bitmaps extension announces, 0 without one
  */
 public record Qcow2Info(
         int version,
@@ -27,7 +28,8 @@ public record Qcow2Info(
         long compatibleFeatures,
         long autoclearFeatures,
         int compressionType,
-        List<Table> tables) {
+        List<Table> tables,
+        long bitmapCount) {
 
     /**
      * A table the header points at: {@code length} bytes at {@code offset}, cluster-aligned.

@@ -98,7 +98,7 @@ public final class Qcow2Inspector {
     private static final int FEATURE_NAME_ENTRY_LENGTH = 48;
     private static final int BITMAPS_EXTENSION_LENGTH = 24;
     private static final int CRYPT_HEADER_EXTENSION_LENGTH = 16;
-    private static final long BITMAPS_AUTOCLEAR_BIT = 1L;
+    private static final long DATA_FILE_RAW_AUTOCLEAR_BIT = 1L << 1;
 
     private static final String REBASE_ADVICE = "run 'qemu-img rebase -u -F qcow2 -b <parent-sha256>.qcow2 child.qcow2'"
             + " (the parent's sha256 is its layer id), or upload the chain with 'strata push', which does this for you";
@@ -136,12 +136,20 @@ public final class Qcow2Inspector {
             throw new Qcow2Exception(Check.VIRTUAL_SIZE, "the virtual size " + Long.toUnsignedString(virtualSize)
                     + " is larger than qemu can address; the header is damaged: " + CONVERT_ADVICE);
         }
+        if (virtualSize % 512 != 0) {
+            // qemu addresses a disk in 512-byte sectors and silently drops the rest; qemu-img never writes such a size.
+            throw new Qcow2Exception(Check.VIRTUAL_SIZE, "the virtual size " + virtualSize + " is not a multiple of 512"
+                    + " bytes; qemu would ignore the last " + virtualSize % 512 + " bytes: " + CONVERT_ADVICE);
+        }
         long headerLength = version == 2 ? VERSION_2_HEADER_LENGTH : readVersion3HeaderLength(bytes, clusterSize);
         long incompatible = version == 2 ? 0 : bytes.getLong(INCOMPATIBLE_FEATURES_OFFSET);
         long compatible = version == 2 ? 0 : bytes.getLong(COMPATIBLE_FEATURES_OFFSET);
         long autoclear = version == 2 ? 0 : bytes.getLong(AUTOCLEAR_FEATURES_OFFSET);
         int compressionType = headerLength > COMPRESSION_TYPE_OFFSET ? Byte.toUnsignedInt(bytes.get(COMPRESSION_TYPE_OFFSET)) : 0;
         checkIncompatibleFeatures(incompatible, clusterBits, compressionType);
+        if ((autoclear & DATA_FILE_RAW_AUTOCLEAR_BIT) != 0) {
+            throw externalDataFile(); // "the external data file is raw": meaningless, and refused by qemu, without one
+        }
 
         int cryptMethod = bytes.getInt(CRYPT_METHOD_OFFSET);
         checkCryptMethod(cryptMethod, allowEncryption);
@@ -165,7 +173,7 @@ public final class Qcow2Inspector {
         }
 
         checkRefcountOrder(version == 2 ? VERSION_2_REFCOUNT_ORDER : bytes.getInt(REFCOUNT_ORDER_OFFSET));
-        checkNoSnapshots(bytes);
+        checkNoSnapshots(bytes, clusterSize);
         List<Qcow2Info.Table> tables = new ArrayList<>();
         tables.add(l1Table(bytes, clusterBits, virtualSize, (incompatible & EXTENDED_L2_BIT) != 0));
         tables.add(refcountTable(bytes, clusterBits));
@@ -174,18 +182,24 @@ public final class Qcow2Inspector {
         checkNoOverlap(tables, clusterSize);
         ForeignFormats.checkHead(bytes);
         return new Qcow2Info(version, clusterBits, virtualSize, backingName, extensions.backingFormat(),
-                incompatible, compatible, autoclear, compressionType, tables);
+                incompatible, compatible, autoclear, compressionType, tables, extensions.bitmapCount());
+    }
+
+    /** Reads bytes of the file at a position, as {@link FileChannel#read(ByteBuffer, long)} does (-1 at the end). */
+    @FunctionalInterface
+    public interface Source {
+        int read(ByteBuffer destination, long position) throws IOException;
     }
 
     /**
      * The checks that need the whole file, run once an upload is complete and before it is
-     * stored: every table {@code info} points at ends inside the file, and the file does not end
-     * in another format's footer.
+     * stored: every table {@code info} points at ends inside the file, the L1 and refcount table
+     * entries point at clusters inside it, and the file does not end in another format's footer.
+     * Reads the two tables in bounded chunks and the last {@link #TAIL_BYTES} from {@code file}.
      *
      * @param length the file's length in bytes
-     * @param tail   its last {@link #TAIL_BYTES} bytes, or all of it when shorter (position to limit)
      */
-    public static void inspectEnd(Qcow2Info info, long length, ByteBuffer tail) throws Qcow2Exception {
+    public static void inspectEnd(Qcow2Info info, long length, Source file) throws IOException, Qcow2Exception {
         for (Qcow2Info.Table table : info.tables()) {
             if (table.offset() > length - table.length()) {
                 throw new Qcow2Exception(table.check(), "the " + table.name() + " (" + table.length() + " bytes at offset "
@@ -193,26 +207,39 @@ public final class Qcow2Inspector {
                         + " or its header lies: upload the whole file, or " + CONVERT_ADVICE);
             }
         }
-        ForeignFormats.checkTail(tail.slice());
+        TableEntries.check(info, length, file);
+        for (Qcow2Info.Table table : info.tables()) {
+            if (table.check() == Check.BITMAPS_EXTENSION) BitmapDirectory.check(info, table, info.bitmapCount(), length, file);
+        }
+        ByteBuffer tail = ByteBuffer.allocate((int) Math.min(length, TAIL_BYTES));
+        long from = length - tail.capacity();
+        while (tail.hasRemaining()) {
+            if (file.read(tail, from + tail.position()) < 0) throw new IOException("the file is shorter than " + length + " bytes");
+        }
+        ForeignFormats.checkTail(tail.flip());
     }
 
     /** Both steps on a file held in memory (position to limit), e.g. by a test or a client. */
     public static Qcow2Info inspect(ByteBuffer file, boolean allowEncryption) throws Qcow2Exception {
         ByteBuffer bytes = file.slice();
         Qcow2Info info = inspect(bytes, true, allowEncryption);
-        int tail = Math.min(bytes.remaining(), TAIL_BYTES);
-        inspectEnd(info, bytes.remaining(), bytes.slice(bytes.remaining() - tail, tail));
+        try {
+            inspectEnd(info, bytes.remaining(), source(bytes));
+        } catch (IOException e) {
+            throw new IllegalStateException("reading memory cannot fail", e);
+        }
         return info;
     }
 
-    /** The last {@link #TAIL_BYTES} (or fewer) of the first {@code length} bytes of {@code channel}, for {@link #inspectEnd}. */
-    public static ByteBuffer tail(FileChannel channel, long length) throws IOException {
-        ByteBuffer tail = ByteBuffer.allocate((int) Math.min(length, TAIL_BYTES));
-        long from = length - tail.capacity();
-        while (tail.hasRemaining()) {
-            if (channel.read(tail, from + tail.position()) < 0) throw new IOException("the file is shorter than " + length + " bytes");
-        }
-        return tail.flip();
+    /** A {@link Source} over bytes in memory (position to limit). */
+    public static Source source(ByteBuffer bytes) {
+        ByteBuffer file = bytes.slice();
+        return (destination, position) -> {
+            if (position >= file.limit()) return -1;
+            int count = (int) Math.min(destination.remaining(), file.limit() - position);
+            destination.put(file.slice((int) position, count));
+            return count;
+        };
     }
 
     /**
@@ -228,8 +255,7 @@ public final class Qcow2Inspector {
             head.flip();
             // Fewer bytes than the limit can only mean the end of the file was reached.
             Qcow2Info info = inspect(head, head.remaining() < MAX_HEADER_BYTES, allowEncryption);
-            long length = channel.size();
-            inspectEnd(info, length, tail(channel, length));
+            inspectEnd(info, channel.size(), channel::read);
             return info;
         }
     }
@@ -348,7 +374,8 @@ public final class Qcow2Inspector {
     }
 
     private record Extensions(Optional<String> backingFormat, boolean fullDiskEncryption,
-                              Optional<Qcow2Info.Table> bitmapDirectory, Optional<Qcow2Info.Table> cryptHeader) {}
+                              Optional<Qcow2Info.Table> bitmapDirectory, Optional<Qcow2Info.Table> cryptHeader,
+                              long bitmapCount) {}
 
     private static Extensions readExtensions(ByteBuffer bytes, long start, long end, boolean allowEncryption,
                                              int clusterSize) throws Qcow2Exception {
@@ -385,7 +412,15 @@ public final class Qcow2Inspector {
                         + " future qemu does with it; " + CONVERT_ADVICE);
             }
         }
-        return new Extensions(backingFormat, cryptHeader.isPresent(), bitmapDirectory, cryptHeader);
+        long bitmapCount = bitmapDirectory.isPresent() ? bitmapCount(bytes, start, end) : 0;
+        return new Extensions(backingFormat, cryptHeader.isPresent(), bitmapDirectory, cryptHeader, bitmapCount);
+    }
+
+    private static long bitmapCount(ByteBuffer bytes, long start, long end) throws Qcow2Exception {
+        for (HeaderExtensions.Found found : HeaderExtensions.walk(bytes, start, end)) {
+            if (found.type() == EXTENSION_BITMAPS) return Integer.toUnsignedLong(ByteBuffer.wrap(found.data()).getInt(0));
+        }
+        throw new IllegalStateException("no bitmaps extension");
     }
 
     private static Qcow2Info.Table bitmapDirectory(ByteBuffer data, int clusterSize) throws Qcow2Exception {
@@ -430,7 +465,9 @@ public final class Qcow2Inspector {
         }
     }
 
-    private static void checkNoSnapshots(ByteBuffer bytes) throws Qcow2Exception {
+    private static void checkNoSnapshots(ByteBuffer bytes, int clusterSize) throws Qcow2Exception {
+        // qemu checks the (empty) table's offset even without snapshots.
+        table("snapshot table", Check.SNAPSHOTS, bytes.getLong(SNAPSHOTS_OFFSET_OFFSET), 0, clusterSize);
         int count = bytes.getInt(NB_SNAPSHOTS_OFFSET);
         if (count != 0) {
             throw new Qcow2Exception(Check.SNAPSHOTS, "the image holds " + Integer.toUnsignedString(count) + " internal"
