@@ -160,6 +160,73 @@ class Qcow2InspectorTest {
                 refused.getMessage());
     }
 
+    /** The whole-file step reads L1, L2 and refcount tables: every kind of entry qemu writes must pass. */
+    @ParameterizedTest(name = "accepts a qemu-img file with {0}")
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"compressed clusters", "zero clusters", "discarded clusters",
+            "extended L2 subclusters", "metadata preallocation", "full preallocation", "2 MiB clusters with data",
+            "version 2 with data", "512-byte clusters with data", "a bitmap and data", "data written after a bitmap"})
+    void accepts_files_with_every_kind_of_table_entry_qemu_writes(String kind) throws Exception {
+        Path file = dir.resolve("layer.qcow2");
+        switch (kind) {
+            case "compressed clusters" -> {
+                Path source = dir.resolve("source.qcow2");
+                QemuImg.create(source, "4M");
+                QemuImg.writePattern(source, 0, 1 << 20, 0x11);
+                QemuImg.writePattern(source, 3 << 20, 4096, 0x22);
+                QemuImg.runOrFail(List.of("qemu-img", "convert", "-c", "-O", "qcow2", source.toString(), file.toString()));
+            }
+            case "zero clusters" -> {
+                QemuImg.create(file, "4M");
+                QemuImg.writePattern(file, 0, 1 << 20, 0x11);
+                QemuImg.io(file, "write -z 65536 131072", "write -z 2M 64k");
+            }
+            case "discarded clusters" -> {
+                QemuImg.create(file, "4M");
+                QemuImg.writePattern(file, 0, 1 << 20, 0x11);
+                QemuImg.io(file, "discard 0 512k");
+            }
+            case "extended L2 subclusters" -> {
+                QemuImg.create(file, "4M", "-o", "extended_l2=on,cluster_size=64k");
+                QemuImg.io(file, "write -P 3 2048 2048", "write -P 4 1M 4096", "write -z 2M 64k");
+            }
+            case "metadata preallocation" -> QemuImg.create(file, "4M", "-o", "preallocation=metadata");
+            case "full preallocation" -> QemuImg.create(file, "4M", "-o", "preallocation=full,cluster_size=4k");
+            case "2 MiB clusters with data" -> {
+                QemuImg.create(file, "8M", "-o", "cluster_size=2M");
+                QemuImg.writePattern(file, 5 << 20, 4096, 0x33);
+            }
+            case "version 2 with data" -> {
+                QemuImg.create(file, "4M", "-o", "compat=0.10");
+                QemuImg.writePattern(file, 0, 8192, 0x44);
+            }
+            case "512-byte clusters with data" -> {
+                QemuImg.create(file, "4M", "-o", "cluster_size=512");
+                QemuImg.writePattern(file, 0, 200_000, 0x55);
+                QemuImg.writePattern(file, 3 << 20, 512, 0x66);
+            }
+            case "a bitmap and data", "data written after a bitmap" -> {
+                QemuImg.create(file, "4M");
+                if (kind.startsWith("data")) QemuImg.runOrFail(List.of("qemu-img", "bitmap", "--add", file.toString(), "b0"));
+                QemuImg.writePattern(file, 0, 1 << 20, 0x77);
+                if (kind.startsWith("a bitmap")) QemuImg.runOrFail(List.of("qemu-img", "bitmap", "--add", file.toString(), "b1"));
+            }
+            default -> throw new IllegalArgumentException(kind);
+        }
+        QemuImg.check(file);
+
+        assertEquals(List.of(), assertDoesNotThrowQcow2(file));
+    }
+
+    private static List<String> assertDoesNotThrowQcow2(Path file) throws IOException {
+        try {
+            Qcow2Inspector.inspect(file, false);
+            Qcow2Inspector.inspect(ByteBuffer.wrap(Files.readAllBytes(file)), false);
+            return List.of();
+        } catch (Qcow2Exception refused) {
+            return List.of(refused.check().id() + ": " + refused.getMessage());
+        }
+    }
+
     @Test
     void accepts_luks_encryption_only_when_configured() throws Exception {
         Path luks = dir.resolve("luks.qcow2");
