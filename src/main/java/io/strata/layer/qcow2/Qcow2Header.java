@@ -15,7 +15,9 @@ import java.util.Optional;
 /**
  * The layout of a qcow2 file's first cluster, read leniently: unlike {@link Qcow2Inspector} it
  * accepts any backing name (a publisher's local path), because its job is to read that name and
- * to write the first cluster again with the canonical one ({@link #rebased}).
+ * to write the first cluster again with the canonical one ({@link #rebased}). The header
+ * extension area is read by the inspector's own walker ({@link HeaderExtensions}), so push keeps
+ * exactly the extensions the registry will judge, and refuses an area the registry would refuse.
  *
  * <p>{@link #rebased} does to the first cluster what {@code qemu-img rebase -u -F FORMAT -b NAME}
  * does to the file, and nothing else: qemu rewrites the header cluster as header fields, the

@@ -50,9 +50,10 @@ import java.util.Optional;
  * ({@code block/qcow2.h}): the L1 table (at most {@code QCOW_MAX_L1_SIZE}, 32 MiB, and large
  * enough for the virtual size), the refcount table (at most {@code QCOW_MAX_REFTABLE_SIZE}, 8 MiB),
  * the bitmap directory and the encryption header, each cluster-aligned, inside the file and apart
- * from each other and from the header cluster. It does not read the tables' entries: qemu checks
- * those itself on every access, and a layer is checked by {@code qemu-img check} in the tests.
- * Internal snapshots are refused (a layer is one state of a disk), and so are header extensions
+ * from each other and from the header cluster; the entries of the L1, L2 and refcount tables and
+ * of the bitmap directory point inside the file ({@link TableEntries}, {@link BitmapDirectory}).
+ * It does not check refcount values against cluster use: that is all of {@code qemu-img check},
+ * and a reader of a layer never consults refcounts. Internal snapshots are refused (a layer is one state of a disk), and so are header extensions
  * Strata does not know, and files that another format's detector would also claim
  * ({@link ForeignFormats}).
  */
