@@ -53,9 +53,9 @@ import java.util.Optional;
  * from each other and from the header cluster; the entries of the L1, L2 and refcount tables and
  * of the bitmap directory point inside the file ({@link TableEntries}, {@link BitmapDirectory}).
  * It does not check refcount values against cluster use: that is all of {@code qemu-img check},
- * and a reader of a layer never consults refcounts. Internal snapshots are refused (a layer is one state of a disk), and so are header extensions
- * Strata does not know, and files that another format's detector would also claim
- * ({@link ForeignFormats}).
+ * and a reader of a layer never consults refcounts. Internal snapshots are refused (a layer is
+ * one state of a disk), and so are header extensions Strata does not know, and files that another
+ * format's detector would also claim ({@link ForeignFormats}).
  */
 public final class Qcow2Inspector {
     /** The largest cluster qemu opens (cluster_bits 21), hence the most bytes a header can span. */
@@ -194,9 +194,10 @@ public final class Qcow2Inspector {
 
     /**
      * The checks that need the whole file, run once an upload is complete and before it is
-     * stored: every table {@code info} points at ends inside the file, the L1 and refcount table
-     * entries point at clusters inside it, and the file does not end in another format's footer.
-     * Reads the two tables in bounded chunks and the last {@link #TAIL_BYTES} from {@code file}.
+     * stored: every table {@code info} points at ends inside the file, the entries of the L1, L2
+     * and refcount tables and of the bitmap directory point inside it, and the file does not end
+     * in another format's footer. Reads those tables in bounded chunks, never more than the file's
+     * length in all, and the last {@link #TAIL_BYTES}, from {@code file}.
      *
      * @param length the file's length in bytes
      */

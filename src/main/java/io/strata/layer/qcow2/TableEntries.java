@@ -30,6 +30,7 @@ final class TableEntries {
     private static final long L2_COMPRESSED = 1L << 62;
     private static final long L2_RESERVED = 0x3f000000000001feL;
     private static final long L2_OFFSET = 0x00fffffffffffe00L;
+    private static final long EXTENDED_L2_BIT = 1L << 4;
 
     private TableEntries() {}
 
@@ -46,8 +47,6 @@ final class TableEntries {
             }
         }
     }
-
-    private static final long EXTENDED_L2_BIT = 1L << 4;
 
     private static void scan(Qcow2Info.Table table, String target, Check check, long reserved, long offsetMask,
                              List<Qcow2Info.Table> tables, int clusterSize, long length, Qcow2Inspector.Source source,
