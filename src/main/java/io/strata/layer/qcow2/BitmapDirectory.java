@@ -11,7 +11,9 @@ import java.nio.charset.StandardCharsets;
  * sane granularity, no unknown flags, no extra data, a name of 1 to 1023 bytes, and a bitmap
  * table sized for the virtual size, cluster-aligned and inside the file, whose entries point at
  * clusters inside it. The entries must fill the directory exactly and number nb_bitmaps. Read
- * entry by entry, so memory stays at one entry and one chunk of a bitmap table.
+ * entry by entry, so memory stays at one entry and one chunk of a bitmap table; and since qemu
+ * gives every bitmap its own table, the tables together never exceed the file, which bounds the
+ * reading even when 65535 hostile entries name one large table.
  */
 final class BitmapDirectory {
     private static final int ENTRY_HEADER_BYTES = 24;
@@ -37,6 +39,7 @@ final class BitmapDirectory {
         long position = directory.offset();
         long end = directory.offset() + directory.length();
         long found = 0;
+        long tableBytes = 0;
         ByteBuffer header = ByteBuffer.allocate(ENTRY_HEADER_BYTES);
         while (position < end) {
             if (end - position < ENTRY_HEADER_BYTES) throw refused("the bitmap directory ends inside an entry");
@@ -72,6 +75,8 @@ final class BitmapDirectory {
                         + Long.toUnsignedString(tableOffset) + "; a disk of " + info.virtualSize() + " bytes needs "
                         + expected + " entries, cluster-aligned and inside the file (" + length + " bytes)");
             }
+            if (tableOffset != 0) tableBytes += tableSize * 8;
+            if (tableBytes > length) throw refused("the bitmap tables together are larger than the file: bitmaps share tables");
             checkTable(label, tableOffset, tableSize, clusterSize, length, source);
             found++;
             position += entryBytes;
