@@ -472,8 +472,8 @@ public final class Qcow2Inspector {
         table("snapshot table", Check.SNAPSHOTS, bytes.getLong(SNAPSHOTS_OFFSET_OFFSET), 0, clusterSize);
         int count = bytes.getInt(NB_SNAPSHOTS_OFFSET);
         if (count != 0) {
-            throw new Qcow2Exception(Check.SNAPSHOTS, "the image holds " + Integer.toUnsignedString(count) + " internal"
-                    + " snapshots; a layer is one state of a disk, and a snapshot table is more for qemu to parse and"
+            throw new Qcow2Exception(Check.SNAPSHOTS, "the image holds " + (count == 1 ? "an internal snapshot"
+                    : Integer.toUnsignedString(count) + " internal snapshots") + "; a layer is one state of a disk, and a snapshot table is more for qemu to parse and"
                     + " for clients to download: list them with 'qemu-img snapshot -l layer.qcow2', delete them with"
                     + " 'qemu-img snapshot -d NAME layer.qcow2', or " + CONVERT_ADVICE);
         }
