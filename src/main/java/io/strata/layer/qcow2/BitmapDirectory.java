@@ -77,14 +77,19 @@ final class BitmapDirectory {
             }
             if (tableOffset != 0) tableBytes += tableSize * 8;
             if (tableBytes > length) throw refused("the bitmap tables together are larger than the file: bitmaps share tables");
-            checkTable(label, tableOffset, tableSize, clusterSize, length, source);
+            for (Qcow2Info.Table table : info.tables()) {
+                if (tableOffset != 0 && table.overlaps(tableOffset, tableSize * 8, clusterSize)) {
+                    throw refused(label + " has its bitmap table inside the " + table.name());
+                }
+            }
+            checkTable(info, label, tableOffset, tableSize, clusterSize, length, source);
             found++;
             position += entryBytes;
         }
         if (found != count) throw refused("the bitmap directory holds " + found + " bitmaps, the extension says " + count);
     }
 
-    private static void checkTable(String label, long offset, long entries, int clusterSize, long length,
+    private static void checkTable(Qcow2Info info, String label, long offset, long entries, int clusterSize, long length,
                                    Qcow2Inspector.Source source) throws IOException, Qcow2Exception {
         if (offset == 0 || entries == 0) return;
         ByteBuffer chunk = ByteBuffer.allocate((int) Math.min(CHUNK_BYTES, entries * 8));
@@ -98,6 +103,12 @@ final class BitmapDirectory {
                         || (data != 0 && (data < clusterSize || data > length - clusterSize))) {
                     throw refused(label + ": entry " + (done + at) / 8 + " of its bitmap table (0x" + Long.toHexString(entry)
                             + ") sets reserved bits or points outside the file");
+                }
+                for (Qcow2Info.Table table : info.tables()) {
+                    if (data != 0 && table.overlaps(data, clusterSize, clusterSize)) {
+                        throw refused(label + ": entry " + (done + at) / 8 + " of its bitmap table puts bitmap data inside the "
+                                + table.name());
+                    }
                 }
             }
         }

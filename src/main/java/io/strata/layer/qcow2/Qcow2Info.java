@@ -36,7 +36,18 @@ public record Qcow2Info(
      *
      * @param check the check that refuses the file when this table is not inside it
      */
-    public record Table(String name, Check check, long offset, long length) {}
+    public record Table(String name, Check check, long offset, long length) {
+        /** The end of the last cluster this table occupies: a table owns whole clusters. */
+        public long clusterEnd(int clusterSize) {
+            long rounded = offset + length + (clusterSize - 1); // offset + length fit 63 bits (the inspector checks)
+            return rounded < 0 ? Long.MAX_VALUE : rounded / clusterSize * clusterSize;
+        }
+
+        /** Whether {@code bytes} at {@code start} share a cluster with this (non-empty) table. */
+        public boolean overlaps(long start, long bytes, int clusterSize) {
+            return length > 0 && bytes > 0 && start < clusterEnd(clusterSize) && offset < start + bytes;
+        }
+    }
 
     public Qcow2Info {
         tables = List.copyOf(tables);

@@ -528,8 +528,7 @@ public final class Qcow2Inspector {
             for (int second = first + 1; second < all.size(); second++) {
                 Qcow2Info.Table one = all.get(first);
                 Qcow2Info.Table other = all.get(second);
-                if (one.length() > 0 && other.length() > 0
-                        && one.offset() < clusterEnd(other, clusterSize) && other.offset() < clusterEnd(one, clusterSize)) {
+                if (one.length() > 0 && one.overlaps(other.offset(), other.clusterEnd(clusterSize) - other.offset(), clusterSize)) {
                     throw new Qcow2Exception(Check.TABLE_OVERLAP, "the " + one.name() + " (offset " + one.offset()
                             + ", " + one.length() + " bytes) and the " + other.name() + " (offset " + other.offset()
                             + ", " + other.length() + " bytes) share clusters; qemu would read one as the other: "
@@ -537,12 +536,6 @@ public final class Qcow2Inspector {
                 }
             }
         }
-    }
-
-    private static long clusterEnd(Qcow2Info.Table table, int clusterSize) {
-        long end = table.offset() + table.length(); // table() keeps this within 63 bits
-        long rounded = end + (clusterSize - 1);
-        return rounded < 0 ? Long.MAX_VALUE : rounded / clusterSize * clusterSize;
     }
 
     private static String canonicalBackingName(byte[] name) throws Qcow2Exception {

@@ -74,7 +74,7 @@ final class TableEntries {
                             + " inside the file (" + length + " bytes) after the header cluster");
                 }
                 for (Qcow2Info.Table other : tables) {
-                    if (other.length() > 0 && offset < other.offset() + other.length() && other.offset() < offset + clusterSize) {
+                    if (other.overlaps(offset, clusterSize, clusterSize)) {
                         throw refused(check, table, index, entry, "points its " + target + " into the " + other.name());
                     }
                 }
@@ -142,7 +142,7 @@ final class TableEntries {
                             + ADVICE);
                 }
                 for (Qcow2Info.Table other : tables) {
-                    if (other.length() > 0 && offset < other.offset() + other.length() && other.offset() < offset + clusterSize) {
+                    if (other.overlaps(offset, clusterSize, clusterSize)) {
                         throw new Qcow2Exception(Check.L2_ENTRY, where + " puts guest data into the " + other.name()
                                 + "; " + ADVICE);
                     }
