@@ -66,4 +66,8 @@ public record ServerConfig(
     public ServerConfig withTls(Optional<TlsConfig> newTls) {
         return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, newTls);
     }
+
+    public ServerConfig withAllowEncryption(boolean allow) {
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allow, staticDir, importDir, tls);
+    }
 }
