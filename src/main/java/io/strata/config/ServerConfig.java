@@ -73,4 +73,8 @@ public record ServerConfig(
     public ServerConfig withDb(DbConfig newDb) {
         return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, newDb);
     }
+
+    public ServerConfig withAllowEncryption(boolean allow) {
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allow, staticDir, importDir, tls);
+    }
 }
