@@ -75,6 +75,6 @@ public record ServerConfig(
     }
 
     public ServerConfig withAllowEncryption(boolean allow) {
-        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allow, staticDir, importDir, tls);
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allow, staticDir, importDir, tls, db);
     }
 }
