@@ -59,7 +59,8 @@ public final class Migration {
     public static final Map<String, String> NOT_COPIED = Map.of(
             "uploads", "resumable upload sessions in progress: their bytes are in the old upload area; clients start new sessions",
             "flyway_schema_history", "the target database records its own migrations",
-            "layer_pins", "parents of uploads in flight on running replicas; the source has no replicas");
+            "layer_pins", "parents of uploads in flight on running replicas; the source has no replicas",
+            "store_objects", "an object store's digest-to-key map: the target store writes its own as layers are copied in");
 
     private static final int CHUNK_BYTES = 4 << 20;
     private static final int BATCH_ROWS = 1000;

@@ -50,7 +50,8 @@ class MigrationTest {
         Set<String> tables = new TreeSet<>(names);
         Set<String> known = new TreeSet<>(Migration.NOT_COPIED.keySet());
         Migration.TABLES.forEach(t -> known.add(t.name()));
-        assertEquals(tables, known, "add a new table to Migration.TABLES or NOT_COPIED");
+        tables.removeAll(known);
+        assertEquals(Set.of(), tables, "add these tables to Migration.TABLES (or NOT_COPIED, with the reason)");
     }
 
     @Test
