@@ -102,7 +102,8 @@ public final class StrataServer implements AutoCloseable {
         });
         app.start();
 
-        ScheduledExecutorService maintenance = Executors.newSingleThreadScheduledExecutor(runnable -> {
+        // Two threads: a long expiry run must not hold back the catalog poll of a replica.
+        ScheduledExecutorService maintenance = Executors.newScheduledThreadPool(2, runnable -> {
             Thread thread = new Thread(runnable, "strata-maintenance");
             thread.setDaemon(true);
             return thread;
