@@ -24,13 +24,16 @@ final class UploadHandlers {
     UploadHandlers(UploadService uploads) { this.uploads = uploads; }
 
     void putLayer(Context ctx) throws IOException {
+        Access.note(ctx, "layer.put", ctx.pathParam("digest"));
         Digest digest = digestParam(ctx.pathParam("digest"));
-        Accepted accepted = uploads.putLayer(digest, ctx.req().getInputStream(), ctx.req().getContentLengthLong());
+        Accepted accepted = uploads.putLayer(digest, ctx.req().getInputStream(), ctx.req().getContentLengthLong(), Access.uploader(ctx));
         stored(ctx, accepted);
     }
 
     void start(Context ctx) throws IOException {
-        UploadSession session = uploads.start();
+        Access.note(ctx, "upload.start", "new session");
+        UploadSession session = uploads.start(Access.uploader(ctx));
+        Access.note(ctx, "upload.start", session.id());
         describe(ctx, session, 202);
     }
 
@@ -58,7 +61,8 @@ final class UploadHandlers {
                             Map.of("received", uploads.status(id).received()));
                 }
             }
-            describe(ctx, uploads.append(id, start, end, ctx.req().getInputStream(), ctx.req().getContentLengthLong()), 202);
+            describe(ctx, uploads.append(id, start, end, ctx.req().getInputStream(), ctx.req().getContentLengthLong(),
+                    Access.uploader(ctx)), 202);
         } catch (ApiException e) {
             if (e.detail().get("received") instanceof Long received) offsetHeaders(ctx, received);
             throw e;
@@ -67,15 +71,17 @@ final class UploadHandlers {
 
     void finish(Context ctx) throws IOException {
         String digest = ctx.queryParam("digest");
+        Access.note(ctx, "upload.finish", ctx.pathParam("id") + " as " + digest);
         if (digest == null || !digest.startsWith("sha256:")) {
             throw new ApiException(ErrorCode.DIGEST_INVALID, "finish the upload with PUT <location>?digest=sha256:<64 lowercase hex>");
         }
         Digest claimed = digestParam(digest.substring("sha256:".length()));
         long length = ctx.req().getContentLengthLong();
-        stored(ctx, uploads.finish(ctx.pathParam("id"), claimed, ctx.req().getInputStream(), length));
+        stored(ctx, uploads.finish(ctx.pathParam("id"), claimed, ctx.req().getInputStream(), length, Access.uploader(ctx)));
     }
 
     void cancel(Context ctx) throws IOException {
+        Access.note(ctx, "upload.cancel", ctx.pathParam("id"));
         uploads.cancel(ctx.pathParam("id"));
         ctx.status(204);
     }
