@@ -117,10 +117,12 @@ final class Access {
     void require(Context ctx, Scope needed) {
         Token token = token(ctx);
         if (token.allows(needed)) return;
-        throw denied(ctx, token, needed.id(), needed.id(),
-                "this token may not " + verb(needed.action()) + " product " + String.join(":", needed.segments())
-                        + ": it needs scope " + needed.id() + " (or a pattern covering it, e.g. " + needed.action().id() + ":"
-                        + needed.segments().get(0) + ":*), or admin");
+        String message = needed.segments().isEmpty()
+                ? "this needs scope " + needed.id() + ", which this token does not have"
+                : "this token may not " + verb(needed.action()) + " " + String.join(":", needed.segments()) + ": it needs scope "
+                        + needed.id() + " (or a pattern covering it, e.g. " + needed.action().id() + ":" + needed.segments().get(0)
+                        + ":*), or admin";
+        throw denied(ctx, token, needed.id(), needed.id(), message);
     }
 
     /** Says what a write handler is doing, for the audit row written when the request ends ({@link #audit}). */
