@@ -69,7 +69,10 @@ final class Access {
     /** Runs before every matched route. */
     void check(Context ctx) {
         Need need = ctx.routeRoles().stream().filter(Need.class::isInstance).map(Need.class::cast).findFirst().orElse(null);
-        if (need == Need.PUBLIC || (need == null && !privateMode)) return;
+        // Roleless routes are reads. On a private registry the API's reads need a token; what else reaches Javalin is
+        // the catalog page's code and styles (its HTML and the data documents are guarded in FastReads), which hold no
+        // registry data and which a browser cannot fetch with a Bearer token.
+        if (need == Need.PUBLIC || (need == null && (!privateMode || !ctx.path().startsWith("/api/")))) return;
         Token token = authenticate(ctx.header("Authorization"), ctx.ip(), ctx.method().name(), ctx.path());
         ctx.attribute(TOKEN_KEY, token);
         Scope.Action action = need == null ? Scope.Action.READ : switch (need) {

@@ -155,6 +155,17 @@ class TokenApiTest {
         assertTrue(e.getMessage().contains(part), e.getMessage());
     }
 
+    @Test
+    void credentials_sent_with_a_read_on_a_public_registry_are_ignored() {
+        Digest a = layers.base();
+        layers.uploadTo(registry, a);
+        String garbage = "Basic " + java.util.Base64.getEncoder().encodeToString("x:not-a-token".getBytes(StandardCharsets.UTF_8));
+        for (String path : List.of("/index.json", "/layers/" + a.fileName(), "/api/v1/layers/" + a.hex(), "/")) {
+            assertEquals(200, registry.send(registry.request(path).header("Authorization", garbage).build()).statusCode(), path);
+            assertEquals(200, registry.send(registry.authed(path, "strata_pat_typo").build()).statusCode(), path);
+        }
+    }
+
     // ---------------------------------------------------------------- product scopes
 
     @Test
