@@ -110,7 +110,7 @@ final class TokenCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             TokenService tokens = StrataServer.openServices(ServerConfig.defaults(data.dataDir)).tokens();
-            String format = "%-5s %-16s %-28s %-20s %-20s %-36s %s%n";
+            String format = "%-5s %-16s %-36s %-18s %-18s %-34s %s%n";
             System.out.printf(format, "ID", "NAME", "SCOPES", "CREATED", "EXPIRES", "LAST USED", "REVOKED");
             for (Token token : tokens.list()) {
                 String lastUsed = token.lastUsedAt().map(at -> minutes(at) + " from " + token.lastUsedFrom().orElse("?")).orElse("never");
