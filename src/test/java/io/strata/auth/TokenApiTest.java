@@ -290,6 +290,8 @@ class TokenApiTest {
         assertEquals(401, startUpload("strata_pat_nonsense").statusCode());                       // denied 401
         assertEquals(403, publish(registry.token("publish:ubuntu"), "debian:12:amd64:cloud", "20261201_1100", a).statusCode());
         assertEquals(204, registry.send(registry.authed("/api/v1/aliases/debian/12", registry.publishToken).DELETE().build()).statusCode());
+        Digest wrong = layers.base();
+        assertEquals(400, registry.putLayer(wrong, layers.bytes(a)).statusCode());                 // failed
         assertEquals(403, registry.send(registry.authed("/api/v1/audit", registry.publishToken).build()).statusCode());
 
         List<JsonNode> entries = new ArrayList<>();
@@ -318,6 +320,9 @@ class TokenApiTest {
         assertTrue(all.contains("image.publish denied 403 test-publish.ubuntu debian:12:amd64:cloud 20261201_1100"), all);
         assertTrue(all.contains("alias.delete ok 204 test-publish debian/12"), all);
         assertTrue(all.contains("request denied 403 test-publish GET /api/v1/audit"), all);
+        JsonNode failed = entries.stream().filter(e -> e.get("target").asText().equals(wrong.hex())).findFirst().orElseThrow();
+        assertEquals("failed", failed.get("outcome").asText());
+        assertEquals("DIGEST_INVALID", failed.get("reason").asText());
         JsonNode denied = entries.stream().filter(e -> e.get("status").asInt() == 401).findFirst().orElseThrow();
         assertEquals("127.0.0.1", denied.get("address").asText());
         assertEquals("malformed token", denied.get("reason").asText());
