@@ -53,6 +53,7 @@ final class Access {
 
     private static final String TOKEN_KEY = "strata.token";
     private static final String NOTE_KEY = "strata.audit";
+    private static final String PENDING_KEY = "strata.denied";
 
     private final TokenService tokens;
     private final AuditLog audit;
@@ -125,7 +126,9 @@ final class Access {
                 : "this token may not " + verb(needed.action()) + " " + String.join(":", needed.segments()) + ": it needs scope "
                         + needed.id() + " (or a pattern covering it, e.g. " + needed.action().id() + ":" + needed.segments().get(0)
                         + ":*), or admin";
-        throw denied(ctx, token, needed.id(), needed.id(), message);
+        // Recorded when the request ends (audit): this may run inside a catalog transaction, where another write would wait on it.
+        ctx.attribute(PENDING_KEY, "needs " + needed.id());
+        throw refusal(needed.id(), needed.id(), message);
     }
 
     /** Says what a write handler is doing, for the audit row written when the request ends ({@link #audit}). */
@@ -136,7 +139,14 @@ final class Access {
     /** Runs after every request: writes the audit row of a noted write, with how it ended. */
     void audit(Context ctx) {
         String[] note = ctx.attribute(NOTE_KEY);
-        if (note == null) return;
+        if (note == null) {
+            String pending = ctx.attribute(PENDING_KEY);
+            if (pending != null) {
+                audit.record(new AuditLog.Event(Optional.ofNullable(ctx.attribute(TOKEN_KEY)), ctx.ip(), "request",
+                        ctx.method().name() + " " + ctx.path(), "denied", ctx.statusCode(), pending));
+            }
+            return;
+        }
         int status = ctx.statusCode();
         String outcome = status < 400 ? "ok" : status == 401 || status == 403 ? "denied" : "failed";
         String reason = status < 400 ? null : Optional.ofNullable(ctx.<String>attribute(ErrorRenderer.REASON_KEY)).orElse("HTTP " + status);
@@ -153,11 +163,12 @@ final class Access {
     }
 
     private ApiException denied(Context ctx, Token token, String scopeParam, String needed, String message) {
-        // A noted write gets its row (outcome denied) when the request ends; anything else gets one now.
-        if (ctx.attribute(NOTE_KEY) == null) {
-            audit.record(new AuditLog.Event(Optional.of(token), ctx.ip(), "request", ctx.method().name() + " " + ctx.path(), "denied", 403,
-                    "needs " + needed));
-        }
+        audit.record(new AuditLog.Event(Optional.of(token), ctx.ip(), "request", ctx.method().name() + " " + ctx.path(), "denied", 403,
+                "needs " + needed));
+        return refusal(scopeParam, needed, message);
+    }
+
+    private static ApiException refusal(String scopeParam, String needed, String message) {
         Map<String, Object> detail = new LinkedHashMap<>();
         detail.put("needed", needed);
         detail.put("scope", scopeParam);

@@ -280,6 +280,18 @@ class TokenApiTest {
         assertTrue(JSON.readTree(byAdmin.body()).get("expires").isNull());
     }
 
+    @Test
+    void an_admin_revokes_a_token_through_the_api_and_others_may_not() throws IOException {
+        TokenService.Issued victim = tokens().create("victim", List.of(Scope.parse("push:*")));
+        String path = "/api/v1/tokens/" + victim.token().id();
+        assertEquals(403, registry.send(registry.authed(path, registry.publishToken).DELETE().build()).statusCode());
+        assertEquals(202, startUpload(victim.secret()).statusCode());
+
+        assertEquals(204, registry.send(registry.authed(path, registry.adminToken).DELETE().build()).statusCode());
+        assertEquals(401, startUpload(victim.secret()).statusCode());
+        assertEquals(404, registry.send(registry.authed(path, registry.adminToken).DELETE().build()).statusCode());
+    }
+
     // ---------------------------------------------------------------- audit log
 
     @Test
