@@ -38,11 +38,13 @@ final class UploadHandlers {
     }
 
     void status(Context ctx) throws InterruptedException {
+        uploads.checkOwner(ctx.pathParam("id"), Access.uploader(ctx));
         describe(ctx, uploads.status(ctx.pathParam("id")), 200);
     }
 
     void append(Context ctx) throws IOException, InterruptedException {
         String id = ctx.pathParam("id");
+        uploads.checkOwner(id, Access.uploader(ctx));
         try {
             OptionalLong start = OptionalLong.empty();
             OptionalLong end = OptionalLong.empty();
@@ -72,6 +74,7 @@ final class UploadHandlers {
     void finish(Context ctx) throws IOException {
         String digest = ctx.queryParam("digest");
         Access.note(ctx, "upload.finish", ctx.pathParam("id") + " as " + digest);
+        uploads.checkOwner(ctx.pathParam("id"), Access.uploader(ctx));
         if (digest == null || !digest.startsWith("sha256:")) {
             throw new ApiException(ErrorCode.DIGEST_INVALID, "finish the upload with PUT <location>?digest=sha256:<64 lowercase hex>");
         }
@@ -82,6 +85,7 @@ final class UploadHandlers {
 
     void cancel(Context ctx) throws IOException {
         Access.note(ctx, "upload.cancel", ctx.pathParam("id"));
+        uploads.checkOwner(ctx.pathParam("id"), Access.uploader(ctx));
         uploads.cancel(ctx.pathParam("id"));
         ctx.status(204);
     }

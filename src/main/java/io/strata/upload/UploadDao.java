@@ -19,6 +19,9 @@ public interface UploadDao {
     @SqlUpdate("INSERT INTO uploads (id, received, created_at, updated_at, token_id) VALUES (:id, 0, :now, :now, :token)")
     void insert(@Bind("id") String id, @Bind("now") String now, @Bind("token") Long tokenId);
 
+    @SqlQuery("SELECT token_id FROM uploads WHERE id = :id AND token_id IS NOT NULL")
+    Optional<Long> ownerOf(@Bind("id") String id);
+
     @SqlQuery("SELECT count(*) FROM uploads WHERE token_id = :token")
     int countOpen(@Bind("token") long tokenId);
 

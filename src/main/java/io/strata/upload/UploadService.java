@@ -437,6 +437,20 @@ public final class UploadService {
     }
 
     /**
+     * Refuses, as unknown, a session that another token started: a session belongs to its token
+     * (its bytes count against that token's bounds). Sessions from before tokens were recorded
+     * belong to anyone, as before.
+     */
+    public void checkOwner(String id, Uploader uploader) {
+        if (uploader.tokenId().isEmpty() || id == null || !SESSION_ID.matcher(id).matches()) return;
+        Optional<Long> owner = dao.ownerOf(id);
+        if (owner.isPresent() && owner.get() != uploader.tokenId().getAsLong()) {
+            throw new ApiException(ErrorCode.UPLOAD_UNKNOWN, "upload " + id + " belongs to another token; continue it with the token "
+                    + "that started it, or start a new one with POST /api/v1/uploads");
+        }
+    }
+
+    /**
      * The quota rule (README "Tokens"): the bytes of the token's open sessions plus the layers its
      * uploads first stored that no published image uses, plus this request's declared bytes, must
      * not exceed the quota. A token with a quota must declare each body's size.

@@ -82,6 +82,19 @@ class UploadBoundsTest {
     }
 
     @Test
+    void a_session_belongs_to_the_token_that_started_it() {
+        String owner = registry.token("push:*");
+        String other = registry.token("push:*");
+        String location = startUpload(owner).headers().firstValue("Location").orElseThrow();
+        for (HttpRequest.Builder request : List.of(registry.authed(location, other).GET(), registry.authed(location, other).DELETE(),
+                registry.authed(location, other).method("PATCH", HttpRequest.BodyPublishers.ofByteArray(new byte[16])))) {
+            assertEquals(404, registry.send(request.build()).statusCode());
+        }
+        assertEquals(200, registry.send(registry.authed(location, owner).GET().build()).statusCode());
+        assertEquals(204, registry.send(registry.authed(location, owner).DELETE().build()).statusCode());
+    }
+
+    @Test
     void a_finished_session_stops_counting() throws IOException {
         String token = registry.token("push:*");
         Digest layer = layers.base();
