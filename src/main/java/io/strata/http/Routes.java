@@ -79,6 +79,7 @@ public final class Routes {
 
         // Tokens and the audit log (issue 10): a token makes tokens with a subset of its own scopes.
         routes.post("/api/v1/tokens", tokens::create, Access.TOKEN);
+        routes.get("/api/v1/tokens", tokens::list, Access.ADMIN);
         routes.delete("/api/v1/tokens/{id}", tokens::revoke, Access.ADMIN);
         routes.get("/api/v1/audit", tokens::audit, Access.ADMIN);
 

@@ -97,6 +97,18 @@ final class TokenHandlers {
         ctx.status(201).header("Cache-Control", "no-store").json(answer);
     }
 
+    /** {@code GET /api/v1/tokens} (admin): every token, revoked ones too, with its last use; never a secret. */
+    void list(Context ctx) {
+        List<Map<String, Object>> all = tokens.list().stream().map(token -> {
+            Map<String, Object> out = view(token);
+            out.put("last_used", token.lastUsedAt().map(Instant::toString).orElse(null));
+            out.put("last_used_from", token.lastUsedFrom().orElse(null));
+            out.put("revoked", token.revokedAt().map(Instant::toString).orElse(null));
+            return out;
+        }).toList();
+        ctx.header("Cache-Control", "no-store").json(Map.of("tokens", all));
+    }
+
     /** {@code DELETE /api/v1/tokens/{id}} (admin). */
     void revoke(Context ctx) {
         long id = idParam(ctx);

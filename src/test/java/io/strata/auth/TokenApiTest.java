@@ -289,6 +289,14 @@ class TokenApiTest {
 
         assertEquals(204, registry.send(registry.authed(path, registry.adminToken).DELETE().build()).statusCode());
         assertEquals(401, startUpload(victim.secret()).statusCode());
+        HttpResponse<String> list = registry.send(registry.authed("/api/v1/tokens", registry.adminToken).build());
+        assertEquals(200, list.statusCode());
+        JsonNode listed = JSON.readTree(list.body()).get("tokens").get(3);
+        assertEquals("victim", listed.get("name").asText());
+        assertEquals("127.0.0.1", listed.get("last_used_from").asText());
+        assertFalse(listed.get("revoked").isNull());
+        assertFalse(list.body().contains(victim.secret().substring(11, 40)), "never a secret");
+        assertEquals(403, registry.send(registry.authed("/api/v1/tokens", registry.publishToken).build()).statusCode());
         assertEquals(404, registry.send(registry.authed(path, registry.adminToken).DELETE().build()).statusCode());
     }
 
