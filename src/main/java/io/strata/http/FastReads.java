@@ -17,6 +17,7 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * The hot public reads (layer bytes and the index documents), answered on Jetty's core API in
@@ -38,7 +39,7 @@ final class FastReads extends Handler.Wrapper {
     private final Map<String, Read> prefixes = new HashMap<>();
     /** Set only on a private registry, so the public case costs one null check. */
     private Access access;
-    private Map<String, java.util.function.Supplier<byte[]>> privatePages = Map.of();
+    private Map<String, Supplier<byte[]>> privatePages = Map.of();
 
     /**
      * Makes every read served here need a token, and answers {@code pages} (the catalog page's
@@ -46,7 +47,7 @@ final class FastReads extends Handler.Wrapper {
      * shows nothing of the registry until it is given a token, and a browser cannot attach one to
      * the request for the page.
      */
-    FastReads requireToken(Access access, Map<String, java.util.function.Supplier<byte[]>> pages) {
+    FastReads requireToken(Access access, Map<String, Supplier<byte[]>> pages) {
         this.access = access;
         this.privatePages = Map.copyOf(pages);
         return this;
@@ -79,7 +80,7 @@ final class FastReads extends Handler.Wrapper {
         if (access != null && (read != null || privatePages.containsKey(path))) {
             ApiException refused = access.refuseRead(request);
             if (refused != null) {
-                java.util.function.Supplier<byte[]> page = privatePages.get(path);
+                Supplier<byte[]> page = privatePages.get(path);
                 if (page != null && refused.code() == ErrorCode.UNAUTHORIZED) {
                     writePage(response, callback, page.get(), head);
                 } else {
