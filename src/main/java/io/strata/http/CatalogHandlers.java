@@ -93,6 +93,9 @@ final class CatalogHandlers {
         byte[] body;
         try (InputStream in = ctx.req().getInputStream()) {
             body = in.readNBytes(MAX_BODY_BYTES + 1);
+        } catch (IOException e) {
+            // Jetty fails the read on broken chunked framing, a timeout or a cut connection: the client's doing.
+            throw new ApiException(ErrorCode.REQUEST_INVALID, "the request body could not be read (malformed chunked encoding, a stall or a cut connection)");
         }
         if (body.length > MAX_BODY_BYTES) throw tooLarge();
         if (body.length == 0) throw new ApiException(ErrorCode.BODY_INVALID, "the request needs a JSON body");

@@ -131,6 +131,13 @@ class HostileRequestTest {
                         t.push() + "Content-Length: 99999999999999999999999\r\n", ""), 400, "REQUEST_INVALID"),
                 closing("a negative Content-Length on PATCH", t -> framed("PATCH", t.uploadPath(),
                         t.push() + "Content-Length: -5\r\n", ""), 400, "REQUEST_INVALID"),
+                row("a malformed chunk size in a JSON body", t -> framed("POST", "/api/v1/images", t.publish()
+                        + "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n", "zz\r\n{}\r\n0\r\n\r\n"), 400, "REQUEST_INVALID"),
+                row("an overflowing chunk size in a JSON body", t -> framed("POST", "/api/v1/images", t.publish()
+                        + "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n", "fffffffffffffffffffff\r\n{}\r\n0\r\n\r\n"),
+                        400, "REQUEST_INVALID"),
+                row("a malformed chunk size in an upload chunk", t -> framed("PATCH", t.uploadPath(), t.push()
+                        + "Transfer-Encoding: chunked\r\n", "zz\r\nQFI\r\n0\r\n\r\n"), 400, "UPLOAD_INVALID"),
                 row("a negative Content-Range on PATCH", t -> withBody("PATCH", t.uploadPath(),
                         t.push() + "Content-Range: bytes -5-10/*\r\n", "abc"), 416, "RANGE_INVALID"),
                 row("an overflowing Content-Range on PATCH", t -> withBody("PATCH", t.uploadPath(),
