@@ -27,6 +27,9 @@ final class UriCheck {
         if (raw == null) return Optional.empty();
         if (raw.indexOf('\\') >= 0) return Optional.of("the path contains a backslash");
         if (raw.indexOf(';') >= 0) return Optional.of("the path contains ';' (path parameters are not used by this API)");
+        // Every request passes here: the hot reads (/layers/<hex>.qcow2, /index.json) have no '%' and no "/.", and stop now.
+        boolean encoded = raw.indexOf('%') >= 0;
+        if (!encoded && !raw.contains("/.")) return Optional.empty();
         String lower = raw.toLowerCase(Locale.ROOT);
         if (lower.contains("%2f")) return Optional.of("the path contains an encoded '/' (%2F) inside a segment");
         if (lower.contains("%5c")) return Optional.of("the path contains an encoded backslash (%5C)");
