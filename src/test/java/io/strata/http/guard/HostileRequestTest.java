@@ -131,6 +131,10 @@ class HostileRequestTest {
                         t.push() + "Content-Length: 99999999999999999999999\r\n", ""), 400, "REQUEST_INVALID"),
                 closing("a negative Content-Length on PATCH", t -> framed("PATCH", t.uploadPath(),
                         t.push() + "Content-Length: -5\r\n", ""), 400, "REQUEST_INVALID"),
+                closing("two Host headers", t -> framed("GET", "/index.json", "Host: other\r\n", ""), 400, "REQUEST_INVALID"),
+                closing("a folded header line", t -> framed("POST", "/api/v1/uploads",
+                        t.push() + "X-A: a\r\n folded\r\nContent-Length: 0\r\n", ""), 400, "REQUEST_INVALID"),
+                closing("a NUL in a header value", t -> framed("GET", "/index.json", "X-A: a\u0000b\r\n", ""), 400, "REQUEST_INVALID"),
                 row("a malformed chunk size in a JSON body", t -> framed("POST", "/api/v1/images", t.publish()
                         + "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n", "zz\r\n{}\r\n0\r\n\r\n"), 400, "REQUEST_INVALID"),
                 row("an overflowing chunk size in a JSON body", t -> framed("POST", "/api/v1/images", t.publish()
