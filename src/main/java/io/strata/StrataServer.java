@@ -18,6 +18,7 @@ import io.strata.db.Database;
 import io.strata.gc.GarbageCollector;
 import io.strata.http.Routes;
 import io.strata.http.Services;
+import io.strata.http.guard.Hardening;
 import io.strata.layer.FsLayerStore;
 import io.strata.layer.LayerDao;
 import io.strata.layer.LayerService;
@@ -92,8 +93,9 @@ public final class StrataServer implements AutoCloseable {
             } else {
                 javalin.staticFiles.add("/static", Location.CLASSPATH);
             }
-            Routes.install(javalin, services, json, config.access(), privatePages(config));
+            Routes.install(javalin, services, json, config.limits(), config.access(), privatePages(config));
             https.ifPresent(endpoint -> endpoint.install(javalin.jetty, config.host(), config.port()));
+            Hardening.install(javalin, config.limits());
         });
         app.start();
 
@@ -119,7 +121,8 @@ public final class StrataServer implements AutoCloseable {
         Files.createDirectories(config.dataDir());
         Database database = Database.open(config.dataDir().resolve("strata.db"));
         FsLayerStore store = new FsLayerStore(config.dataDir());
-        LayerService layers = new LayerService(store, database.dao(LayerDao.class), config.allowEncryption());
+        LayerService layers = new LayerService(store, database.dao(LayerDao.class), config.allowEncryption(),
+                config.limits().maxVirtualSize(), config.limits().maxChainDepth());
         CatalogService catalog = new CatalogService(database.jdbi(), Clock.systemUTC());
         UploadService uploads = new UploadService(layers, database.dao(UploadDao.class), config.maxLayerBytes(),
                 config.minFreeBytes(), config.uploadExpiry(), Clock.systemUTC(), config.access().maxOpenUploads(), catalog::publishedLayers);

@@ -6,6 +6,7 @@ import io.javalin.http.HttpResponseException;
 import io.strata.api.ApiException;
 import io.strata.api.ErrorCode;
 import io.strata.config.AccessConfig;
+import io.strata.config.Limits;
 import io.strata.index.IndexService;
 
 import java.util.Map;
@@ -18,19 +19,19 @@ import java.util.function.Supplier;
 public final class Routes {
     private Routes() {}
 
-    public static void install(JavalinConfig config, Services services, ObjectMapper json) {
-        install(config, services, json, AccessConfig.defaults(), Map.of());
+    public static void install(JavalinConfig config, Services services, ObjectMapper json, Limits limits) {
+        install(config, services, json, limits, AccessConfig.defaults(), Map.of());
     }
 
     /**
      * @param privatePages on a private registry, the catalog page's HTML by path, answered with 401
      *                     to a request without a token (see {@link FastReads#requireToken})
      */
-    public static void install(JavalinConfig config, Services services, ObjectMapper json, AccessConfig accessConfig,
+    public static void install(JavalinConfig config, Services services, ObjectMapper json, Limits limits, AccessConfig accessConfig,
                                Map<String, Supplier<byte[]>> privatePages) {
         Access access = new Access(services.tokens(), services.audit(), accessConfig.privateMode());
         LayerHandler layers = new LayerHandler(services.layers());
-        UploadHandlers uploads = new UploadHandlers(services.uploads());
+        UploadHandlers uploads = new UploadHandlers(services.uploads(), limits);
         CatalogHandlers catalog = new CatalogHandlers(services.catalog(), json, access);
         TokenHandlers tokens = new TokenHandlers(services.tokens(), services.audit(), access, json);
         IndexHandler index = new IndexHandler(services.index());

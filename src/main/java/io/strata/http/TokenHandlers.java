@@ -167,11 +167,16 @@ final class TokenHandlers {
     }
 
     private JsonNode readObject(Context ctx) throws IOException {
+        CatalogHandlers.checkContentType(ctx.header("Content-Type"));
         byte[] bytes;
         try (InputStream in = ctx.req().getInputStream()) {
             bytes = in.readNBytes(MAX_BODY_BYTES + 1);
+        } catch (IOException e) {
+            throw new ApiException(ErrorCode.REQUEST_INVALID, "the request body could not be read (malformed chunked encoding, a stall or a cut connection)");
         }
-        if (bytes.length > MAX_BODY_BYTES) throw new ApiException(ErrorCode.BODY_INVALID, "the body is larger than " + MAX_BODY_BYTES + " bytes");
+        if (bytes.length > MAX_BODY_BYTES) {
+            throw new ApiException(ErrorCode.BODY_TOO_LARGE, "the JSON body is larger than " + MAX_BODY_BYTES + " bytes", Map.of("limit", MAX_BODY_BYTES));
+        }
         try {
             JsonNode node = json.readTree(bytes);
             if (node == null || !node.isObject()) throw new ApiException(ErrorCode.BODY_INVALID, "the request needs a JSON object");
