@@ -46,6 +46,10 @@ class LegacyUpgradeTest {
                     .header("Authorization", "Bearer " + oldToken)
                     .PUT(HttpRequest.BodyPublishers.ofString("{\"product\":\"nope:1:amd64:x\"}")).build());
             assertTrue(allowed.statusCode() != 401 && allowed.statusCode() != 403, allowed.body());
+            // Its old scopes read as the new wildcards, and it has no expiry until an admin sets one.
+            var legacy = registry.server().services().tokens().list().get(0);
+            assertEquals("publish:*:*:*:*,push:*:*:*:*", legacy.scopeText());
+            assertTrue(legacy.expiresAt().isEmpty());
         }
         // Opening it again runs nothing twice: the history has the baseline once.
         Database again = Database.open(data.resolve("strata.db"));
