@@ -79,6 +79,16 @@ public record Scope(Action action, List<String> segments) {
         return new Scope(action, segments);
     }
 
+    /**
+     * The scopes a word in a token row grants. Rows written before scoped tokens hold the bare words
+     * {@code push}, {@code publish} and {@code admin}; such a token keeps every power it had: its
+     * {@code publish} also unpublished images, so it becomes {@code publish:*} and {@code delete:*}.
+     */
+    static List<Scope> stored(String word) {
+        if (word.equals(Action.PUBLISH.id())) return List.of(all(Action.PUBLISH), all(Action.DELETE));
+        return List.of(parse(word));
+    }
+
     private static final String SYNTAX = "use admin, read, or push|publish|delete:<os>:<release>:<arch>:<variant> "
             + "with '*' for any segment (e.g. publish:debian:*, push:*, delete:debian:12:amd64:cloud)";
 

@@ -60,7 +60,8 @@ public interface TokenDao {
     final class Mapper implements RowMapper<Token> {
         @Override
         public Token map(ResultSet rs, StatementContext ctx) throws SQLException {
-            List<Scope> scopes = Arrays.stream(rs.getString("scopes").split("[ ,]+")).filter(s -> !s.isBlank()).map(Scope::parse).toList();
+            List<Scope> scopes = Arrays.stream(rs.getString("scopes").split("[ ,]+")).filter(s -> !s.isBlank())
+                    .flatMap(word -> Scope.stored(word).stream()).distinct().toList();
             long quota = rs.getLong("quota_bytes");
             OptionalLong quotaBytes = rs.wasNull() ? OptionalLong.empty() : OptionalLong.of(quota);
             return new Token(rs.getLong("id"), rs.getString("name"), scopes, Instant.parse(rs.getString("created_at")),
