@@ -16,10 +16,15 @@ import io.strata.db.Database;
 import io.strata.gc.GarbageCollector;
 import io.strata.http.Routes;
 import io.strata.http.Services;
+import io.strata.jobs.JobDao;
+import io.strata.jobs.JobQueue;
+import io.strata.jobs.JobWorker;
 import io.strata.layer.FsLayerStore;
 import io.strata.layer.LayerDao;
 import io.strata.layer.LayerService;
 import io.strata.layer.Recovery;
+import io.strata.lxd.LxdItemDao;
+import io.strata.lxd.LxdService;
 import io.strata.upload.UploadDao;
 import io.strata.upload.UploadService;
 import org.slf4j.Logger;
@@ -41,13 +46,16 @@ public final class StrataServer implements AutoCloseable {
     private final Javalin app;
     private final ScheduledExecutorService maintenance;
     private final DataDirLock lock;
+    private final JobWorker worker;
 
-    private StrataServer(ServerConfig config, Services services, Javalin app, ScheduledExecutorService maintenance, DataDirLock lock) {
+    private StrataServer(ServerConfig config, Services services, Javalin app, ScheduledExecutorService maintenance, DataDirLock lock,
+                         JobWorker worker) {
         this.config = config;
         this.services = services;
         this.app = app;
         this.maintenance = maintenance;
         this.lock = lock;
+        this.worker = worker;
     }
 
     /** Opens (or creates) the data directory, recovers it after any crash, and starts listening. */
@@ -64,7 +72,7 @@ public final class StrataServer implements AutoCloseable {
 
     private static StrataServer start(ServerConfig config, DataDirLock lock) throws IOException {
         Services services = openServices(config);
-        new Recovery(services.layers(), services.database().dao(LayerDao.class)).run();
+        new Recovery(services.layers(), services.database().dao(LayerDao.class), services.lxd().recordedBlobs()).run();
         services.uploads().recover();
         if (config.importDir().isPresent()) new SampleImporter(services.uploads(), services.catalog()).importFrom(config.importDir().get());
 
@@ -101,7 +109,20 @@ public final class StrataServer implements AutoCloseable {
                 LOG.warn("upload expiry failed", e);
             }
         }, period, period, TimeUnit.SECONDS);
-        return new StrataServer(config, services, app, maintenance, lock);
+
+        // Background jobs (LXD items). qemu-img reads chains over this server's own plain HTTP.
+        JobWorker worker = new JobWorker(services.jobs(), config.lxd().lease());
+        String loopback = config.host().equals("0.0.0.0") || config.host().equals("::") ? "127.0.0.1" : config.host();
+        services.lxd().start("http://" + (loopback.contains(":") ? "[" + loopback + "]" : loopback) + ":" + app.port(), worker);
+        worker.start();
+        maintenance.scheduleWithFixedDelay(() -> {
+            try {
+                services.lxd().reconcile();
+            } catch (Exception e) {
+                LOG.warn("LXD items: {}", e.toString());
+            }
+        }, 1, 1, TimeUnit.SECONDS);
+        return new StrataServer(config, services, app, maintenance, lock, worker);
     }
 
     /** The services without HTTP, for commands that work on a data directory directly (token, gc, verify). */
@@ -114,8 +135,11 @@ public final class StrataServer implements AutoCloseable {
                 config.minFreeBytes(), config.uploadExpiry(), Clock.systemUTC());
         TokenService tokens = new TokenService(database.dao(TokenDao.class));
         CatalogService catalog = new CatalogService(database.jdbi(), Clock.systemUTC());
-        GarbageCollector gc = new GarbageCollector(layers, database.dao(LayerDao.class), catalog, uploads, Clock.systemUTC());
-        return new Services(database, layers, uploads, tokens, catalog, new IndexService(catalog), gc);
+        JobQueue jobs = new JobQueue(database.dao(JobDao.class), Clock.systemUTC());
+        LxdService lxd = new LxdService(store, database.dao(LxdItemDao.class), jobs, catalog, config.lxd(), config.minFreeBytes(),
+                Clock.systemUTC());
+        GarbageCollector gc = new GarbageCollector(layers, database.dao(LayerDao.class), catalog, uploads, Clock.systemUTC(), lxd);
+        return new Services(database, layers, uploads, tokens, catalog, new IndexService(catalog), gc, jobs, lxd);
     }
 
     public int port() { return app.port(); }
@@ -132,6 +156,7 @@ public final class StrataServer implements AutoCloseable {
     @Override
     public void close() {
         maintenance.shutdownNow();
+        worker.close();
         app.stop();
         try {
             lock.close();

@@ -28,7 +28,8 @@ public enum ErrorCode {
     ALIAS_UNKNOWN(404, "alias not found"),
     CONFLICT(409, "the request conflicts with the current state"),
     UNAVAILABLE(503, "the registry is not able to serve this request right now"),
-    INTERNAL(500, "internal error; the server log has the details");
+    INTERNAL(500, "internal error; the server log has the details"),
+    LXD_ITEM_UNKNOWN(404, "no such LXD item (the LXD items of an image exist once made, for its product's newest versions)");
 
     private final int httpStatus;
     private final String defaultMessage;
