@@ -31,7 +31,8 @@ import java.util.Set;
  * collector decides and deletes.
  *
  * <p>The LXD items made from an image (io.strata.lxd) are blobs in the same store; they are kept
- * while their image is in the catalog and removed with it, like the layers only it used.
+ * while their image is among the newest {@code --lxd-versions} of its product, and removed once it
+ * is deleted or older, like the layers only it used.
  */
 public final class GarbageCollector {
     private static final Logger LOG = LoggerFactory.getLogger(GarbageCollector.class);
@@ -100,14 +101,11 @@ public final class GarbageCollector {
             garbage.add(layer);
             bytes += layer.size();
         }
-        Set<Digest> liveImages = new HashSet<>();
-        for (Image image : snapshot.images()) liveImages.add(image.fingerprint());
-        for (Image image : snapshot.hidden()) liveImages.add(image.fingerprint());
         Set<Digest> keptLayers = new HashSet<>(byDigest.keySet());
         for (LayerRecord layer : garbage) keptLayers.remove(layer.digest());
         // A layer whose bytes equal an LXD item's (a standalone compressed base, say) shares its file.
         Set<Digest> lxdBlobs = lxd.recordedBlobs();
-        List<LxdService.Collected> lxdRemoved = lxd.collect(liveImages, keptLayers, dryRun);
+        List<LxdService.Collected> lxdRemoved = lxd.collect(keptLayers, dryRun);
         for (LxdService.Collected blob : lxdRemoved) bytes += blob.size();
         if (!dryRun) {
             for (LayerRecord layer : garbage) {

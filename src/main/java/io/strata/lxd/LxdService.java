@@ -131,9 +131,10 @@ public final class LxdService implements JobHandler {
     // ------------------------------------------------------------------ which images get items
 
     /**
-     * Brings jobs and rows in line with the catalog: a job for each wanted image whose items are
-     * not ready, no row for an image that is now older than the newest N (its blobs go at the next
-     * garbage collection), and the view in the catalog snapshot. Cheap when nothing changed.
+     * Brings jobs in line with the catalog: a job for each wanted image whose items are not ready,
+     * and the view in the catalog snapshot, which lists only wanted images (the items of an image
+     * that fell out of the newest N, or was deleted, stay stored until garbage collection removes
+     * them). Cheap when nothing changed.
      */
     public synchronized void reconcile() {
         CatalogService.Snapshot snapshot = catalog.snapshot();
@@ -146,21 +147,6 @@ public final class LxdService implements JobHandler {
         for (LxdItemDao.Row row : items.all()) rows.put(row.image(), row);
         Map<String, Job> jobsByImage = new HashMap<>();
         for (Job job : jobs.ofKind(KIND)) jobsByImage.put(job.target(), job);
-
-        Set<Digest> known = new HashSet<>();
-        for (Image image : snapshot.images()) known.add(image.fingerprint());
-        for (Image image : snapshot.hidden()) known.add(image.fingerprint());
-        for (LxdItemDao.Row row : rows.values()) {
-            // Only images this snapshot knows to be older than the newest N: one it does not know may be
-            // a publish on another replica that this one has not loaded yet.
-            if (known.contains(row.image()) && !wanted.containsKey(row.image())) {
-                items.delete(row.image().hex());
-                jobs.forget(KIND, row.image().hex());
-                jobsByImage.remove(row.image().hex());
-                LOG.info("LXD items of {} dropped: not among the newest {} versions of its product (garbage collection removes the files)",
-                        row.image().shortHex(), config.versions());
-            }
-        }
 
         Map<Digest, LxdStatus> statuses = new LinkedHashMap<>();
         boolean added = false;
@@ -289,11 +275,13 @@ public final class LxdService implements JobHandler {
     public record Collected(Digest digest, long size) {}
 
     /**
-     * For garbage collection, with the catalog held still: drops the rows (and jobs) of images no
-     * longer in the catalog, then the blobs no remaining row names. {@code layers} are the digests
-     * of stored layers: a blob equal to a layer's bytes is that layer's file too and stays.
+     * For garbage collection, with the catalog held still: drops the rows (and jobs) of images that
+     * no longer get LXD items (deleted, or older than the newest {@code --lxd-versions}), then the
+     * blobs no remaining row names. {@code layers} are the digests of the layers that stay: a blob
+     * equal to a layer's bytes is that layer's file too and stays.
      */
-    public List<Collected> collect(Set<Digest> liveImages, Set<Digest> layers, boolean dryRun) throws IOException {
+    public List<Collected> collect(Set<Digest> layers, boolean dryRun) throws IOException {
+        Set<Digest> liveImages = wanted(catalog.snapshot()).keySet();
         List<LxdItemDao.Row> all = items.all();
         Set<Digest> stillNamed = new HashSet<>();
         List<LxdItemDao.Row> gone = new ArrayList<>();
