@@ -109,7 +109,8 @@ public final class JobWorker implements AutoCloseable {
             handler.run(job, lost::get);
             renewal.cancel(false);
             if (!lost.get()) queue.done(job, owner);
-        } catch (Exception e) {
+        } catch (Exception | Error e) {
+            // Errors too (a missing class, memory): a job that cannot run is reported, and the thread goes on.
             renewal.cancel(false);
             if (!running.get()) return; // shutting down: the lease expires and the job runs again later
             String error = e.getMessage() == null ? e.toString() : e.getMessage();

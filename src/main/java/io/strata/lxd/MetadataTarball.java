@@ -20,8 +20,13 @@ import java.util.TreeMap;
  * same sha256 and the same LXD fingerprint on every server run and JVM.
  */
 public final class MetadataTarball {
-    /** xz's default preset; changing it changes every image's LXD fingerprint. */
+    /** xz's default preset; changing it (or the dictionary) changes every image's LXD fingerprint. */
     private static final int XZ_PRESET = 6;
+    /**
+     * The tarball is one 10 KiB record, so a 64 KiB dictionary loses nothing, and the encoder needs a
+     * few MiB instead of the preset's ~94 MiB (which a small heap, e.g. -Xmx64m, does not have).
+     */
+    private static final int XZ_DICT_BYTES = 64 << 10;
 
     private MetadataTarball() {}
 
@@ -30,7 +35,14 @@ public final class MetadataTarball {
         byte[] yaml = metadataYaml(image).getBytes(StandardCharsets.UTF_8);
         byte[] tar = new Ustar(created).file("metadata.yaml", yaml).finish();
         ByteArrayOutputStream out = new ByteArrayOutputStream(1024);
-        try (XZOutputStream xz = new XZOutputStream(out, new LZMA2Options(XZ_PRESET), XZ.CHECK_CRC64)) {
+        LZMA2Options options;
+        try {
+            options = new LZMA2Options(XZ_PRESET);
+            options.setDictSize(XZ_DICT_BYTES);
+        } catch (org.tukaani.xz.UnsupportedOptionsException e) {
+            throw new IllegalStateException(e);
+        }
+        try (XZOutputStream xz = new XZOutputStream(out, options, XZ.CHECK_CRC64)) {
             xz.write(tar);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
