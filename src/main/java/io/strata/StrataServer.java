@@ -25,6 +25,7 @@ import io.strata.layer.LayerService;
 import io.strata.layer.Recovery;
 import io.strata.lxd.LxdItemDao;
 import io.strata.lxd.LxdService;
+import io.strata.tls.HttpsEndpoint;
 import io.strata.upload.UploadDao;
 import io.strata.upload.UploadService;
 import org.slf4j.Logger;
@@ -33,6 +34,7 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.time.Clock;
+import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -47,15 +49,17 @@ public final class StrataServer implements AutoCloseable {
     private final ScheduledExecutorService maintenance;
     private final DataDirLock lock;
     private final JobWorker worker;
+    private final Optional<HttpsEndpoint> https;
 
     private StrataServer(ServerConfig config, Services services, Javalin app, ScheduledExecutorService maintenance, DataDirLock lock,
-                         JobWorker worker) {
+                         JobWorker worker, Optional<HttpsEndpoint> https) {
         this.config = config;
         this.services = services;
         this.app = app;
         this.maintenance = maintenance;
         this.lock = lock;
         this.worker = worker;
+        this.https = https;
     }
 
     /** Opens (or creates) the data directory, recovers it after any crash, and starts listening. */
@@ -71,6 +75,8 @@ public final class StrataServer implements AutoCloseable {
     }
 
     private static StrataServer start(ServerConfig config, DataDirLock lock) throws IOException {
+        // Unusable certificate files stop the start before the database is touched.
+        Optional<HttpsEndpoint> https = config.tls().isPresent() ? Optional.of(HttpsEndpoint.load(config.tls().get())) : Optional.empty();
         Services services = openServices(config);
         new Recovery(services.layers(), services.database().dao(LayerDao.class), services.lxd().recordedBlobs()).run();
         services.uploads().recover();
@@ -92,6 +98,7 @@ public final class StrataServer implements AutoCloseable {
                 javalin.staticFiles.add("/static", Location.CLASSPATH);
             }
             Routes.install(javalin, services, json);
+            https.ifPresent(endpoint -> endpoint.install(javalin.jetty, config.host(), config.port()));
         });
         app.start();
 
@@ -122,7 +129,7 @@ public final class StrataServer implements AutoCloseable {
                 LOG.warn("LXD items: {}", e.toString());
             }
         }, 1, 1, TimeUnit.SECONDS);
-        return new StrataServer(config, services, app, maintenance, lock, worker);
+        return new StrataServer(config, services, app, maintenance, lock, worker, https);
     }
 
     /** The services without HTTP, for commands that work on a data directory directly (token, gc, verify). */
@@ -148,6 +155,14 @@ public final class StrataServer implements AutoCloseable {
         String host = config.host().contains(":") ? "[" + config.host() + "]" : config.host();
         return "http://" + (host.equals("0.0.0.0") ? "127.0.0.1" : host) + ":" + port();
     }
+
+    /** The same port over TLS, when {@code --tls-cert} is given; {@link #baseUrl()} keeps answering plain HTTP. */
+    public Optional<String> httpsUrl() {
+        return https.map(endpoint -> "https" + baseUrl().substring("http".length()));
+    }
+
+    /** The HTTPS side (its certificate, a renewal check), when TLS is on. */
+    public Optional<HttpsEndpoint> https() { return https; }
 
     public Services services() { return services; }
 

@@ -4,6 +4,7 @@ import io.strata.StrataServer;
 import io.strata.config.LxdConfig;
 import io.strata.config.ServerConfig;
 import io.strata.config.Units;
+import io.strata.tls.TlsConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -53,6 +54,15 @@ final class ServeCommand implements Callable<Integer> {
             description = "Serve the catalog page from DIR instead of the copy built into the jar (for working on the page).")
     Path staticDir;
 
+    @Option(names = "--tls-cert", paramLabel = "FILE", defaultValue = "${env:STRATA_TLS_CERT}",
+            description = "Also serve HTTPS (TLS 1.3/1.2) on the same port with this PEM certificate chain, server certificate first; "
+                    + "plain HTTP keeps working. Needs --tls-key; renewed files are picked up without a restart (env STRATA_TLS_CERT).")
+    Path tlsCert;
+
+    @Option(names = "--tls-key", paramLabel = "FILE", defaultValue = "${env:STRATA_TLS_KEY}",
+            description = "The certificate's private key: unencrypted PKCS#8 PEM ('BEGIN PRIVATE KEY'), RSA or EC (env STRATA_TLS_KEY).")
+    Path tlsKey;
+
     @Option(names = "--lxd-versions", paramLabel = "N", defaultValue = "${env:STRATA_LXD_VERSIONS:-2}",
             description = {"Make LXD/Incus items (lxd.tar.xz and a flattened disk) for the newest N versions of each product;",
                     "0 turns them off. Needs qemu-img (env STRATA_LXD_VERSIONS; default: ${DEFAULT-VALUE})."})
@@ -71,7 +81,7 @@ final class ServeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         ServerConfig config = new ServerConfig(data.dataDir.toAbsolutePath().normalize(), host, port,
                 Units.parseSize(maxLayerSize), Units.parseSize(minFree), Units.parseDuration(uploadExpiry),
-                allowEncrypted, Optional.ofNullable(staticDir), Optional.ofNullable(importDir),
+                allowEncrypted, Optional.ofNullable(staticDir), Optional.ofNullable(importDir), tls(),
                 new LxdConfig(lxdVersions, qemuImg, Units.parseDuration(jobLease)));
         StrataServer server = StrataServer.start(config);
         CountDownLatch stopped = new CountDownLatch(1);
@@ -80,11 +90,22 @@ final class ServeCommand implements Callable<Integer> {
             stopped.countDown();
         }, "strata-shutdown"));
         System.out.println("strata listening on " + server.baseUrl() + "  (data: " + config.dataDir() + ")");
+        server.httpsUrl().ifPresent(https -> System.out.println("  https:   " + https + "/   (certificate "
+                + server.https().orElseThrow().certificate().getSubjectX500Principal().getName() + ", plain HTTP on the same port)"));
         System.out.println("  layers:  " + server.baseUrl() + "/layers/<sha256>.qcow2");
         System.out.println("  catalog: " + server.baseUrl() + "/   index: " + server.baseUrl() + "/index.json");
         System.out.println("  health:  " + server.baseUrl() + "/healthz");
         System.out.println("  push token: java -jar strata.jar token create --data " + config.dataDir() + " --scope push");
         stopped.await();
         return 0;
+    }
+
+    private Optional<TlsConfig> tls() {
+        if (tlsCert == null && tlsKey == null) return Optional.empty();
+        if (tlsCert == null || tlsKey == null) {
+            throw new IllegalArgumentException("--tls-cert and --tls-key go together (env STRATA_TLS_CERT, STRATA_TLS_KEY): got only "
+                    + (tlsCert == null ? "--tls-key" : "--tls-cert") + "; give both to serve HTTPS, or neither for plain HTTP only");
+        }
+        return Optional.of(new TlsConfig(tlsCert.toAbsolutePath().normalize(), tlsKey.toAbsolutePath().normalize()));
     }
 }

@@ -1,5 +1,7 @@
 package io.strata.config;
 
+import io.strata.tls.TlsConfig;
+
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
@@ -17,6 +19,7 @@ import java.util.Optional;
  * @param allowEncryption  accept encrypted qcow2 layers (off by default: clients cannot open them without the key)
  * @param staticDir        the catalog page's files, served at {@code /}; empty means the built-in copy
  * @param importDir        a directory of samples to publish on first start, if any
+ * @param tls              HTTPS next to plain HTTP on the same port; empty means plain HTTP only
  * @param lxd              LXD/Incus items (lxd.tar.xz and flattened disks); off in {@link #defaults}, on in {@code serve}
  */
 public record ServerConfig(
@@ -29,42 +32,44 @@ public record ServerConfig(
         boolean allowEncryption,
         Optional<Path> staticDir,
         Optional<Path> importDir,
+        Optional<TlsConfig> tls,
         LxdConfig lxd) {
 
     public static final long DEFAULT_MAX_LAYER_BYTES = 64L << 30;
     public static final long DEFAULT_MIN_FREE_BYTES = 256L << 20;
     public static final Duration DEFAULT_UPLOAD_EXPIRY = Duration.ofHours(24);
 
-    /**
-     * Defaults for a given data directory: localhost, port 8080, 64 GiB layers, 24 h upload expiry, and
-     * no LXD items (the offline commands never make them; {@code serve} turns them on by default).
-     */
+    /** Defaults for a given data directory: localhost, port 8080, 64 GiB layers, 24 h upload expiry, no LXD items (serve turns them on). */
     public static ServerConfig defaults(Path dataDir) {
         return new ServerConfig(dataDir, "127.0.0.1", 8080, DEFAULT_MAX_LAYER_BYTES, DEFAULT_MIN_FREE_BYTES,
-                DEFAULT_UPLOAD_EXPIRY, false, Optional.empty(), Optional.empty(), LxdConfig.off());
+                DEFAULT_UPLOAD_EXPIRY, false, Optional.empty(), Optional.empty(), Optional.empty(), LxdConfig.off());
     }
 
     public ServerConfig withPort(int newPort) {
-        return new ServerConfig(dataDir, host, newPort, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, lxd);
+        return new ServerConfig(dataDir, host, newPort, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, lxd);
     }
 
     public ServerConfig withMaxLayerBytes(long bytes) {
-        return new ServerConfig(dataDir, host, port, bytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, lxd);
+        return new ServerConfig(dataDir, host, port, bytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, lxd);
     }
 
     public ServerConfig withUploadExpiry(Duration expiry) {
-        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, expiry, allowEncryption, staticDir, importDir, lxd);
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, expiry, allowEncryption, staticDir, importDir, tls, lxd);
     }
 
     public ServerConfig withImportDir(Optional<Path> dir) {
-        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, dir, lxd);
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, dir, tls, lxd);
     }
 
     public ServerConfig withStaticDir(Optional<Path> dir) {
-        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, dir, importDir, lxd);
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, dir, importDir, tls, lxd);
+    }
+
+    public ServerConfig withTls(Optional<TlsConfig> newTls) {
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, newTls, lxd);
     }
 
     public ServerConfig withLxd(LxdConfig config) {
-        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, config);
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, config);
     }
 }
