@@ -82,6 +82,7 @@ public final class IndexRenderer {
             json.writeObjectFieldStart("lxd");
             json.writeBooleanField("enabled", s.lxd().enabled());
             json.writeStringField("message", s.lxd().message());
+            json.writeNumberField("versions", s.lxd().versions());
             json.writeEndObject();
             json.writeEndObject();
         });

@@ -170,7 +170,7 @@ public final class LxdService implements JobHandler {
                 statuses.put(image.fingerprint(), new LxdStatus(LxdStatus.State.PREPARING, Optional.empty(), job.lastError(), job.attempts()));
             }
         }
-        LxdView view = new LxdView(enabled, message, statuses);
+        LxdView view = new LxdView(enabled, message, config.versions(), statuses);
         Map<Digest, LxdItems> blobs = new HashMap<>();
         for (LxdStatus status : statuses.values()) {
             status.items().ifPresent(i -> {

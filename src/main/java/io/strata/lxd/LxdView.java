@@ -12,15 +12,16 @@ import java.util.Optional;
  *
  * @param enabled  whether this server makes LXD items (qemu-img found, {@code --lxd-versions} above 0)
  * @param message  for people: why it is off, or what it does
+ * @param versions how many of each product's newest versions get items ({@code --lxd-versions})
  * @param images   image fingerprint → status, for the images that get LXD items
  */
-public record LxdView(boolean enabled, String message, Map<Digest, LxdStatus> images) {
+public record LxdView(boolean enabled, String message, int versions, Map<Digest, LxdStatus> images) {
     public LxdView {
         images = Map.copyOf(images);
     }
 
     /** Before the server started its LXD service (offline commands). */
-    public static final LxdView NONE = new LxdView(false, "LXD items are not made by this process", Map.of());
+    public static final LxdView NONE = new LxdView(false, "LXD items are not made by this process", 0, Map.of());
 
     public Optional<LxdItems> ready(Digest image) {
         LxdStatus status = images.get(image);
