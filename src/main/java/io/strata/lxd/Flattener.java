@@ -3,7 +3,9 @@ package io.strata.lxd;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -29,9 +31,9 @@ public final class Flattener {
     /** Empty when qemu-img can flatten over HTTP; otherwise why not, in words for the operator. */
     public Optional<String> unavailable() {
         try {
-            Result version = run(List.of(qemuImg, "--version"), () -> false);
+            Result version = run(List.of(qemuImg, "--version"), () -> false, null);
             if (version.exit() != 0) return Optional.of("'" + qemuImg + " --version' failed: " + version.stderr().strip());
-            Result help = run(List.of(qemuImg, "--help"), () -> false);
+            Result help = run(List.of(qemuImg, "--help"), () -> false, null);
             if (!(" " + help.stdout() + " ").contains(" http ")) {
                 return Optional.of(qemuImg + " cannot read over HTTP (on Debian: apt-get install qemu-block-extra)");
             }
@@ -50,10 +52,12 @@ public final class Flattener {
      */
     public void flatten(String url, Path target, BooleanSupplier cancelled) throws IOException, InterruptedException {
         // -f qcow2: never probe a format from bytes; -c: compressed clusters; in-order writes (no -W), so
-        // equal chains flatten to equal bytes with the same qemu.
-        List<String> command = List.of(qemuImg, "convert", "-f", "qcow2", "-O", "qcow2", "-c",
+        // equal chains flatten to equal bytes with the same qemu. -m 1: qemu 7.2's HTTP driver hangs for
+        // good (no CPU, connections idle) when several coroutines read a chain for a compressed target;
+        // one coroutine does not, and zlib is the bottleneck anyway.
+        List<String> command = List.of(qemuImg, "convert", "-m", "1", "-f", "qcow2", "-O", "qcow2", "-c",
                 "-o", "compression_type=zlib", url, target.toString());
-        Result result = run(command, cancelled);
+        Result result = run(command, cancelled, target);
         if (result.exit() != 0) {
             throw new IOException("qemu-img convert exited with " + result.exit() + ": " + lastLines(result.stderr()));
         }
@@ -61,14 +65,29 @@ public final class Flattener {
 
     private record Result(int exit, String stdout, String stderr) {}
 
-    private static Result run(List<String> command, BooleanSupplier cancelled) throws IOException, InterruptedException {
+    /** A qemu-img whose output has not grown for this long is stuck, not slow: it is stopped and the job retried. */
+    static final Duration STALL = Duration.ofMinutes(5);
+
+    /** Runs {@code command}; with {@code output}, stops it when that file stops growing for {@link #STALL}. */
+    private static Result run(List<String> command, BooleanSupplier cancelled, Path output) throws IOException, InterruptedException {
         Process process = new ProcessBuilder(command).start();
         process.getOutputStream().close();
         CompletableFuture<String> stdout = read(process.getInputStream());
         CompletableFuture<String> stderr = read(process.getErrorStream());
+        long size = -1;
+        long grewAt = System.nanoTime();
         try {
             while (!process.waitFor(200, TimeUnit.MILLISECONDS)) {
                 if (cancelled.getAsBoolean()) throw new IOException("stopped: the job's lease was lost");
+                if (output == null) continue;
+                long now = Files.exists(output) ? Files.size(output) : 0;
+                if (now != size) {
+                    size = now;
+                    grewAt = System.nanoTime();
+                } else if (System.nanoTime() - grewAt > STALL.toNanos()) {
+                    throw new IOException("qemu-img made no progress for " + STALL.toMinutes() + " minutes (" + size
+                            + " bytes written); stopped it, the job is retried");
+                }
             }
         } finally {
             if (process.isAlive()) {

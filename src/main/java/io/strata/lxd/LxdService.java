@@ -311,10 +311,9 @@ public final class LxdService implements JobHandler {
                 items.delete(row.image().hex());
                 jobs.forget(KIND, row.image().hex());
             }
-            if (!gone.isEmpty()) {
-                dirty = true;
-                if (registryUrl != null) reconcile();
-            }
+            // The next reconcile tick refreshes the view; not from here: garbage collection holds the catalog's
+            // lock, and reconcile takes this object's lock before the catalog's.
+            if (!gone.isEmpty()) dirty = true;
         }
         return removed;
     }

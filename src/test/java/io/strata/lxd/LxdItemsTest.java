@@ -102,6 +102,10 @@ class LxdItemsTest {
             assertArrayEquals(diskBytes, bytes(again, "/" + disk.path("path").asText()));
             assertEquals(2, json(again, "/index.json").path("layers").size());
             assertEquals(List.of(), registry.uploadFiles(), "no temp file left behind");
+            var services = registry.server().services();
+            var verify = new io.strata.layer.Verifier((io.strata.layer.FsLayerStore) services.layers().store(),
+                    services.database().dao(io.strata.layer.LayerDao.class), services.lxd().recordedBlobs()).run(false, done -> { });
+            assertTrue(verify.ok(), "strata verify takes LXD items for what they are: " + verify.problems());
         }
     }
 
