@@ -72,4 +72,8 @@ public record ServerConfig(
     public ServerConfig withLxd(LxdConfig config) {
         return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, config);
     }
+
+    public ServerConfig withAllowEncryption(boolean allow) {
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allow, staticDir, importDir, tls, lxd);
+    }
 }

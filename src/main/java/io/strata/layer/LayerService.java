@@ -10,8 +10,10 @@ import io.strata.layer.qcow2.Qcow2Inspector;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
@@ -96,6 +98,7 @@ public final class LayerService {
                         "the received bytes have sha256 " + actual.hex() + ", not the claimed " + claimed.hex()
                                 + "; check that the file was not changed and the whole body was sent", detail);
             }
+            inspectEnd(temp, size, header);
             Optional<Digest> parent = header.parent();
             if (parent.isPresent() && dao.find(parent.get().hex()).isEmpty()) {
                 throw new ApiException(ErrorCode.PARENT_UNKNOWN,
@@ -113,6 +116,15 @@ public final class LayerService {
         } finally {
             commitLock.readLock().unlock();
             if (!moved) Files.deleteIfExists(temp);
+        }
+    }
+
+    /** The inspector's checks that need the whole file (its length and last bytes), before it is stored. */
+    private static void inspectEnd(Path temp, long size, Qcow2Info header) throws IOException {
+        try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.READ)) {
+            Qcow2Inspector.inspectEnd(header, size, channel::read);
+        } catch (Qcow2Exception e) {
+            throw new ApiException(ErrorCode.QCOW2_INVALID, e.getMessage(), Map.of("check", e.check().id()));
         }
     }
 

@@ -197,6 +197,22 @@ class ResumableUploadTest {
     }
 
     @Test
+    void a_file_whose_data_lies_past_its_end_is_refused_at_the_finish_and_the_session_is_gone() throws IOException {
+        io.strata.testing.HostileCorpus.HostileFile cut = io.strata.testing.HostileCorpus.files().stream()
+                .filter(file -> file.name().equals("l2-data-past-end.qcow2")).findFirst().orElseThrow();
+        String location = startUpload();
+        assertEquals(202, patch(location, null, cut.bytes()).statusCode(), "a valid header passes the first step");
+
+        HttpResponse<String> done = finish(location, TestRegistry.sha256(cut.bytes()), new byte[0]);
+
+        assertEquals(400, done.statusCode(), done.body());
+        assertTrue(done.body().contains("\"check\":\"l2_entry\""), done.body());
+        assertEquals(404, registry.send(registry.authed(location, registry.pushToken).GET().build()).statusCode());
+        assertTrue(Files.notExists(sessionFile(location)));
+        assertEquals(404, registry.send(registry.request("/layers/" + TestRegistry.sha256(cut.bytes()).fileName()).build()).statusCode());
+    }
+
+    @Test
     void cancelling_removes_the_session_and_its_bytes() throws IOException {
         String location = startUpload();
         assertEquals(202, patch(location, null, slice(0, 10_000)).statusCode());
