@@ -235,6 +235,23 @@ class LxdItemsTest {
         }
     }
 
+    @Test
+    void requirements_properties_of_the_newest_version_become_the_products_lxd_requirements() throws Exception {
+        LayerFactory layers = new LayerFactory(dir);
+        Digest top = layers.base();
+        try (TestRegistry registry = TestRegistry.start(dir.resolve("data"))) {
+            layers.uploadTo(registry, top);
+            String body = "{\"os\":\"debian\",\"release\":\"12\",\"arch\":\"amd64\",\"variant\":\"uefi\",\"version\":\"20261122_1000\","
+                    + "\"layer\":\"" + top.hex() + "\",\"properties\":{\"requirements.secureboot\":\"true\",\"requirements.cdrom_agent\":\"true\"}}";
+            assertEquals(201, registry.send(registry.authed("/api/v1/images", registry.publishToken)
+                    .POST(HttpRequest.BodyPublishers.ofString(body)).build()).statusCode());
+            JsonNode product = json(registry.uri("/"), "/streams/v1/images.json").path("products").path("debian:12:amd64:uefi");
+            for (String field : List.of("requirements", "lxd_requirements")) {
+                assertEquals("{\"cdrom_agent\":\"true\",\"secureboot\":\"true\"}", product.path(field).toString(), field);
+            }
+        }
+    }
+
     static String run(List<String> command) throws IOException, InterruptedException {
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
         String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
