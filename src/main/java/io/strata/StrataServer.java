@@ -16,6 +16,7 @@ import io.strata.db.Database;
 import io.strata.gc.GarbageCollector;
 import io.strata.http.Routes;
 import io.strata.http.Services;
+import io.strata.http.guard.Hardening;
 import io.strata.jobs.JobDao;
 import io.strata.jobs.JobQueue;
 import io.strata.jobs.JobWorker;
@@ -97,8 +98,9 @@ public final class StrataServer implements AutoCloseable {
             } else {
                 javalin.staticFiles.add("/static", Location.CLASSPATH);
             }
-            Routes.install(javalin, services, json);
+            Routes.install(javalin, services, json, config.limits());
             https.ifPresent(endpoint -> endpoint.install(javalin.jetty, config.host(), config.port()));
+            Hardening.install(javalin, config.limits());
         });
         app.start();
 
@@ -137,7 +139,8 @@ public final class StrataServer implements AutoCloseable {
         Files.createDirectories(config.dataDir());
         Database database = Database.open(config.dataDir().resolve("strata.db"));
         FsLayerStore store = new FsLayerStore(config.dataDir());
-        LayerService layers = new LayerService(store, database.dao(LayerDao.class), config.allowEncryption());
+        LayerService layers = new LayerService(store, database.dao(LayerDao.class), config.allowEncryption(),
+                config.limits().maxVirtualSize(), config.limits().maxChainDepth());
         UploadService uploads = new UploadService(layers, database.dao(UploadDao.class), config.maxLayerBytes(),
                 config.minFreeBytes(), config.uploadExpiry(), Clock.systemUTC());
         TokenService tokens = new TokenService(database.dao(TokenDao.class));

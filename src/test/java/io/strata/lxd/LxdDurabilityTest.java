@@ -161,7 +161,7 @@ class LxdDurabilityTest {
         Digest top = layers.base();
         ServerConfig config = LxdFixtures.config(dir.resolve("data"), 2);
         config = new ServerConfig(config.dataDir(), config.host(), config.port(), config.maxLayerBytes(), 1L << 60,
-                config.uploadExpiry(), config.allowEncryption(), config.staticDir(), config.importDir(), config.tls(), config.lxd());
+                config.uploadExpiry(), config.allowEncryption(), config.staticDir(), config.importDir(), config.tls(), config.limits(), config.lxd());
         // Uploads check the same free space, so store the layer first with the normal limit.
         try (TestRegistry registry = TestRegistry.start(LxdFixtures.config(dir.resolve("data"), 0))) {
             layers.uploadTo(registry, top);
