@@ -518,7 +518,8 @@ function renderDetail(catalog, image) {
     h('section', { class: 'panel', 'aria-labelledby': 'use-heading' },
       h('h2', { id: 'use-heading' }, 'Use this image'),
       commandRow('Pull it with the Strata client', pull, 'pull', 'Pull command'),
-      commandRow('Inspect the chain straight from the registry', qemu, 'qemu', 'qemu-img command')),
+      commandRow('Inspect the chain straight from the registry', qemu, 'qemu', 'qemu-img command'),
+      renderLxd(catalog, image)),
 
     h('section', { class: 'panel', 'aria-labelledby': 'size-heading' },
       h('h2', { id: 'size-heading' }, 'Size'),
@@ -560,6 +561,43 @@ function renderDetail(catalog, image) {
 
     renderOlderVersions(image),
     renderAliasHistory(catalog, image));
+}
+
+/**
+ * LXD and Incus: launch commands once the flattened disk is ready, otherwise why not yet. The remote
+ * is the one README's "LXD and Incus" section adds, named strata; LXD needs HTTPS for simplestreams.
+ */
+function renderLxd(catalog, image) {
+  const { lxd } = image;
+  const section = (state, ...children) => h('div', { class: 'lxd', dataset: { lxd: state } }, ...children);
+  if (lxd?.state === 'ready') {
+    // An alias that points at this very version; an older version is launched by its LXD fingerprint.
+    const name = image.pullName !== image.fingerprint ? image.pullName : lxd.fingerprint;
+    const remote = `lxc remote add strata ${registryBase.replace(/^http:/, 'https:')} --protocol=simplestreams --public`;
+    return section('ready',
+      commandRow('Launch it as a VM with LXD', `lxc launch strata:${name} --vm`, 'lxc', 'lxc command'),
+      commandRow('Launch it as a VM with Incus', `incus launch strata:${name} --vm`, 'incus', 'incus command'),
+      h('p', { class: 'explain' }, 'LXD fingerprint ',
+        h('code', { dataset: { testid: 'lxd-fingerprint' } }, lxd.fingerprint), ' ',
+        fingerprintButton(lxd.fingerprint, 'Copy', 'LXD fingerprint'),
+        '. Add the remote once (trust the server certificate first, see the README): ', h('code', null, remote)));
+  }
+  // A version published a moment ago may not have a status yet; the newest ones get items.
+  const queued = !lxd && catalog.lxd.enabled && image.position < catalog.lxd.versions;
+  if (lxd?.state === 'preparing' || queued) {
+    return section('preparing', h('p', { class: 'notice' },
+      'LXD and Incus: preparing the flattened disk for this version\u2026 It is listed for them once it is ready.'));
+  }
+  if (lxd?.state === 'failed') {
+    return section('failed', h('p', { class: 'notice' },
+      `LXD and Incus: making the flattened disk failed (attempt ${lxd.attempts}); it is retried. `,
+      h('code', null, lxd.error)));
+  }
+  if (!catalog.lxd.enabled) {
+    return section('off', h('p', { class: 'explain' }, catalog.lxd.message || 'This registry makes no LXD or Incus items.'));
+  }
+  return section('none', h('p', { class: 'explain' },
+    'LXD and Incus: only the newest versions of a product get a flattened disk; this one is for the Strata client.'));
 }
 
 function renderLayer(catalog, image, digest, layer, position) {

@@ -19,10 +19,15 @@ import io.strata.gc.GarbageCollector;
 import io.strata.http.Routes;
 import io.strata.http.Services;
 import io.strata.http.guard.Hardening;
+import io.strata.jobs.JobDao;
+import io.strata.jobs.JobQueue;
+import io.strata.jobs.JobWorker;
 import io.strata.layer.FsLayerStore;
 import io.strata.layer.LayerDao;
 import io.strata.layer.LayerService;
 import io.strata.layer.Recovery;
+import io.strata.lxd.LxdItemDao;
+import io.strata.lxd.LxdService;
 import io.strata.tls.HttpsEndpoint;
 import io.strata.upload.UploadDao;
 import io.strata.upload.UploadService;
@@ -46,15 +51,17 @@ public final class StrataServer implements AutoCloseable {
     private final Javalin app;
     private final ScheduledExecutorService maintenance;
     private final DataDirLock lock;
+    private final JobWorker worker;
     private final Optional<HttpsEndpoint> https;
 
     private StrataServer(ServerConfig config, Services services, Javalin app, ScheduledExecutorService maintenance, DataDirLock lock,
-                         Optional<HttpsEndpoint> https) {
+                         JobWorker worker, Optional<HttpsEndpoint> https) {
         this.config = config;
         this.services = services;
         this.app = app;
         this.maintenance = maintenance;
         this.lock = lock;
+        this.worker = worker;
         this.https = https;
     }
 
@@ -74,7 +81,7 @@ public final class StrataServer implements AutoCloseable {
         // Unusable certificate files stop the start before the database is touched.
         Optional<HttpsEndpoint> https = config.tls().isPresent() ? Optional.of(HttpsEndpoint.load(config.tls().get())) : Optional.empty();
         Services services = openServices(config);
-        new Recovery(services.layers(), services.database().dao(LayerDao.class)).run();
+        new Recovery(services.layers(), services.database().dao(LayerDao.class), services.lxd().recordedBlobs()).run();
         services.uploads().recover();
         if (config.importDir().isPresent()) new SampleImporter(services.uploads(), services.catalog()).importFrom(config.importDir().get());
 
@@ -113,7 +120,20 @@ public final class StrataServer implements AutoCloseable {
                 LOG.warn("upload expiry failed", e);
             }
         }, period, period, TimeUnit.SECONDS);
-        return new StrataServer(config, services, app, maintenance, lock, https);
+
+        // Background jobs (LXD items). qemu-img reads chains over this server's own plain HTTP.
+        JobWorker worker = new JobWorker(services.jobs(), config.lxd().lease());
+        String loopback = config.host().equals("0.0.0.0") || config.host().equals("::") ? "127.0.0.1" : config.host();
+        services.lxd().start("http://" + (loopback.contains(":") ? "[" + loopback + "]" : loopback) + ":" + app.port(), worker);
+        worker.start();
+        maintenance.scheduleWithFixedDelay(() -> {
+            try {
+                services.lxd().reconcile();
+            } catch (Exception e) {
+                LOG.warn("LXD items: {}", e.toString());
+            }
+        }, 1, 1, TimeUnit.SECONDS);
+        return new StrataServer(config, services, app, maintenance, lock, worker, https);
     }
 
     /** The services without HTTP, for commands that work on a data directory directly (token, gc, verify). */
@@ -127,9 +147,12 @@ public final class StrataServer implements AutoCloseable {
         UploadService uploads = new UploadService(layers, database.dao(UploadDao.class), config.maxLayerBytes(),
                 config.minFreeBytes(), config.uploadExpiry(), Clock.systemUTC(), config.access().maxOpenUploads(), catalog::publishedLayers);
         TokenService tokens = new TokenService(database.dao(TokenDao.class), Clock.systemUTC());
-        GarbageCollector gc = new GarbageCollector(layers, database.dao(LayerDao.class), catalog, uploads, Clock.systemUTC());
         AuditLog audit = new AuditLog(database.dao(AuditDao.class), Clock.systemUTC());
-        return new Services(database, layers, uploads, tokens, catalog, new IndexService(catalog), gc, audit);
+        JobQueue jobs = new JobQueue(database.dao(JobDao.class), Clock.systemUTC());
+        LxdService lxd = new LxdService(store, database.dao(LxdItemDao.class), jobs, catalog, config.lxd(), config.minFreeBytes(),
+                Clock.systemUTC());
+        GarbageCollector gc = new GarbageCollector(layers, database.dao(LayerDao.class), catalog, uploads, Clock.systemUTC(), lxd);
+        return new Services(database, layers, uploads, tokens, catalog, new IndexService(catalog), gc, audit, jobs, lxd);
     }
 
     /** The catalog page's HTML, which a private registry answers with 401 to a browser without a token (the page then asks for one). */
@@ -169,6 +192,7 @@ public final class StrataServer implements AutoCloseable {
     @Override
     public void close() {
         maintenance.shutdownNow();
+        worker.close();
         app.stop();
         try {
             lock.close();

@@ -39,7 +39,8 @@ public enum ErrorCode {
     BODY_TOO_LARGE(413, "the request body is larger than this endpoint accepts"),
     UNSUPPORTED_MEDIA_TYPE(415, "this endpoint takes a JSON body (Content-Type: application/json)"),
     RATE_LIMITED(429, "too many write requests from this address; wait as Retry-After says"),
-    UPLOAD_TOO_SLOW(408, "the upload body arrived slower than the registry's minimum rate; resume it from the session's offset");
+    UPLOAD_TOO_SLOW(408, "the upload body arrived slower than the registry's minimum rate; resume it from the session's offset"),
+    LXD_ITEM_UNKNOWN(404, "no such LXD item (the LXD items of an image exist once made, for its product's newest versions)");
 
     private final int httpStatus;
     private final String defaultMessage;

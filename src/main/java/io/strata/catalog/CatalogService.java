@@ -7,6 +7,7 @@ import io.strata.api.ErrorCode;
 import io.strata.layer.Digest;
 import io.strata.layer.LayerDao;
 import io.strata.layer.LayerRecord;
+import io.strata.lxd.LxdView;
 import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 
@@ -49,7 +50,7 @@ public final class CatalogService {
     public CatalogService(Jdbi jdbi, Clock clock) {
         this.jdbi = jdbi;
         this.clock = clock;
-        this.current = load(1);
+        this.current = load(1, LxdView.NONE);
     }
 
     /** Changes every time the catalog does; caches of rendered documents key on it. */
@@ -65,7 +66,20 @@ public final class CatalogService {
     /** Re-reads everything, for changes made beside this service that alter what is visible (layers dropped by recovery or GC). */
     public void changed() {
         synchronized (writeLock) {
-            current = load(current.generation() + 1);
+            current = load(current.generation() + 1, current.lxd());
+        }
+    }
+
+    /**
+     * Replaces what the documents say about LXD items (io.strata.lxd) when it changed: a new
+     * generation, so the index documents are rendered again with the items that became ready.
+     */
+    public void lxdChanged(LxdView view) {
+        synchronized (writeLock) {
+            Snapshot s = current;
+            if (view.equals(s.lxd())) return;
+            current = new Snapshot(s.generation() + 1, s.updated(), s.images(), s.hidden(), s.aliases(), s.aliasesByImage(),
+                    s.layers(), view);
         }
     }
 
@@ -234,12 +248,12 @@ public final class CatalogService {
      */
     public Snapshot snapshot() { return current; }
 
-    private Snapshot load(long generation) {
+    private Snapshot load(long generation, LxdView lxd) {
         return jdbi.inTransaction(handle -> {
             List<Image> all = handle.attach(ImageDao.class).all();
             Map<Digest, LayerRecord> layers = new HashMap<>();
             for (LayerRecord layer : handle.attach(LayerDao.class).all()) layers.put(layer.digest(), layer);
-            return build(handle, generation, all, layers);
+            return build(handle, generation, all, layers, lxd);
         });
     }
 
@@ -250,11 +264,12 @@ public final class CatalogService {
     }
 
     private Snapshot build(long generation, List<Image> all, Map<Digest, LayerRecord> known) {
-        return jdbi.withHandle(handle -> build(handle, generation, all, known));
+        LxdView lxd = current == null ? LxdView.NONE : current.lxd();
+        return jdbi.withHandle(handle -> build(handle, generation, all, known, lxd));
     }
 
     /** Derives the reader's view: visible and hidden images, alias targets, the layers the visible chains use. */
-    private static Snapshot build(Handle handle, long generation, List<Image> all, Map<Digest, LayerRecord> known) {
+    private static Snapshot build(Handle handle, long generation, List<Image> all, Map<Digest, LayerRecord> known, LxdView lxd) {
         List<Image> sorted = new ArrayList<>(all);
         sorted.sort(java.util.Comparator.comparing((Image i) -> i.product().id()).thenComparing(Image::version, java.util.Comparator.reverseOrder()));
         List<Image> visible = new ArrayList<>(sorted.size());
@@ -274,12 +289,15 @@ public final class CatalogService {
         for (Image image : visible) for (Digest d : image.chain()) used.put(d, known.get(d));
         String updated = handle.attach(CatalogMetaDao.class).updatedAt();
         return new Snapshot(generation, updated, List.copyOf(visible), List.copyOf(hidden), Collections.unmodifiableMap(aliases),
-                Collections.unmodifiableMap(aliasesByImage), Collections.unmodifiableMap(used));
+                Collections.unmodifiableMap(aliasesByImage), Collections.unmodifiableMap(used), lxd);
     }
 
-    /** A consistent view of the catalog; images in product order, newest version first. */
+    /**
+     * A consistent view of the catalog; images in product order, newest version first. {@code lxd}
+     * is what the LXD service last reported about the images' LXD items.
+     */
     public record Snapshot(long generation, String updated, List<Image> images, List<Image> hidden, Map<String, Digest> aliases,
-                           Map<Digest, List<String>> aliasesByImage, Map<Digest, LayerRecord> layers) {
+                           Map<Digest, List<String>> aliasesByImage, Map<Digest, LayerRecord> layers, LxdView lxd) {
         public List<String> aliasesOf(Digest fingerprint) { return aliasesByImage.getOrDefault(fingerprint, List.of()); }
     }
 

@@ -3,6 +3,7 @@ package io.strata.cli;
 import io.strata.StrataServer;
 import io.strata.config.AccessConfig;
 import io.strata.config.Limits;
+import io.strata.config.LxdConfig;
 import io.strata.config.ServerConfig;
 import io.strata.config.Units;
 import io.strata.tls.TlsConfig;
@@ -101,12 +102,27 @@ final class ServeCommand implements Callable<Integer> {
             description = "Resumable upload sessions one token may have open at once; more answer 429 (env STRATA_MAX_OPEN_UPLOADS; default: ${DEFAULT-VALUE}).")
     int maxOpenUploads;
 
+    @Option(names = "--lxd-versions", paramLabel = "N", defaultValue = "${env:STRATA_LXD_VERSIONS:-2}",
+            description = {"Make LXD/Incus items (lxd.tar.xz and a flattened disk) for the newest N versions of each product;",
+                    "0 turns them off. Needs qemu-img (env STRATA_LXD_VERSIONS; default: ${DEFAULT-VALUE})."})
+    int lxdVersions;
+
+    @Option(names = "--qemu-img", paramLabel = "PROGRAM", defaultValue = "${env:STRATA_QEMU_IMG:-qemu-img}",
+            description = "The qemu-img that flattens chains for LXD (env STRATA_QEMU_IMG; default: ${DEFAULT-VALUE}).")
+    String qemuImg;
+
+    @Option(names = "--job-lease", paramLabel = "DURATION", defaultValue = "${env:STRATA_JOB_LEASE:-60s}",
+            description = {"How long a background job stays claimed without renewal; after a crash its job runs again",
+                    "once this passed (env STRATA_JOB_LEASE; default: ${DEFAULT-VALUE})."})
+    String jobLease;
+
     @Override
     public Integer call() throws Exception {
         ServerConfig config = new ServerConfig(data.dataDir.toAbsolutePath().normalize(), host, port,
                 Units.parseSize(maxLayerSize), Units.parseSize(minFree), Units.parseDuration(uploadExpiry),
                 allowEncrypted, Optional.ofNullable(staticDir), Optional.ofNullable(importDir), tls(), limits(),
-                new AccessConfig(privateMode, maxOpenUploads));
+                new AccessConfig(privateMode, maxOpenUploads),
+                new LxdConfig(lxdVersions, qemuImg, Units.parseDuration(jobLease)));
         StrataServer server = StrataServer.start(config);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

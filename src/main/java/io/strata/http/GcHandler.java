@@ -37,6 +37,7 @@ final class GcHandler {
         body.put("bytes_freed", report.bytesFreed());
         body.put("kept", report.kept());
         body.put("deferred", report.deferred());
+        body.put("removed_lxd", report.lxdRemoved().stream().map(blob -> blob.digest().toString()).toList());
         ctx.json(body);
     }
 }

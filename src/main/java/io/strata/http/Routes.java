@@ -45,7 +45,8 @@ public final class Routes {
                 .exact("/index.json", index.of(IndexService.Kind.INDEX))                // the one-call plan (DESIGN §4)
                 .exact("/streams/v1/index.json", index.of(IndexService.Kind.STREAMS_INDEX))// simplestreams index:1.0
                 .exact("/streams/v1/images.json", index.of(IndexService.Kind.STREAMS_IMAGES))// simplestreams products:1.0
-                .prefix("/layers/", layers);                                            // layer bytes (DESIGN §5)
+                .prefix("/layers/", layers)                                             // layer bytes (DESIGN §5)
+                .prefix("/lxd/", new LxdHandler(services.lxd(), services.layers().store())); // LXD/Incus items (DESIGN §9)
         if (accessConfig.privateMode()) reads.requireToken(access, privatePages);
         config.jetty.modifyServer(server -> {
             // Outermost, so these requests skip the servlet context, sessions and Javalin entirely.
@@ -77,6 +78,7 @@ public final class Routes {
 
         // Maintenance.
         routes.post("/api/v1/gc", ctx -> GcHandler.collect(ctx, services.gc()), Access.ADMIN);
+        routes.get("/api/v1/jobs", ctx -> JobsView.list(ctx, services), Access.ADMIN);         // background jobs, failures first
 
         // Tokens and the audit log (issue 10): a token makes tokens with a subset of its own scopes.
         routes.post("/api/v1/tokens", tokens::create, Access.TOKEN);
