@@ -123,6 +123,56 @@ function closeDetail() {
 
 // ---- loading and status -------------------------------------------------------------------------
 
+// A private registry (serve --private) answers 401 to every read without a token. The page then asks
+// for one and keeps it only for this tab (sessionStorage, never localStorage or a cookie), sending it
+// as a Bearer token on its own fetches.
+const TOKEN_KEY = 'strata.token';
+
+function authHeaders() {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+class TokenNeeded extends Error {}
+
+async function refusalMessage(response) {
+  try {
+    const body = await response.json();
+    return body?.errors?.[0]?.message || '';
+  } catch {
+    return '';
+  }
+}
+
+function showTokenPrompt(error) {
+  const hadToken = sessionStorage.getItem(TOKEN_KEY) !== null;
+  sessionStorage.removeItem(TOKEN_KEY);
+  const input = h('input', {
+    id: 'token-input', type: 'password', name: 'token', autocomplete: 'off', spellcheck: 'false',
+    placeholder: 'strata_pat_…', required: true,
+  });
+  const form = h('form', {
+    class: 'token-form', id: 'token-form',
+    onsubmit: (event) => {
+      event.preventDefault();
+      const token = input.value.trim();
+      if (!token) return;
+      sessionStorage.setItem(TOKEN_KEY, token);
+      load();
+    },
+  },
+  h('label', { for: 'token-input' }, 'Access token'),
+  input,
+  h('div', { class: 'status-actions' }, h('button', { type: 'submit', class: 'button primary' }, 'Open the catalog')));
+  showStatus(h('div', { class: 'status-card', role: 'alert', dataset: { state: 'token' } },
+    h('p', { class: 'status-title' }, 'This registry is private'),
+    h('p', { class: 'status-detail' }, hadToken && error.message
+      ? `The token was refused: ${error.message}`
+      : 'Reading it needs a token (any scope). It is kept only in this tab and sent only to this registry.'),
+    form));
+  input.focus();
+}
+
 class LoadError extends Error {
   constructor(title, detail) {
     super(detail);
@@ -139,6 +189,10 @@ async function load() {
     state.catalog = buildCatalog(await fetchIndex());
   } catch (error) {
     view.main.removeAttribute('aria-busy');
+    if (error instanceof TokenNeeded) {
+      showTokenPrompt(error);
+      return;
+    }
     showLoadError(error);
     return;
   }
@@ -160,11 +214,12 @@ async function load() {
 async function fetchIndex() {
   let response;
   try {
-    response = await fetch('index.json', { headers: { Accept: 'application/json' }, cache: 'no-cache' });
+    response = await fetch('index.json', { headers: { Accept: 'application/json', ...authHeaders() }, cache: 'no-cache' });
   } catch {
     throw new LoadError('Cannot reach the registry',
       `The request for ${registryBase}/index.json got no answer. Check that the registry is running and reachable, then retry.`);
   }
+  if (response.status === 401) throw new TokenNeeded(await refusalMessage(response));
   if (!response.ok) {
     throw new LoadError('The registry could not serve its catalog',
       `GET /index.json answered HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}.`);
@@ -463,7 +518,8 @@ function renderDetail(catalog, image) {
     h('section', { class: 'panel', 'aria-labelledby': 'use-heading' },
       h('h2', { id: 'use-heading' }, 'Use this image'),
       commandRow('Pull it with the Strata client', pull, 'pull', 'Pull command'),
-      commandRow('Inspect the chain straight from the registry', qemu, 'qemu', 'qemu-img command')),
+      commandRow('Inspect the chain straight from the registry', qemu, 'qemu', 'qemu-img command'),
+      renderLxd(catalog, image)),
 
     h('section', { class: 'panel', 'aria-labelledby': 'size-heading' },
       h('h2', { id: 'size-heading' }, 'Size'),
@@ -505,6 +561,43 @@ function renderDetail(catalog, image) {
 
     renderOlderVersions(image),
     renderAliasHistory(catalog, image));
+}
+
+/**
+ * LXD and Incus: launch commands once the flattened disk is ready, otherwise why not yet. The remote
+ * is the one README's "LXD and Incus" section adds, named strata; LXD needs HTTPS for simplestreams.
+ */
+function renderLxd(catalog, image) {
+  const { lxd } = image;
+  const section = (state, ...children) => h('div', { class: 'lxd', dataset: { lxd: state } }, ...children);
+  if (lxd?.state === 'ready') {
+    // An alias that points at this very version; an older version is launched by its LXD fingerprint.
+    const name = image.pullName !== image.fingerprint ? image.pullName : lxd.fingerprint;
+    const remote = `lxc remote add strata ${registryBase.replace(/^http:/, 'https:')} --protocol=simplestreams --public`;
+    return section('ready',
+      commandRow('Launch it as a VM with LXD', `lxc launch strata:${name} --vm`, 'lxc', 'lxc command'),
+      commandRow('Launch it as a VM with Incus', `incus launch strata:${name} --vm`, 'incus', 'incus command'),
+      h('p', { class: 'explain' }, 'LXD fingerprint ',
+        h('code', { dataset: { testid: 'lxd-fingerprint' } }, lxd.fingerprint), ' ',
+        fingerprintButton(lxd.fingerprint, 'Copy', 'LXD fingerprint'),
+        '. Add the remote once (trust the server certificate first, see the README): ', h('code', null, remote)));
+  }
+  // A version published a moment ago may not have a status yet; the newest ones get items.
+  const queued = !lxd && catalog.lxd.enabled && image.position < catalog.lxd.versions;
+  if (lxd?.state === 'preparing' || queued) {
+    return section('preparing', h('p', { class: 'notice' },
+      'LXD and Incus: preparing the flattened disk for this version\u2026 It is listed for them once it is ready.'));
+  }
+  if (lxd?.state === 'failed') {
+    return section('failed', h('p', { class: 'notice' },
+      `LXD and Incus: making the flattened disk failed (attempt ${lxd.attempts}); it is retried. `,
+      h('code', null, lxd.error)));
+  }
+  if (!catalog.lxd.enabled) {
+    return section('off', h('p', { class: 'explain' }, catalog.lxd.message || 'This registry makes no LXD or Incus items.'));
+  }
+  return section('none', h('p', { class: 'explain' },
+    'LXD and Incus: only the newest versions of a product get a flattened disk; this one is for the Strata client.'));
 }
 
 function renderLayer(catalog, image, digest, layer, position) {
@@ -618,7 +711,7 @@ async function requestAliasHistory(catalog, alias) {
   const path = `api/v1/alias-history/${alias.split('/').map(encodeURIComponent).join('/')}`;
   let response;
   try {
-    response = await fetch(path, { headers: { Accept: 'application/json' }, cache: 'no-cache' });
+    response = await fetch(path, { headers: { Accept: 'application/json', ...authHeaders() }, cache: 'no-cache' });
   } catch {
     throw new HistoryError('the registry did not answer');
   }

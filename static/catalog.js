@@ -76,6 +76,14 @@ export function buildCatalog(index) {
 
   let storedBytes = 0;
   for (const layer of layers.values()) storedBytes += layer.size;
+  // LXD items (metadata tarball, flattened disk) are stored too; equal files are stored once.
+  const lxdFiles = new Map();
+  for (const image of images) {
+    if (image.lxd?.state !== 'ready') continue;
+    for (const file of [image.lxd.meta, image.lxd.disk]) if (file) lxdFiles.set(file.sha256, file.size);
+  }
+  for (const size of lxdFiles.values()) storedBytes += size;
+  const lxdInfo = objectOr(index.lxd);
   let publishedBytes = 0;
   for (const image of images) publishedBytes += image.downloadSize;
 
@@ -83,6 +91,8 @@ export function buildCatalog(index) {
     format: String(index.format),
     updated: changedAt(index.updated),
     images, byFingerprint, groups, layers, layerUsers, aliases,
+    // Whether the registry makes LXD/Incus items, and why not when it does not.
+    lxd: { enabled: lxdInfo.enabled === true, message: text(lxdInfo.message), versions: count(lxdInfo.versions) },
     facets: {
       os: distinct(images, (image) => image.os, compareText),
       release: distinct(images, (image) => image.release, compareReleases),
@@ -119,9 +129,29 @@ function toImage(fingerprint, raw, aliasTargets) {
     downloadSize: count(raw.download_size),
     virtualSize: count(raw.virtual_size),
     top: chain.length ? chain[chain.length - 1] : fingerprint,
+    lxd: toLxd(raw.lxd),
     // The alias a "pull" command should name: one that still points at this very image.
     pullName: aliases.find((alias) => aliasTargets.get(alias) === fingerprint) ?? fingerprint,
     haystack: [product, version, fingerprint, releaseTitle, ...aliases].join('\n').toLowerCase(),
+  };
+}
+
+/** An image's LXD items (DESIGN §9): ready (with the LXD fingerprint and files), preparing, failed; null when it gets none. */
+function toLxd(raw) {
+  const lxd = objectOr(raw);
+  const state = text(lxd.state);
+  if (!['ready', 'preparing', 'failed'].includes(state)) return null;
+  const file = (value) => {
+    const f = objectOr(value);
+    return typeof f.sha256 === 'string' ? { sha256: f.sha256, size: count(f.size), path: text(f.path) } : null;
+  };
+  return {
+    state,
+    fingerprint: text(lxd.fingerprint),
+    meta: file(lxd.meta),
+    disk: file(lxd.disk),
+    error: text(lxd.error),
+    attempts: count(lxd.attempts),
   };
 }
 

@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import io.javalin.Javalin;
 import io.javalin.compression.CompressionStrategy;
 import io.javalin.json.JavalinJackson;
+import io.strata.audit.AuditDao;
+import io.strata.audit.AuditLog;
 import io.strata.auth.TokenDao;
 import io.strata.auth.TokenService;
 import io.strata.catalog.CatalogService;
@@ -16,10 +18,16 @@ import io.strata.db.Database;
 import io.strata.gc.GarbageCollector;
 import io.strata.http.Routes;
 import io.strata.http.Services;
+import io.strata.http.guard.Hardening;
+import io.strata.jobs.JobDao;
+import io.strata.jobs.JobQueue;
+import io.strata.jobs.JobWorker;
 import io.strata.layer.FsLayerStore;
 import io.strata.layer.LayerDao;
 import io.strata.layer.LayerService;
 import io.strata.layer.Recovery;
+import io.strata.lxd.LxdItemDao;
+import io.strata.lxd.LxdService;
 import io.strata.tls.HttpsEndpoint;
 import io.strata.upload.UploadDao;
 import io.strata.upload.UploadService;
@@ -45,15 +53,17 @@ public final class StrataServer implements AutoCloseable {
     private final Javalin app;
     private final ScheduledExecutorService maintenance;
     private final DataDirLock lock;
+    private final JobWorker worker;
     private final Optional<HttpsEndpoint> https;
 
     private StrataServer(ServerConfig config, Services services, Javalin app, ScheduledExecutorService maintenance, DataDirLock lock,
-                         Optional<HttpsEndpoint> https) {
+                         JobWorker worker, Optional<HttpsEndpoint> https) {
         this.config = config;
         this.services = services;
         this.app = app;
         this.maintenance = maintenance;
         this.lock = lock;
+        this.worker = worker;
         this.https = https;
     }
 
@@ -97,8 +107,9 @@ public final class StrataServer implements AutoCloseable {
             } else {
                 javalin.staticFiles.add("/static", Location.CLASSPATH);
             }
-            Routes.install(javalin, services, json);
+            Routes.install(javalin, services, json, config.limits(), config.access(), privatePages(config));
             https.ifPresent(endpoint -> endpoint.install(javalin.jetty, config.host(), config.port()));
+            Hardening.install(javalin, config.limits());
         });
         app.start();
 
@@ -128,7 +139,20 @@ public final class StrataServer implements AutoCloseable {
                 }
             }, CATALOG_POLL.toMillis(), CATALOG_POLL.toMillis(), TimeUnit.MILLISECONDS);
         }
-        return new StrataServer(config, services, app, maintenance, lock, https);
+
+        // Background jobs (LXD items). qemu-img reads chains over this server's own plain HTTP.
+        JobWorker worker = new JobWorker(services.jobs(), config.lxd().lease());
+        String loopback = config.host().equals("0.0.0.0") || config.host().equals("::") ? "127.0.0.1" : config.host();
+        services.lxd().start("http://" + (loopback.contains(":") ? "[" + loopback + "]" : loopback) + ":" + app.port(), worker);
+        worker.start();
+        maintenance.scheduleWithFixedDelay(() -> {
+            try {
+                services.lxd().reconcile();
+            } catch (Exception e) {
+                LOG.warn("LXD items: {}", e.toString());
+            }
+        }, 1, 1, TimeUnit.SECONDS);
+        return new StrataServer(config, services, app, maintenance, lock, worker, https);
     }
 
     /**
@@ -141,7 +165,7 @@ public final class StrataServer implements AutoCloseable {
         try {
             report = services.database().cluster().exclusive(() -> {
                 if (services.database().isShared()) checkSharedStore(services, config);
-                return new Recovery(services.layers(), services.database().dao(LayerDao.class)).run();
+                return new Recovery(services.layers(), services.database().dao(LayerDao.class), services.lxd().recordedBlobs()).run();
             });
         } catch (IOException | RuntimeException e) {
             throw e;
@@ -175,14 +199,34 @@ public final class StrataServer implements AutoCloseable {
         Files.createDirectories(config.dataDir());
         Database database = Database.open(config.db(), config.dataDir());
         FsLayerStore store = new FsLayerStore(config.dataDir());
-        LayerService layers = new LayerService(store, database.dao(LayerDao.class), config.allowEncryption(), database.cluster(),
+        LayerService layers = new LayerService(store, database.dao(LayerDao.class), config.allowEncryption(),
+                config.limits().maxVirtualSize(), config.limits().maxChainDepth(), database.cluster(),
                 database.isShared() ? java.util.Optional.of(database.dao(io.strata.layer.PinDao.class)) : java.util.Optional.empty());
-        UploadService uploads = new UploadService(layers, database.dao(UploadDao.class), config.maxLayerBytes(),
-                config.minFreeBytes(), config.uploadExpiry(), Clock.systemUTC());
-        TokenService tokens = new TokenService(database.dao(TokenDao.class));
         CatalogService catalog = new CatalogService(database, Clock.systemUTC());
-        GarbageCollector gc = new GarbageCollector(layers, database.dao(LayerDao.class), catalog, uploads, Clock.systemUTC());
-        return new Services(database, layers, uploads, tokens, catalog, new IndexService(catalog), gc);
+        UploadService uploads = new UploadService(layers, database.dao(UploadDao.class), config.maxLayerBytes(),
+                config.minFreeBytes(), config.uploadExpiry(), Clock.systemUTC(), config.access().maxOpenUploads(), catalog::publishedLayers);
+        TokenService tokens = new TokenService(database.dao(TokenDao.class), Clock.systemUTC());
+        AuditLog audit = new AuditLog(database.dao(AuditDao.class), Clock.systemUTC());
+        JobQueue jobs = new JobQueue(database.dao(JobDao.class), Clock.systemUTC());
+        LxdService lxd = new LxdService(store, database.dao(LxdItemDao.class), jobs, catalog, config.lxd(), config.minFreeBytes(),
+                Clock.systemUTC());
+        GarbageCollector gc = new GarbageCollector(layers, database.dao(LayerDao.class), catalog, uploads, Clock.systemUTC(), lxd);
+        return new Services(database, layers, uploads, tokens, catalog, new IndexService(catalog), gc, audit, jobs, lxd);
+    }
+
+    /** The catalog page's HTML, which a private registry answers with 401 to a browser without a token (the page then asks for one). */
+    private static java.util.Map<String, java.util.function.Supplier<byte[]>> privatePages(ServerConfig config) {
+        java.util.function.Supplier<byte[]> page = () -> {
+            try {
+                if (config.staticDir().isPresent()) return Files.readAllBytes(config.staticDir().get().resolve("index.html"));
+                try (var in = StrataServer.class.getResourceAsStream("/static/index.html")) {
+                    return in == null ? "<!doctype html><title>Strata</title>".getBytes() : in.readAllBytes();
+                }
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        };
+        return java.util.Map.of("/", page, "/index.html", page);
     }
 
     public int port() { return app.port(); }
@@ -207,6 +251,7 @@ public final class StrataServer implements AutoCloseable {
     @Override
     public void close() {
         maintenance.shutdownNow();
+        worker.close();
         app.stop();
         services.database().close();
         if (lock == null) return;

@@ -8,6 +8,7 @@ import io.strata.db.Database;
 import io.strata.layer.Digest;
 import io.strata.layer.LayerDao;
 import io.strata.layer.LayerRecord;
+import io.strata.lxd.LxdView;
 import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 
@@ -61,7 +62,7 @@ public final class CatalogService {
         this.database = database;
         this.jdbi = database.jdbi();
         this.clock = clock;
-        this.current = load(1);
+        this.current = load(1, LxdView.NONE);
     }
 
     /** Changes every time the catalog does; caches of rendered documents key on it. */
@@ -79,7 +80,20 @@ public final class CatalogService {
         synchronized (writeLock) {
             // Other replicas learn of it through the generation (their layer caches must forget removed rows).
             jdbi.useTransaction(handle -> handle.attach(CatalogMetaDao.class).bump());
-            current = load(current.generation() + 1);
+            current = load(current.generation() + 1, current.lxd());
+        }
+    }
+
+    /**
+     * Replaces what the documents say about LXD items (io.strata.lxd) when it changed: a new
+     * generation, so the index documents are rendered again with the items that became ready.
+     */
+    public void lxdChanged(LxdView view) {
+        synchronized (writeLock) {
+            Snapshot s = current;
+            if (view.equals(s.lxd())) return;
+            current = new Snapshot(s.generation() + 1, s.updated(), s.images(), s.hidden(), s.aliases(), s.aliasesByImage(),
+                    s.layers(), view);
         }
     }
 
@@ -110,7 +124,7 @@ public final class CatalogService {
         if (stored == seenGeneration) return false;
         synchronized (writeLock) {
             if (stored == seenGeneration) return false;
-            current = load(current.generation() + 1);
+            current = load(current.generation() + 1, current.lxd());
             return true;
         }
     }
@@ -163,17 +177,21 @@ public final class CatalogService {
         all.add(image);
         Map<Digest, LayerRecord> known = new HashMap<>(current.layers());
         for (LayerRecord layer : resolved) known.put(layer.digest(), layer);
-        current = staleWrite ? load(current.generation() + 1) : build(current.generation() + 1, all, known);
+        current = staleWrite ? load(current.generation() + 1, current.lxd()) : build(current.generation() + 1, all, known);
         return image;
         }
     }
 
     /** Unpublishes a version; its layers stay until garbage collection. Aliases fall back to the product's next newest version. */
-    public Image deleteImage(Digest fingerprint) {
+    public Image deleteImage(Digest fingerprint) { return deleteImage(fingerprint, product -> {}); }
+
+    /** As {@link #deleteImage(Digest)}, after {@code allowed} accepted the image's product id (it throws to refuse), in the same transaction. */
+    public Image deleteImage(Digest fingerprint, java.util.function.Consumer<String> allowed) {
         synchronized (writeLock) {
         Image deleted = inTransaction(handle -> {
             ImageDao images = handle.attach(ImageDao.class);
             Image image = images.find(fingerprint.hex()).orElseThrow(() -> unknownImage(fingerprint.hex()));
+            allowed.accept(image.product().id());
             Set<String> affected = new LinkedHashSet<>(handle.attach(AliasDao.class).namesFor(image.product().id()));
             Map<String, String> before = resolve(handle, affected);
             images.delete(fingerprint.hex());
@@ -183,13 +201,19 @@ public final class CatalogService {
         List<Image> all = new ArrayList<>(current.images());
         all.addAll(current.hidden());
         all.removeIf(i -> i.fingerprint().equals(fingerprint));
-        current = staleWrite ? load(current.generation() + 1) : build(current.generation() + 1, all, current.layers());
+        current = staleWrite ? load(current.generation() + 1, current.lxd()) : build(current.generation() + 1, all, current.layers());
         return deleted;
         }
     }
 
     /** Points {@code alias} at a product (which must have a version); returns the fingerprint it now resolves to. */
-    public String setAlias(String alias, String productId) {
+    public String setAlias(String alias, String productId) { return setAlias(alias, productId, current -> {}); }
+
+    /**
+     * As {@link #setAlias(String, String)}, after {@code allowedToMove} accepted the product the alias
+     * points at now (it throws to refuse; not called for a new alias), in the same transaction.
+     */
+    public String setAlias(String alias, String productId, java.util.function.Consumer<String> allowedToMove) {
         PublishRequest.checkAlias(alias);
         Product product = Product.parse(productId);
         if (product == null) {
@@ -202,6 +226,7 @@ public final class CatalogService {
                 throw new ApiException(ErrorCode.IMAGE_UNKNOWN, "product " + product.id() + " has no published version to point an alias at",
                         Map.of("product", product.id()));
             }
+            handle.attach(AliasDao.class).productOf(alias).ifPresent(allowedToMove);
             Map<String, String> before = resolve(handle, Set.of(alias));
             Instant now = now();
             handle.attach(AliasDao.class).upsert(alias, product.id(), now.toString());
@@ -209,23 +234,26 @@ public final class CatalogService {
             recordMoves(handle, before, after, "set to " + product.id(), now);
             return after.get(alias);
         });
-        current = staleWrite ? load(current.generation() + 1) : rebuildAliases();
+        current = staleWrite ? load(current.generation() + 1, current.lxd()) : rebuildAliases();
         return fingerprint;
         }
     }
 
-    public void deleteAlias(String alias) {
+    public void deleteAlias(String alias) { deleteAlias(alias, product -> {}); }
+
+    /** As {@link #deleteAlias(String)}, after {@code allowed} accepted the product the alias points at (it throws to refuse). */
+    public void deleteAlias(String alias, java.util.function.Consumer<String> allowed) {
         synchronized (writeLock) {
         inTransaction(handle -> {
             AliasDao aliases = handle.attach(AliasDao.class);
-            if (aliases.productOf(alias).isEmpty()) throw unknownAlias(alias);
+            allowed.accept(aliases.productOf(alias).orElseThrow(() -> unknownAlias(alias)));
             aliases.delete(alias);
             Instant now = now();
             aliases.record(alias, null, null, "deleted", now.toString());
             handle.attach(CatalogMetaDao.class).touch(now.toString());
             return null;
         });
-        current = staleWrite ? load(current.generation() + 1) : rebuildAliases();
+        current = staleWrite ? load(current.generation() + 1, current.lxd()) : rebuildAliases();
         }
     }
 
@@ -249,6 +277,15 @@ public final class CatalogService {
     }
 
     /** The aliases currently resolving to {@code image}. */
+    /** Every layer some image's chain uses (hidden images too: their layers are published, only incomplete). */
+    public Set<Digest> publishedLayers() {
+        Snapshot snapshot = current;
+        Set<Digest> layers = new java.util.HashSet<>();
+        for (Image image : snapshot.images()) layers.addAll(image.chain());
+        for (Image image : snapshot.hidden()) layers.addAll(image.chain());
+        return layers;
+    }
+
     public List<String> aliasesOf(Image image) { return current.aliasesOf(image.fingerprint()); }
 
     /**
@@ -257,14 +294,14 @@ public final class CatalogService {
      */
     public Snapshot snapshot() { return current; }
 
-    private Snapshot load(long generation) {
+    private Snapshot load(long generation, LxdView lxd) {
         return jdbi.inTransaction(handle -> {
             // Read first: a change committed after it makes the next poll reload again, never one missed.
             seenGeneration = handle.attach(CatalogMetaDao.class).generation();
             List<Image> all = handle.attach(ImageDao.class).all();
             Map<Digest, LayerRecord> layers = new HashMap<>();
             for (LayerRecord layer : handle.attach(LayerDao.class).all()) layers.put(layer.digest(), layer);
-            return build(handle, generation, all, layers);
+            return build(handle, generation, all, layers, lxd);
         });
     }
 
@@ -275,11 +312,12 @@ public final class CatalogService {
     }
 
     private Snapshot build(long generation, List<Image> all, Map<Digest, LayerRecord> known) {
-        return jdbi.withHandle(handle -> build(handle, generation, all, known));
+        LxdView lxd = current == null ? LxdView.NONE : current.lxd();
+        return jdbi.withHandle(handle -> build(handle, generation, all, known, lxd));
     }
 
     /** Derives the reader's view: visible and hidden images, alias targets, the layers the visible chains use. */
-    private static Snapshot build(Handle handle, long generation, List<Image> all, Map<Digest, LayerRecord> known) {
+    private static Snapshot build(Handle handle, long generation, List<Image> all, Map<Digest, LayerRecord> known, LxdView lxd) {
         List<Image> sorted = new ArrayList<>(all);
         sorted.sort(java.util.Comparator.comparing((Image i) -> i.product().id()).thenComparing(Image::version, java.util.Comparator.reverseOrder()));
         List<Image> visible = new ArrayList<>(sorted.size());
@@ -302,12 +340,15 @@ public final class CatalogService {
         for (Image image : visible) for (Digest d : image.chain()) used.put(d, known.get(d));
         String updated = handle.attach(CatalogMetaDao.class).updatedAt();
         return new Snapshot(generation, updated, List.copyOf(visible), List.copyOf(hidden), Collections.unmodifiableMap(aliases),
-                Collections.unmodifiableMap(aliasesByImage), Collections.unmodifiableMap(used));
+                Collections.unmodifiableMap(aliasesByImage), Collections.unmodifiableMap(used), lxd);
     }
 
-    /** A consistent view of the catalog; images in product order, newest version first. */
+    /**
+     * A consistent view of the catalog; images in product order, newest version first. {@code lxd}
+     * is what the LXD service last reported about the images' LXD items.
+     */
     public record Snapshot(long generation, String updated, List<Image> images, List<Image> hidden, Map<String, Digest> aliases,
-                           Map<Digest, List<String>> aliasesByImage, Map<Digest, LayerRecord> layers) {
+                           Map<Digest, List<String>> aliasesByImage, Map<Digest, LayerRecord> layers, LxdView lxd) {
         public List<String> aliasesOf(Digest fingerprint) { return aliasesByImage.getOrDefault(fingerprint, List.of()); }
     }
 

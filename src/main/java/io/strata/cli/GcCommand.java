@@ -56,8 +56,11 @@ final class GcCommand implements Callable<Integer> {
             return 0;
         }
         for (JsonNode digest : body.get("removed")) System.out.println((dryRun ? "would remove " : "removed ") + digest.asText());
-        System.err.printf("%s %d layer(s), %s; kept %d%n", dryRun ? "would remove" : "removed", body.get("removed").size(),
-                Human.bytes(body.get("bytes_freed").asLong()), body.get("kept").asInt());
+        JsonNode lxd = body.path("removed_lxd");
+        for (JsonNode digest : lxd) System.out.println((dryRun ? "would remove LXD item " : "removed LXD item ") + digest.asText());
+        String items = lxd.size() > 0 ? " and " + lxd.size() + " LXD item file(s)" : "";
+        System.err.printf("%s %d layer(s)%s, %s; kept %d%n", dryRun ? "would remove" : "removed", body.get("removed").size(),
+                items, Human.bytes(body.get("bytes_freed").asLong()), body.get("kept").asInt());
         return 0;
     }
 }

@@ -24,7 +24,7 @@ import java.util.stream.Collectors;
 @Command(name = "migrate", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Move an embedded registry to the scale-out backends: every layer copied once into the target store "
                 + "and checked against its sha256, then every metadata row (layers, images, aliases and their history, tokens, "
-                + "the catalog's last change) upserted into PostgreSQL.",
+                + "the audit log, LXD items and their jobs, the catalog's last change) upserted into PostgreSQL.",
                 "Stop the server first. Resumable: run it again after an interruption and it skips what is done; "
                         + "a run with nothing left to do changes nothing. Upload sessions in progress are not moved.",
                 "Example: strata migrate --from-data ./data --to-db 'jdbc:postgresql://db:5432/strata?user=strata' --to-store /srv/strata"})

@@ -34,6 +34,7 @@ import java.util.concurrent.Callable;
                 "  java -jar strata.jar pull debian/12 --registry http://localhost:8080",
                 "  top=$(java -jar strata.jar pull debian/12 --quiet)   # STRATA_REGISTRY set",
                 "  qemu-img create -f qcow2 -b \"$top\" -F qcow2 vm.qcow2",
+                "  java -jar strata.jar pull debian/12 --flat debian-12.qcow2   # one standalone file too",
                 ""})
 final class PullCommand implements Callable<Integer> {
     @Parameters(paramLabel = "IMAGE", description = "An alias (debian/12), a fingerprint, or its first 8 or more hex digits.")
@@ -70,6 +71,11 @@ final class PullCommand implements Callable<Integer> {
     @Option(names = {"-q", "--quiet"}, description = "No progress and no information on stderr; warnings and errors still show.")
     boolean quiet;
 
+    @Option(names = "--flat", paramLabel = "OUT.qcow2",
+            description = "Also write the whole chain flattened into one standalone qcow2 (qemu-img convert from the cache,"
+                    + " no second download); needs qemu-img. The last line is then OUT's path.")
+    java.nio.file.Path flat;
+
     @Spec CommandSpec spec;
 
     @Override
@@ -78,6 +84,12 @@ final class PullCommand implements Callable<Integer> {
                 maxAttempts, preferCached, Backoff.DEFAULT, Units.parseDuration(timeout), FreeSpace.DISK,
                 Puller.Options.DEFAULT_SPLIT_BYTES);
         Puller.Result result = new Puller(Console.on(spec.commandLine().getErr(), quiet)).pull(options);
+        if (flat != null) {
+            io.strata.client.FlatCopy.write(result.top(), flat);
+            spec.commandLine().getOut().println(flat.toAbsolutePath());
+            spec.commandLine().getOut().flush();
+            return 0;
+        }
         spec.commandLine().getOut().println(result.top());
         spec.commandLine().getOut().flush();
         return 0;

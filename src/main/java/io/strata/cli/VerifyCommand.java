@@ -38,7 +38,7 @@ final class VerifyCommand implements Callable<Integer> {
         Verifier.Report report;
         try (Progress progress = Console.on(System.err, quick).progress("verifying", total)) {
             long[] reported = {0};
-            report = new Verifier((FsLayerStore) services.layers().store(), layers).run(quick, done -> {
+            report = new Verifier((FsLayerStore) services.layers().store(), layers, services.lxd().recordedBlobs()).run(quick, done -> {
                 progress.advance(done - reported[0]);
                 reported[0] = done;
             });

@@ -10,17 +10,20 @@ import java.util.Optional;
  * Everything the server is told at startup, parsed once (flags, then {@code STRATA_*}
  * environment) and passed down by constructor.
  *
- * @param dataDir          holds {@code strata.db}, {@code layers/} and {@code uploads/}
- * @param host             interface to listen on
- * @param port             TCP port; 0 picks a free one (tests)
- * @param maxLayerBytes    largest layer accepted, in bytes
- * @param minFreeBytes     free disk space an upload must leave behind
- * @param uploadExpiry     an upload session untouched this long is removed with its bytes
- * @param allowEncryption  accept encrypted qcow2 layers (off by default: clients cannot open them without the key)
- * @param staticDir        the catalog page's files, served at {@code /}; empty means the built-in copy
- * @param importDir        a directory of samples to publish on first start, if any
- * @param tls              HTTPS next to plain HTTP on the same port; empty means plain HTTP only
- * @param db               the metadata database: embedded SQLite in {@code dataDir}, or PostgreSQL
+ * @param dataDir         holds {@code strata.db}, {@code layers/} and {@code uploads/}
+ * @param host            interface to listen on
+ * @param port            TCP port; 0 picks a free one (tests)
+ * @param maxLayerBytes   largest layer accepted, in bytes
+ * @param minFreeBytes    free disk space an upload must leave behind
+ * @param uploadExpiry    an upload session untouched this long is removed with its bytes
+ * @param allowEncryption accept encrypted qcow2 layers (off by default: clients cannot open them without the key)
+ * @param staticDir       the catalog page's files, served at {@code /}; empty means the built-in copy
+ * @param importDir       a directory of samples to publish on first start, if any
+ * @param tls             HTTPS next to plain HTTP on the same port; empty means plain HTTP only
+ * @param limits          what a client may send before it is refused (hostile input, floods, slow clients)
+ * @param access          private mode and per-token upload bounds
+ * @param lxd             LXD/Incus items (lxd.tar.xz and flattened disks); off in {@link #defaults}, on in {@code serve}
+ * @param db              the metadata database: embedded SQLite in {@code dataDir}, or PostgreSQL
  */
 public record ServerConfig(
         Path dataDir,
@@ -33,48 +36,66 @@ public record ServerConfig(
         Optional<Path> staticDir,
         Optional<Path> importDir,
         Optional<TlsConfig> tls,
+        Limits limits,
+        AccessConfig access,
+        LxdConfig lxd,
         DbConfig db) {
 
     public static final long DEFAULT_MAX_LAYER_BYTES = 64L << 30;
     public static final long DEFAULT_MIN_FREE_BYTES = 256L << 20;
     public static final Duration DEFAULT_UPLOAD_EXPIRY = Duration.ofHours(24);
 
-    /** Defaults for a given data directory: localhost, port 8080, 64 GiB layers, 24 h upload expiry. */
+    /** Defaults for a given data directory: localhost, port 8080, 64 GiB layers, 24 h upload expiry, no LXD items (serve turns them on). */
     public static ServerConfig defaults(Path dataDir) {
-        return new ServerConfig(dataDir, "127.0.0.1", 8080, DEFAULT_MAX_LAYER_BYTES, DEFAULT_MIN_FREE_BYTES,
-                DEFAULT_UPLOAD_EXPIRY, false, Optional.empty(), Optional.empty(), Optional.empty(),
+        return new ServerConfig(dataDir, "127.0.0.1", 8080, DEFAULT_MAX_LAYER_BYTES, DEFAULT_MIN_FREE_BYTES, DEFAULT_UPLOAD_EXPIRY, false, Optional.empty(), Optional.empty(), Optional.empty(), Limits.defaults(), AccessConfig.defaults(), LxdConfig.off(),
                 DbConfig.embedded());
     }
 
-    public ServerConfig withPort(int newPort) {
-        return new ServerConfig(dataDir, host, newPort, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, db);
+    public ServerConfig withPort(int value) {
+        return new ServerConfig(dataDir, host, value, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, limits, access, lxd, db);
     }
 
-    public ServerConfig withMaxLayerBytes(long bytes) {
-        return new ServerConfig(dataDir, host, port, bytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, db);
+    public ServerConfig withMaxLayerBytes(long value) {
+        return new ServerConfig(dataDir, host, port, value, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, limits, access, lxd, db);
     }
 
-    public ServerConfig withUploadExpiry(Duration expiry) {
-        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, expiry, allowEncryption, staticDir, importDir, tls, db);
+    public ServerConfig withMinFreeBytes(long value) {
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, value, uploadExpiry, allowEncryption, staticDir, importDir, tls, limits, access, lxd, db);
     }
 
-    public ServerConfig withImportDir(Optional<Path> dir) {
-        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, dir, tls, db);
+    public ServerConfig withUploadExpiry(Duration value) {
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, value, allowEncryption, staticDir, importDir, tls, limits, access, lxd, db);
     }
 
-    public ServerConfig withStaticDir(Optional<Path> dir) {
-        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, dir, importDir, tls, db);
+    public ServerConfig withAllowEncryption(boolean value) {
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, value, staticDir, importDir, tls, limits, access, lxd, db);
     }
 
-    public ServerConfig withTls(Optional<TlsConfig> newTls) {
-        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, newTls, db);
+    public ServerConfig withStaticDir(Optional<Path> value) {
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, value, importDir, tls, limits, access, lxd, db);
     }
 
-    public ServerConfig withDb(DbConfig newDb) {
-        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, newDb);
+    public ServerConfig withImportDir(Optional<Path> value) {
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, value, tls, limits, access, lxd, db);
     }
 
-    public ServerConfig withAllowEncryption(boolean allow) {
-        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allow, staticDir, importDir, tls, db);
+    public ServerConfig withTls(Optional<TlsConfig> value) {
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, value, limits, access, lxd, db);
+    }
+
+    public ServerConfig withLimits(Limits value) {
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, value, access, lxd, db);
+    }
+
+    public ServerConfig withAccess(AccessConfig value) {
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, limits, value, lxd, db);
+    }
+
+    public ServerConfig withLxd(LxdConfig value) {
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, limits, access, value, db);
+    }
+
+    public ServerConfig withDb(DbConfig value) {
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, limits, access, lxd, value);
     }
 }

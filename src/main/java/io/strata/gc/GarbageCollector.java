@@ -6,6 +6,7 @@ import io.strata.layer.Digest;
 import io.strata.layer.LayerDao;
 import io.strata.layer.LayerRecord;
 import io.strata.layer.LayerService;
+import io.strata.lxd.LxdService;
 import io.strata.upload.UploadService;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -28,6 +29,10 @@ import java.util.Set;
  * publishes them), the parent of an upload in flight, or named by an open resumable session;
  * and so are all its ancestors. The catalog is held still and no layer commit runs while the
  * collector decides and deletes.
+ *
+ * <p>The LXD items made from an image (io.strata.lxd) are blobs in the same store; they are kept
+ * while their image is among the newest {@code --lxd-versions} of its product, and removed once it
+ * is deleted or older, like the layers only it used.
  */
 public final class GarbageCollector {
     private static final Logger LOG = LoggerFactory.getLogger(GarbageCollector.class);
@@ -37,17 +42,24 @@ public final class GarbageCollector {
     private final CatalogService catalog;
     private final UploadService uploads;
     private final Clock clock;
+    private final LxdService lxd;
 
-    public GarbageCollector(LayerService layers, LayerDao dao, CatalogService catalog, UploadService uploads, Clock clock) {
+    public GarbageCollector(LayerService layers, LayerDao dao, CatalogService catalog, UploadService uploads, Clock clock,
+                            LxdService lxd) {
         this.layers = layers;
         this.dao = dao;
         this.catalog = catalog;
         this.uploads = uploads;
         this.clock = clock;
+        this.lxd = lxd;
     }
 
-    /** What a run found and did. {@code deferred} explains why nothing was removed, when that is the reason. */
-    public record Report(boolean dryRun, List<LayerRecord> removed, long bytesFreed, int kept, String deferred) {}
+    /**
+     * What a run found and did. {@code deferred} explains why nothing was removed, when that is the reason.
+     * {@code bytesFreed} counts layers and LXD items ({@code lxdRemoved}) together.
+     */
+    public record Report(boolean dryRun, List<LayerRecord> removed, long bytesFreed, int kept, String deferred,
+                         List<LxdService.Collected> lxdRemoved) {}
 
     public Report collect(Duration minAge, boolean dryRun) throws Exception {
         Report report = catalog.whileStill(() -> layers.exclusively(() -> {
@@ -65,7 +77,7 @@ public final class GarbageCollector {
         if (sessions.undecided() > 0) {
             String why = sessions.undecided() + " open upload session(s) have not sent enough bytes to tell their parent layer; "
                     + "collect again when they finish, or cancel them";
-            return new Report(dryRun, List.of(), 0, all.size(), why);
+            return new Report(dryRun, List.of(), 0, all.size(), why, List.of());
         }
         Map<Digest, LayerRecord> byDigest = new HashMap<>();
         for (LayerRecord layer : all) byDigest.put(layer.digest(), layer);
@@ -95,15 +107,23 @@ public final class GarbageCollector {
             garbage.add(layer);
             bytes += layer.size();
         }
+        Set<Digest> keptLayers = new HashSet<>(byDigest.keySet());
+        for (LayerRecord layer : garbage) keptLayers.remove(layer.digest());
+        // A layer whose bytes equal an LXD item's (a standalone compressed base, say) shares its file.
+        Set<Digest> lxdBlobs = lxd.recordedBlobs();
+        List<LxdService.Collected> lxdRemoved = lxd.collect(keptLayers, dryRun);
+        for (LxdService.Collected blob : lxdRemoved) bytes += blob.size();
         if (!dryRun) {
             for (LayerRecord layer : garbage) {
                 // Row first: a crash before the unlink leaves a file that recovery re-registers, never a row without its file.
                 dao.delete(layer.digest().hex());
                 layers.invalidate(layer.digest());
-                layers.store().delete(layer.digest());
+                if (!lxdBlobs.contains(layer.digest())) layers.store().delete(layer.digest());
             }
-            if (!garbage.isEmpty()) LOG.info("garbage collection removed {} layer(s), {} bytes", garbage.size(), bytes);
+            if (!garbage.isEmpty() || !lxdRemoved.isEmpty()) {
+                LOG.info("garbage collection removed {} layer(s) and {} LXD item file(s), {} bytes", garbage.size(), lxdRemoved.size(), bytes);
+            }
         }
-        return new Report(dryRun, garbage, bytes, all.size() - garbage.size(), null);
+        return new Report(dryRun, garbage, bytes, all.size() - garbage.size(), null, lxdRemoved);
     }
 }

@@ -19,6 +19,7 @@ final class GcHandler {
 
     static void collect(Context ctx, GarbageCollector gc) throws Exception {
         boolean dryRun = Boolean.parseBoolean(ctx.queryParam("dry_run"));
+        Access.note(ctx, "gc", dryRun ? "dry run" : "collect");
         Duration minAge = DEFAULT_MIN_AGE;
         String age = ctx.queryParam("min_age");
         if (age != null) {
@@ -36,6 +37,7 @@ final class GcHandler {
         body.put("bytes_freed", report.bytesFreed());
         body.put("kept", report.kept());
         body.put("deferred", report.deferred());
+        body.put("removed_lxd", report.lxdRemoved().stream().map(blob -> blob.digest().toString()).toList());
         ctx.json(body);
     }
 }

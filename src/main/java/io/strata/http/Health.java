@@ -6,7 +6,10 @@ import java.nio.file.Files;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** {@code GET /healthz}: 200 when the database answers and the layer store is writable, 503 otherwise. */
+/**
+ * {@code GET /healthz}: 200 when the database answers and the layer store is writable, 503 otherwise;
+ * also whether LXD items are made (and if not, why) and how many are preparing, failed or ready.
+ */
 final class Health {
     private Health() {}
 
@@ -17,6 +20,8 @@ final class Health {
         body.put("status", database && store ? "ok" : "unavailable");
         body.put("database", database ? "ok" : "failing");
         body.put("store", store ? "ok" : "not writable");
+        // Optional feature: reported, never a reason for 503 (layer-aware clients do not need it).
+        body.put("lxd", JobsView.lxdSummary(services));
         ctx.status(database && store ? 200 : 503).header("Cache-Control", "no-store").json(body);
     }
 }

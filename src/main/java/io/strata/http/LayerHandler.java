@@ -54,13 +54,22 @@ final class LayerHandler implements FastReads.Read {
         } catch (NoSuchFileException e) {
             throw new ApiException(ErrorCode.LAYER_UNKNOWN, "layer " + digest + " is recorded but its file is missing; run 'strata verify'");
         }
+        serve(request, response, callback, head, digest, content, record.createdAt());
+    }
+
+    /**
+     * Serves one immutable blob named by its sha256 with the semantics above; shared with the LXD
+     * items under {@code /lxd/}, which are blobs of the same store.
+     */
+    static void serve(Request request, Response response, Callback callback, boolean head, Digest digest, LayerContent content,
+                      java.time.Instant lastModified) throws IOException {
         long size = content.size();
         String etag = "\"" + digest.hex() + "\"";
         HttpFields.Mutable headers = response.getHeaders();
         headers.put(ACCEPT_RANGES);
         headers.put(HttpHeader.ETAG, etag);
         headers.put(CACHE_CONTROL);
-        headers.put(HttpHeader.LAST_MODIFIED, DateTimeFormatter.RFC_1123_DATE_TIME.format(record.createdAt().atZone(ZoneOffset.UTC)));
+        headers.put(HttpHeader.LAST_MODIFIED, DateTimeFormatter.RFC_1123_DATE_TIME.format(lastModified.atZone(ZoneOffset.UTC)));
 
         HttpFields requestHeaders = request.getHeaders();
         if (matchesAny(requestHeaders.get(HttpHeader.IF_NONE_MATCH), etag)) {
@@ -70,7 +79,7 @@ final class LayerHandler implements FastReads.Read {
         }
         String range = requestHeaders.get(HttpHeader.RANGE);
         String ifRange = requestHeaders.get(HttpHeader.IF_RANGE);
-        if (range != null && ifRange != null && !ifRangeMatches(ifRange.strip(), etag, record)) range = null;
+        if (range != null && ifRange != null && !ifRangeMatches(ifRange.strip(), etag, lastModified)) range = null;
 
         ByteRanges.Outcome outcome = ByteRanges.parse(range, size);
         if (outcome instanceof ByteRanges.Satisfiable satisfiable) {
@@ -92,6 +101,11 @@ final class LayerHandler implements FastReads.Read {
             headers.put(HttpHeader.CONTENT_RANGE, "bytes */" + size);
             throw new ApiException(ErrorCode.RANGE_NOT_SATISFIABLE, "at most " + ByteRanges.MAX_RANGES
                     + " ranges per request, got " + tooMany.count(), Map.of("size", size));
+        } else if (outcome instanceof ByteRanges.Overlapping overlapping) {
+            headers.put(HttpHeader.CONTENT_RANGE, "bytes */" + size);
+            throw new ApiException(ErrorCode.RANGE_NOT_SATISFIABLE, overlapping.count()
+                    + " of the requested ranges overlap; ask for each byte once (at most " + ByteRanges.MAX_OVERLAPPING + " overlapping ranges)",
+                    Map.of("size", size));
         } else {
             response.setStatus(200);
             headers.put(OCTET_STREAM);
@@ -152,11 +166,11 @@ final class LayerHandler implements FastReads.Read {
     }
 
     /** If-Range uses strong comparison: a weak tag never matches; a date matches only our exact Last-Modified. */
-    private static boolean ifRangeMatches(String value, String etag, LayerRecord record) {
+    private static boolean ifRangeMatches(String value, String etag, java.time.Instant lastModified) {
         if (value.startsWith("\"") || value.startsWith("W/")) return value.equals(etag);
         try {
             ZonedDateTime date = ZonedDateTime.parse(value, DateTimeFormatter.RFC_1123_DATE_TIME);
-            return date.toEpochSecond() == record.createdAt().getEpochSecond();
+            return date.toEpochSecond() == lastModified.getEpochSecond();
         } catch (DateTimeParseException e) {
             return false;
         }

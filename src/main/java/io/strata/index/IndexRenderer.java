@@ -7,6 +7,8 @@ import io.strata.catalog.CatalogService.Snapshot;
 import io.strata.catalog.Image;
 import io.strata.layer.Digest;
 import io.strata.layer.LayerRecord;
+import io.strata.lxd.LxdItems;
+import io.strata.lxd.LxdStatus;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -17,6 +19,7 @@ import java.time.format.DateTimeFormatter;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeSet;
 
 /**
@@ -61,6 +64,7 @@ public final class IndexRenderer {
                 json.writeObjectFieldStart("properties");
                 for (Map.Entry<String, String> p : image.properties().entrySet()) json.writeStringField(p.getKey(), p.getValue());
                 json.writeEndObject();
+                lxdStatus(json, s.lxd().images().get(image.fingerprint()));
                 json.writeEndObject();
             }
             json.writeEndObject();
@@ -75,8 +79,76 @@ public final class IndexRenderer {
                 json.writeEndObject();
             }
             json.writeEndObject();
+            json.writeObjectFieldStart("lxd");
+            json.writeBooleanField("enabled", s.lxd().enabled());
+            json.writeStringField("message", s.lxd().message());
+            json.writeNumberField("versions", s.lxd().versions());
+            json.writeEndObject();
             json.writeEndObject();
         });
+    }
+
+    /** An image's LXD items in /index.json: ready (with the LXD fingerprint and both files), preparing or failed; absent when it gets none. */
+    private static void lxdStatus(JsonGenerator json, LxdStatus status) throws IOException {
+        if (status == null) return;
+        json.writeObjectFieldStart("lxd");
+        json.writeStringField("state", status.state().label());
+        if (status.items().isPresent()) {
+            LxdItems items = status.items().get();
+            json.writeStringField("fingerprint", items.combined().hex());
+            file(json, "meta", items.meta(), items.metaSize(), items.metaPath());
+            file(json, "disk", items.disk(), items.diskSize(), items.diskPath());
+        }
+        if (status.error().isPresent()) json.writeStringField("error", status.error().get());
+        if (status.attempts() > 0) json.writeNumberField("attempts", status.attempts());
+        json.writeEndObject();
+    }
+
+    private static void file(JsonGenerator json, String field, Digest digest, long size, String path) throws IOException {
+        json.writeObjectFieldStart(field);
+        json.writeStringField("sha256", digest.hex());
+        json.writeNumberField("size", size);
+        json.writeStringField("path", path);
+        json.writeEndObject();
+    }
+
+    /**
+     * The LXD items of a version in images.json, as LXD's simplestreams parser reads them: the
+     * metadata tarball under both clients' ftypes, each carrying the combined fingerprint, and the
+     * disk. LXD lists a version only when it has such a pair.
+     */
+    private static void lxdItems(JsonGenerator json, LxdItems items) throws IOException {
+        for (String ftype : List.of("lxd.tar.xz", "incus.tar.xz")) {
+            json.writeObjectFieldStart(ftype);
+            json.writeStringField("ftype", ftype);
+            json.writeStringField("path", items.metaPath());
+            json.writeStringField("sha256", items.meta().hex());
+            json.writeNumberField("size", items.metaSize());
+            json.writeStringField("combined_disk-kvm-img_sha256", items.combined().hex());
+            json.writeEndObject();
+        }
+        json.writeObjectFieldStart("disk-kvm.img");
+        json.writeStringField("ftype", "disk-kvm.img");
+        json.writeStringField("path", items.diskPath());
+        json.writeStringField("sha256", items.disk().hex());
+        json.writeNumberField("size", items.diskSize());
+        json.writeEndObject();
+    }
+
+    /**
+     * LXD's instance requirements of a product, from its newest version's {@code requirements.*}
+     * properties; Secure Boot is declared off unless a property says otherwise, since Strata's
+     * images are not known to be signed for it.
+     */
+    private static Map<String, String> requirements(Image newest) {
+        Map<String, String> out = new java.util.TreeMap<>();
+        out.put("secureboot", "false");
+        for (Map.Entry<String, String> p : newest.properties().entrySet()) {
+            if (p.getKey().startsWith("requirements.") && p.getKey().length() > "requirements.".length()) {
+                out.put(p.getKey().substring("requirements.".length()), p.getValue());
+            }
+        }
+        return out;
     }
 
     /** {@code /streams/v1/index.json}: simplestreams index (format index:1.0). */
@@ -126,6 +198,12 @@ public final class IndexRenderer {
                 json.writeStringField("release", newest.product().release());
                 json.writeStringField("release_title", newest.releaseTitle());
                 json.writeStringField("variant", newest.product().variant());
+                Map<String, String> requirements = requirements(newest);
+                for (String field : List.of("requirements", "lxd_requirements")) {
+                    json.writeObjectFieldStart(field);
+                    for (Map.Entry<String, String> r : requirements.entrySet()) json.writeStringField(r.getKey(), r.getValue());
+                    json.writeEndObject();
+                }
                 json.writeObjectFieldStart("versions");
                 for (Image image : entry.getValue()) {
                     json.writeObjectFieldStart(image.version());
@@ -141,6 +219,8 @@ public final class IndexRenderer {
                         json.writeNumberField("size", layer.size());
                         json.writeEndObject();
                     }
+                    Optional<LxdItems> lxd = s.lxd().ready(image.fingerprint());
+                    if (lxd.isPresent()) lxdItems(json, lxd.get());
                     json.writeEndObject();
                     json.writeStringField("strata_fingerprint", image.fingerprint().hex());
                     json.writeArrayFieldStart("strata_chain");

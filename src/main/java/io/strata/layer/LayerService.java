@@ -49,16 +49,27 @@ public final class LayerService {
     /** A pin row older than this belongs to a replica that died mid-upload. */
     private static final Duration PIN_LIFETIME = Duration.ofDays(1);
 
+    /** The most guest-visible bytes a layer may declare, and the most layers its chain may have (itself included). */
+    private final long maxVirtualSize;
+    private final int maxChainDepth;
+
     public LayerService(LayerStore store, LayerDao dao, boolean allowEncryption) {
-        this(store, dao, allowEncryption, ClusterLocks.singleProcess(), Optional.empty());
+        this(store, dao, allowEncryption, Long.MAX_VALUE, Integer.MAX_VALUE);
     }
 
-    public LayerService(LayerStore store, LayerDao dao, boolean allowEncryption, ClusterLocks cluster, Optional<PinDao> sharedPins) {
+    public LayerService(LayerStore store, LayerDao dao, boolean allowEncryption, long maxVirtualSize, int maxChainDepth) {
+        this(store, dao, allowEncryption, maxVirtualSize, maxChainDepth, ClusterLocks.singleProcess(), Optional.empty());
+    }
+
+    public LayerService(LayerStore store, LayerDao dao, boolean allowEncryption, long maxVirtualSize, int maxChainDepth,
+                        ClusterLocks cluster, Optional<PinDao> sharedPins) {
         this.cluster = cluster;
         this.sharedPins = sharedPins;
         this.store = store;
         this.dao = dao;
         this.allowEncryption = allowEncryption;
+        this.maxVirtualSize = maxVirtualSize;
+        this.maxChainDepth = maxChainDepth;
         this.records = Caffeine.newBuilder().maximumSize(100_000)
                 .expireAfter(new com.github.benmanes.caffeine.cache.Expiry<Digest, Optional<LayerRecord>>() {
                     @Override public long expireAfterCreate(Digest key, Optional<LayerRecord> value, long now) {
@@ -87,10 +98,47 @@ public final class LayerService {
      * bytes or the first cluster, whichever the header needs.
      */
     public Qcow2Info inspect(ByteBuffer head, boolean complete) {
+        Qcow2Info info;
         try {
-            return Qcow2Inspector.inspect(head, complete, allowEncryption);
+            info = Qcow2Inspector.inspect(head, complete, allowEncryption);
         } catch (Qcow2Exception e) {
             throw new ApiException(ErrorCode.QCOW2_INVALID, e.getMessage(), Map.of("check", e.check().id()));
+        }
+        checkLimits(info);
+        return info;
+    }
+
+    /**
+     * The registry's own bounds on what a publisher can make clients open (serve
+     * --max-virtual-size, --max-chain-depth), checked with the header, so that an upload is refused
+     * after its first bytes. Refused like a bad header (QCOW2_INVALID, nothing kept), with their
+     * own {@code detail.check}.
+     */
+    private void checkLimits(Qcow2Info info) {
+        if (info.virtualSize() > maxVirtualSize) {
+            Map<String, Object> detail = new LinkedHashMap<>();
+            detail.put("check", "max_virtual_size");
+            detail.put("virtual_size", info.virtualSize());
+            detail.put("limit", maxVirtualSize);
+            throw new ApiException(ErrorCode.QCOW2_INVALID, "the layer's virtual size of " + info.virtualSize()
+                    + " bytes is larger than this registry accepts (" + maxVirtualSize + " bytes, serve --max-virtual-size)", detail);
+        }
+        Optional<Digest> parent = info.parent();
+        if (parent.isEmpty()) return;
+        // Depth of the stored chain under the parent; an unknown parent is reported by accept as PARENT_UNKNOWN.
+        int depth = 1;
+        for (Optional<Digest> next = parent; next.isPresent() && depth <= maxChainDepth; depth++) {
+            Optional<LayerRecord> record = find(next.get());
+            if (record.isEmpty()) return;
+            next = record.get().parent();
+        }
+        if (depth > maxChainDepth) {
+            Map<String, Object> detail = new LinkedHashMap<>();
+            detail.put("check", "max_chain_depth");
+            detail.put("parent", parent.get().hex());
+            detail.put("limit", maxChainDepth);
+            throw new ApiException(ErrorCode.QCOW2_INVALID, "the layer would make a backing chain longer than this registry accepts ("
+                    + maxChainDepth + " layers, serve --max-chain-depth); flatten the chain (qemu-img convert) and publish that", detail);
         }
     }
 

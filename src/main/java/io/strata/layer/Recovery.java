@@ -23,17 +23,25 @@ import java.util.Set;
  * Startup reconciliation of layer files and rows (DESIGN §7). The write order is file (fsynced,
  * renamed) then row, so after a crash there can be a complete file without its row: it is
  * re-verified and registered, or removed if it does not verify. A row whose file is gone is
- * dropped and reported: its bytes cannot be served.
+ * dropped and reported: its bytes cannot be served. Files that are not layers but other blobs
+ * kept in the store (LXD items) are named by their own rows and left alone.
  */
 public final class Recovery {
     private static final Logger LOG = LoggerFactory.getLogger(Recovery.class);
 
     private final LayerService layers;
     private final LayerDao dao;
+    private final Set<Digest> otherBlobs;
 
     public Recovery(LayerService layers, LayerDao dao) {
+        this(layers, dao, Set.of());
+    }
+
+    /** @param otherBlobs blobs in the store recorded elsewhere (not layers): never registered or removed here */
+    public Recovery(LayerService layers, LayerDao dao, Set<Digest> otherBlobs) {
         this.layers = layers;
         this.dao = dao;
+        this.otherBlobs = Set.copyOf(otherBlobs);
     }
 
     /** What recovery changed. */
@@ -62,7 +70,7 @@ public final class Recovery {
         Map<Digest, Qcow2Info> pending = new HashMap<>();
         List<Digest> removed = new ArrayList<>();
         for (Digest digest : files) {
-            if (rows.containsKey(digest)) continue;
+            if (rows.containsKey(digest) || otherBlobs.contains(digest)) continue;
             Path path = ((FsLayerStore) store).pathOf(digest);
             Optional<Qcow2Info> info = verify(path, digest);
             if (info.isPresent()) {

@@ -21,10 +21,17 @@ import java.util.function.LongConsumer;
 public final class Verifier {
     private final FsLayerStore store;
     private final LayerDao dao;
+    private final Set<Digest> otherBlobs;
 
     public Verifier(FsLayerStore store, LayerDao dao) {
+        this(store, dao, Set.of());
+    }
+
+    /** @param otherBlobs files in the store recorded elsewhere (LXD items), which are not layers and not strays */
+    public Verifier(FsLayerStore store, LayerDao dao, Set<Digest> otherBlobs) {
         this.store = store;
         this.dao = dao;
+        this.otherBlobs = Set.copyOf(otherBlobs);
     }
 
     /** One thing found wrong. */
@@ -75,7 +82,7 @@ public final class Verifier {
             }
         }
         for (Digest file : store.list().toList()) {
-            if (!recorded.contains(file)) {
+            if (!recorded.contains(file) && !otherBlobs.contains(file)) {
                 problems.add(new Problem(file, "file without a row (the server registers or removes it at its next start)"));
             }
         }

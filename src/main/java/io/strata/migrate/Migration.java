@@ -52,6 +52,10 @@ public final class Migration {
             new Table("images", "fingerprint"),
             new Table("aliases", "name"),
             new Table("alias_history", "id"),
+            new Table("audit_log", "id"),
+            // LXD items name blobs in the layer store (copied with the layers); their jobs come along, done ones stay done.
+            new Table("lxd_items", "fingerprint"),
+            new Table("jobs", "id"),
             // The generation is the target's own change counter (replicas poll it); bumped below when rows changed.
             new Table("catalog_meta", List.of("id"), Set.of("generation")));
 
@@ -96,12 +100,12 @@ public final class Migration {
     public Report run() throws IOException {
         checkTablesKnown();
         removeOwnLeftovers();
-        List<LayerRecord> layers = source.dao(LayerDao.class).all();
-        long total = layers.stream().mapToLong(LayerRecord::size).sum();
+        List<Blob> layers = blobs();
+        long total = layers.stream().mapToLong(Blob::size).sum();
         listener.starting(layers.size(), total);
         int copied = 0;
         long bytes = 0;
-        for (LayerRecord layer : layers) {
+        for (Blob layer : layers) {
             boolean copy = !targetStore.exists(layer.digest());
             if (copy) {
                 copyLayer(layer);
@@ -135,7 +139,25 @@ public final class Migration {
         return new Report(layers.size(), copied, bytes, rows, changed);
     }
 
-    private void copyLayer(LayerRecord layer) throws IOException {
+    /** One file of the layer store: a layer, or a blob made for LXD (io.strata.lxd). */
+    record Blob(Digest digest, long size) {}
+
+    /** Every file the source's rows name, each once. */
+    private List<Blob> blobs() {
+        Map<Digest, Blob> out = new LinkedHashMap<>();
+        for (LayerRecord layer : source.dao(LayerDao.class).all()) out.put(layer.digest(), new Blob(layer.digest(), layer.size()));
+        source.jdbi().useHandle(handle -> handle.createQuery("SELECT meta_sha256, meta_size, disk_sha256, disk_size FROM lxd_items")
+                .map((rs, ctx) -> {
+                    if (rs.getString("meta_sha256") != null) out.putIfAbsent(new Digest(rs.getString("meta_sha256")),
+                            new Blob(new Digest(rs.getString("meta_sha256")), rs.getLong("meta_size")));
+                    if (rs.getString("disk_sha256") != null) out.putIfAbsent(new Digest(rs.getString("disk_sha256")),
+                            new Blob(new Digest(rs.getString("disk_sha256")), rs.getLong("disk_size")));
+                    return 0;
+                }).list());
+        return List.copyOf(out.values());
+    }
+
+    private void copyLayer(Blob layer) throws IOException {
         LayerStore.LayerContent content;
         try {
             content = sourceStore.open(layer.digest());

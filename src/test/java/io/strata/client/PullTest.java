@@ -316,4 +316,25 @@ class PullTest {
         assertEquals(2, unknown.exitCode());
         assertTrue(unknown.err().contains("no image 'test/none'") && unknown.err().contains("test/1"), unknown.err());
     }
+
+    @Test
+    void pull_flat_writes_one_standalone_qcow2_of_the_chain_from_the_cache_without_downloading_again() throws Exception {
+        ClientFixtures.Run first = ClientFixtures.strata("pull", "test/1", "--registry", registry.url("/"),
+                "--cache", cache().root().toString());
+        assertEquals(0, first.exitCode(), first.err());
+        Path out = work.resolve("out/debian.qcow2");
+        ClientFixtures.Run flat = ClientFixtures.strata("pull", "test/1", "--registry", registry.url("/"),
+                "--cache", cache().root().toString(), "--flat", out.toString());
+
+        assertEquals(0, flat.exitCode(), flat.err());
+        assertEquals(out.toAbsolutePath().toString(), flat.lastLine());
+        assertTrue(flat.err().contains("every layer is already in the cache"), "no second download: " + flat.err());
+        String info = QemuImg.info(out);
+        assertFalse(info.contains("backing-filename"), "standalone: " + info);
+        QemuImg.check(out);
+        assertTrue(QemuImg.compare(out, publisher.resolve(top.fileName())), "the chain's guest content");
+        try (var files = Files.list(out.getParent())) {
+            assertEquals(List.of(out), files.toList(), "no temp file beside it");
+        }
+    }
 }

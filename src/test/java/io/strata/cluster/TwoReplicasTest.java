@@ -75,9 +75,9 @@ class TwoReplicasTest {
                 .header("Content-Range", "bytes 0-" + (half - 1) + "/*").build());
         assertEquals(202, first.statusCode(), first.body());
 
-        HttpResponse<String> status = two.send(two.authed(location, two.pushToken).GET().build());
+        HttpResponse<String> status = two.send(two.authed(location, one.pushToken).GET().build());
         assertEquals(String.valueOf(half), status.headers().firstValue("Upload-Offset").orElse(null), "the other replica knows the offset");
-        HttpResponse<String> done = two.send(two.authed(location + "?digest=sha256:" + base.hex(), two.pushToken)
+        HttpResponse<String> done = two.send(two.authed(location + "?digest=sha256:" + base.hex(), one.pushToken)
                 .PUT(HttpRequest.BodyPublishers.ofByteArray(Arrays.copyOfRange(bytes, half, bytes.length))).build());
         assertEquals(201, done.statusCode(), done.body());
         assertArrayEquals(bytes, one.sendBytes(one.request("/layers/" + base.fileName()).build()).body());
@@ -96,14 +96,14 @@ class TwoReplicasTest {
                 "Content-Length", Integer.toString(chunk), "Content-Range", "bytes 0-" + (chunk - 1) + "/*"), Arrays.copyOf(bytes, 1 << 20))) {
             long deadline = System.nanoTime() + 10_000_000_000L;
             while (Files.size(part) == 0 && System.nanoTime() < deadline) Thread.sleep(20); // bytes land only once the writer holds the file
-            HttpResponse<String> elsewhere = two.send(two.authed(location, two.pushToken)
+            HttpResponse<String> elsewhere = two.send(two.authed(location, one.pushToken)
                     .method("PATCH", HttpRequest.BodyPublishers.ofByteArray(Arrays.copyOf(bytes, 1000)))
                     .header("Content-Range", "bytes 0-999/*").build());
             assertEquals(409, elsewhere.statusCode(), elsewhere.body());
             inFlight.send(Arrays.copyOfRange(bytes, 1 << 20, chunk));
             assertTrue(inFlight.responseHead().startsWith("HTTP/1.1 202"), "the first writer is not disturbed");
         }
-        HttpResponse<String> done = two.send(two.authed(location + "?digest=sha256:" + digest.hex(), two.pushToken)
+        HttpResponse<String> done = two.send(two.authed(location + "?digest=sha256:" + digest.hex(), one.pushToken)
                 .PUT(HttpRequest.BodyPublishers.ofByteArray(Arrays.copyOfRange(bytes, chunk, bytes.length))).build());
         assertEquals(201, done.statusCode(), done.body());
         assertArrayEquals(bytes, one.sendBytes(one.request("/layers/" + digest.fileName()).build()).body());
@@ -134,10 +134,10 @@ class TwoReplicasTest {
             assertTrue(child.waitFor(20, java.util.concurrent.TimeUnit.SECONDS));
             cut.close();
 
-            HttpResponse<String> status = two.send(two.authed(location, two.pushToken).GET().build());
+            HttpResponse<String> status = two.send(two.authed(location, one.pushToken).GET().build());
             long offset = Long.parseLong(status.headers().firstValue("Upload-Offset").orElseThrow());
             assertEquals(half, offset, "what the dead replica had made durable");
-            HttpResponse<String> done = two.send(two.authed(location + "?digest=sha256:" + digest.hex(), two.pushToken)
+            HttpResponse<String> done = two.send(two.authed(location + "?digest=sha256:" + digest.hex(), one.pushToken)
                     .PUT(HttpRequest.BodyPublishers.ofByteArray(Arrays.copyOfRange(bytes, (int) offset, bytes.length))).build());
             assertEquals(201, done.statusCode(), done.body());
             assertArrayEquals(bytes, one.sendBytes(one.request("/layers/" + digest.fileName()).build()).body());

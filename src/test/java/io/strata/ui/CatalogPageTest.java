@@ -339,6 +339,64 @@ class CatalogPageTest {
         assertNoBrowserErrors();
     }
 
+    @Test
+    void an_image_whose_lxd_items_are_ready_shows_its_lxd_fingerprint_and_launch_commands() throws Exception {
+        // The seeded registry makes no LXD items: the detail says so, in the registry's words.
+        driver.get(registry.url("/#/image/" + seed.debianNew));
+        WebElement off = waitForDetail(seed.debianNew).findElement(By.cssSelector("[data-lxd='off']"));
+        assertTrue(off.getText().startsWith("LXD items are off"), off.getText());
+
+        // A registry with LXD items on, whose qemu-img waits until the test lets it go: "preparing" first.
+        Path lxdWork = Files.createDirectories(work.resolve("lxd"));
+        Path gate = lxdWork.resolve("go");
+        Path qemuImg = lxdWork.resolve("gated-qemu-img");
+        String realQemuImg = QemuImg.runOrFail(List.of("sh", "-c", "command -v qemu-img")).strip();
+        Files.writeString(qemuImg, "#!/bin/sh\nif [ \"$1\" = convert ]; then while [ ! -e " + gate + " ]; do sleep 0.1; done; fi\nexec "
+                + realQemuImg + " \"$@\"\n");
+        Files.setPosixFilePermissions(qemuImg, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        io.strata.config.ServerConfig config = io.strata.config.ServerConfig.defaults(lxdWork.resolve("registry"))
+                .withLxd(io.strata.config.LxdConfig.defaults().withQemuImg(qemuImg.toString()));
+        try (TestRegistry lxdRegistry = TestRegistry.start(config)) {
+            io.strata.testing.LayerFactory layers = new io.strata.testing.LayerFactory(Files.createDirectories(lxdWork.resolve("layers")));
+            Digest base = layers.base();
+            Digest top = layers.child(base);
+            layers.uploadTo(lxdRegistry, base, top);
+            String body = "{\"os\":\"debian\",\"release\":\"12\",\"arch\":\"amd64\",\"variant\":\"cloud\",\"version\":\"20261122_1000\","
+                    + "\"layer\":\"" + top.hex() + "\",\"aliases\":[\"debian/12\"]}";
+            HttpResponse<String> published = lxdRegistry.send(lxdRegistry.authed("/api/v1/images", lxdRegistry.publishToken)
+                    .POST(HttpRequest.BodyPublishers.ofString(body)).build());
+            assertEquals(201, published.statusCode(), published.body());
+
+            driver.get(lxdRegistry.url("/#/image/" + top.hex()));
+            WebElement preparing = waitForDetail(top.hex()).findElement(By.cssSelector("[data-lxd='preparing']"));
+            assertTrue(ready(lxdRegistry, top) == null, "still waiting for its disk");
+            assertTrue(preparing.getText().contains("preparing the flattened disk"), preparing.getText());
+
+            Files.createFile(gate);
+            String fingerprint = null;
+            for (Instant deadline = Instant.now().plusSeconds(60); fingerprint == null && Instant.now().isBefore(deadline); Thread.sleep(100)) {
+                fingerprint = ready(lxdRegistry, top);
+            }
+            assertTrue(fingerprint != null, "the LXD items became ready");
+            driver.navigate().refresh();
+            WebElement ready = waitForDetail(top.hex()).findElement(By.cssSelector("[data-lxd='ready']"));
+            assertEquals("lxc launch strata:debian/12 --vm", ready.findElement(By.cssSelector("[data-command='lxc'] pre")).getText());
+            assertEquals("incus launch strata:debian/12 --vm", ready.findElement(By.cssSelector("[data-command='incus'] pre")).getText());
+            assertEquals(fingerprint, ready.findElement(By.cssSelector("[data-testid='lxd-fingerprint']")).getText());
+            assertEquals("lxc launch strata:debian/12 --vm",
+                    ready.findElement(By.cssSelector("[data-command='lxc'] button.copy")).getAttribute("data-copy"));
+            screenshot("detail-lxd-ready");
+            assertNoBrowserErrors();
+        }
+    }
+
+    /** The image's LXD fingerprint once its items are ready, else null. */
+    private static String ready(TestRegistry registry, Digest image) throws IOException {
+        JsonNode lxd = JSON.readTree(registry.send(registry.request("/index.json").GET().build()).body())
+                .path("images").path(image.hex()).path("lxd");
+        return lxd.path("state").asText().equals("ready") ? lxd.path("fingerprint").asText() : null;
+    }
+
     // ---- alias history -------------------------------------------------------------------------
 
     @Test

@@ -225,11 +225,15 @@ class ResumableUploadTest {
 
     @Test
     void unknown_and_malformed_session_ids_answer_404() {
-        for (String id : List.of("0123456789abcdef0123456789abcdef", "..%2F..%2Fstrata.db", "x")) {
+        for (String id : List.of("0123456789abcdef0123456789abcdef", "x")) {
             HttpResponse<String> response = registry.send(registry.authed("/api/v1/uploads/" + id, registry.pushToken).GET().build());
             assertEquals(404, response.statusCode(), id);
             assertTrue(response.body().contains("UPLOAD_UNKNOWN") || response.body().contains("NOT_FOUND"), response.body());
         }
+        // An id that tries to leave the upload area is refused as an ambiguous path before any lookup.
+        HttpResponse<String> traversal = registry.send(registry.authed("/api/v1/uploads/..%2F..%2Fstrata.db", registry.pushToken).GET().build());
+        assertEquals(400, traversal.statusCode());
+        assertTrue(traversal.body().contains("URI_INVALID"), traversal.body());
     }
 
     @Test
