@@ -124,7 +124,7 @@ public final class StrataServer implements AutoCloseable {
         // Background jobs (LXD items). qemu-img reads chains over this server's own plain HTTP.
         JobWorker worker = new JobWorker(services.jobs(), config.lxd().lease());
         String loopback = config.host().equals("0.0.0.0") || config.host().equals("::") ? "127.0.0.1" : config.host();
-        services.lxd().start("http://" + (loopback.contains(":") ? "[" + loopback + "]" : loopback) + ":" + app.port(), worker);
+        services.lxd().start("http://" + (loopback.contains(":") ? "[" + loopback + "]" : loopback) + ":" + app.port(), worker, config.access().privateMode());
         worker.start();
         maintenance.scheduleWithFixedDelay(() -> {
             try {
