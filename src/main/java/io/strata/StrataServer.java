@@ -16,10 +16,11 @@ import io.strata.db.Database;
 import io.strata.gc.GarbageCollector;
 import io.strata.http.Routes;
 import io.strata.http.Services;
-import io.strata.layer.FsLayerStore;
+import io.strata.layer.LayerStore;
 import io.strata.layer.LayerDao;
 import io.strata.layer.LayerService;
 import io.strata.layer.Recovery;
+import io.strata.store.LayerStores;
 import io.strata.upload.UploadDao;
 import io.strata.upload.UploadService;
 import org.slf4j.Logger;
@@ -108,7 +109,7 @@ public final class StrataServer implements AutoCloseable {
     public static Services openServices(ServerConfig config) throws IOException {
         Files.createDirectories(config.dataDir());
         Database database = Database.open(config.dataDir().resolve("strata.db"));
-        FsLayerStore store = new FsLayerStore(config.dataDir());
+        LayerStore store = LayerStores.open(config.store(), config.dataDir(), database.jdbi());
         LayerService layers = new LayerService(store, database.dao(LayerDao.class), config.allowEncryption());
         UploadService uploads = new UploadService(layers, database.dao(UploadDao.class), config.maxLayerBytes(),
                 config.minFreeBytes(), config.uploadExpiry(), Clock.systemUTC());

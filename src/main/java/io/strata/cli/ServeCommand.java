@@ -19,6 +19,13 @@ import java.util.concurrent.CountDownLatch;
 final class ServeCommand implements Callable<Integer> {
     @Mixin DataDirOption data;
 
+    @Mixin StoreOptions storeOptions;
+
+    @Option(names = "--redirect-layers", defaultValue = "${env:STRATA_REDIRECT_LAYERS:-false}",
+            description = {"With an S3 store: answer plain full layer GETs (no Range, no If-* header) with 307 to a presigned URL "
+                    + "valid for 5 minutes, so the bytes bypass the server (env STRATA_REDIRECT_LAYERS)."})
+    boolean redirectLayers;
+
     @Option(names = "--host", paramLabel = "ADDR", defaultValue = "${env:STRATA_HOST:-127.0.0.1}",
             description = "Interface to listen on; 0.0.0.0 for all (env STRATA_HOST; default: ${DEFAULT-VALUE}).")
     String host;
@@ -52,11 +59,16 @@ final class ServeCommand implements Callable<Integer> {
             description = "Serve the catalog page from DIR instead of the copy built into the jar (for working on the page).")
     Path staticDir;
 
+    private io.strata.config.StoreConfig store() {
+        storeOptions.redirectLayers = redirectLayers;
+        return storeOptions.config();
+    }
+
     @Override
     public Integer call() throws Exception {
         ServerConfig config = new ServerConfig(data.dataDir.toAbsolutePath().normalize(), host, port,
                 Units.parseSize(maxLayerSize), Units.parseSize(minFree), Units.parseDuration(uploadExpiry),
-                allowEncrypted, Optional.ofNullable(staticDir), Optional.ofNullable(importDir));
+                allowEncrypted, Optional.ofNullable(staticDir), Optional.ofNullable(importDir), store());
         StrataServer server = StrataServer.start(config);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -64,6 +76,7 @@ final class ServeCommand implements Callable<Integer> {
             stopped.countDown();
         }, "strata-shutdown"));
         System.out.println("strata listening on " + server.baseUrl() + "  (data: " + config.dataDir() + ")");
+        if (config.store().s3().isPresent()) System.out.println("  store:   " + server.services().layers().store().describe());
         System.out.println("  layers:  " + server.baseUrl() + "/layers/<sha256>.qcow2");
         System.out.println("  catalog: " + server.baseUrl() + "/   index: " + server.baseUrl() + "/index.json");
         System.out.println("  health:  " + server.baseUrl() + "/healthz");

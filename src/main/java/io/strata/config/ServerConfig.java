@@ -17,6 +17,7 @@ import java.util.Optional;
  * @param allowEncryption  accept encrypted qcow2 layers (off by default: clients cannot open them without the key)
  * @param staticDir        the catalog page's files, served at {@code /}; empty means the built-in copy
  * @param importDir        a directory of samples to publish on first start, if any
+ * @param store            where layers are stored: the data directory (default) or an S3 bucket
  */
 public record ServerConfig(
         Path dataDir,
@@ -27,7 +28,8 @@ public record ServerConfig(
         Duration uploadExpiry,
         boolean allowEncryption,
         Optional<Path> staticDir,
-        Optional<Path> importDir) {
+        Optional<Path> importDir,
+        StoreConfig store) {
 
     public static final long DEFAULT_MAX_LAYER_BYTES = 64L << 30;
     public static final long DEFAULT_MIN_FREE_BYTES = 256L << 20;
@@ -36,26 +38,31 @@ public record ServerConfig(
     /** Defaults for a given data directory: localhost, port 8080, 64 GiB layers, 24 h upload expiry. */
     public static ServerConfig defaults(Path dataDir) {
         return new ServerConfig(dataDir, "127.0.0.1", 8080, DEFAULT_MAX_LAYER_BYTES, DEFAULT_MIN_FREE_BYTES,
-                DEFAULT_UPLOAD_EXPIRY, false, Optional.empty(), Optional.empty());
+                DEFAULT_UPLOAD_EXPIRY, false, Optional.empty(), Optional.empty(),
+                StoreConfig.filesystem());
     }
 
     public ServerConfig withPort(int newPort) {
-        return new ServerConfig(dataDir, host, newPort, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir);
+        return new ServerConfig(dataDir, host, newPort, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, store);
     }
 
     public ServerConfig withMaxLayerBytes(long bytes) {
-        return new ServerConfig(dataDir, host, port, bytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir);
+        return new ServerConfig(dataDir, host, port, bytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, store);
     }
 
     public ServerConfig withUploadExpiry(Duration expiry) {
-        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, expiry, allowEncryption, staticDir, importDir);
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, expiry, allowEncryption, staticDir, importDir, store);
     }
 
     public ServerConfig withImportDir(Optional<Path> dir) {
-        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, dir);
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, dir, store);
     }
 
     public ServerConfig withStaticDir(Optional<Path> dir) {
-        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, dir, importDir);
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, dir, importDir, store);
+    }
+
+    public ServerConfig withStore(StoreConfig newStore) {
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, newStore);
     }
 }

@@ -30,7 +30,8 @@ import java.util.UUID;
 /**
  * {@code GET} and {@code HEAD /layers/<sha256>.qcow2} with the semantics of DESIGN §5 / RFC 9110:
  * strong ETag, immutable caching, single and multiple ranges, 416, If-Range, If-None-Match.
- * Bodies are memory-mapped slices handed to Jetty, which writes them straight to the socket.
+ * Bodies are memory-mapped slices handed to Jetty, which writes them straight to the socket, or,
+ * from a store that cannot map (an object store), ranges streamed with bounded memory.
  */
 final class LayerHandler implements FastReads.Read {
     private static final String SUFFIX = ".qcow2";
@@ -83,7 +84,7 @@ final class LayerHandler implements FastReads.Read {
             response.setStatus(206);
             headers.put(OCTET_STREAM);
             headers.put(HttpHeader.CONTENT_RANGE, one.contentRange(size));
-            send(response, callback, head, one.length(), content.slices(one.first(), one.length()));
+            send(response, callback, head, one.length(), List.of(new FastReads.LayerRange(content, one.first(), one.length())));
         } else if (outcome instanceof ByteRanges.Unsatisfiable) {
             headers.put(HttpHeader.CONTENT_RANGE, "bytes */" + size);
             throw new ApiException(ErrorCode.RANGE_NOT_SATISFIABLE,
@@ -95,36 +96,36 @@ final class LayerHandler implements FastReads.Read {
         } else {
             response.setStatus(200);
             headers.put(OCTET_STREAM);
-            send(response, callback, head, size, content.slices(0, size));
+            send(response, callback, head, size, List.of(new FastReads.LayerRange(content, 0, size)));
         }
     }
 
     private static void multipart(Response response, Callback callback, boolean head, LayerContent content,
                                   List<ByteRanges.Range> ranges, long size) throws IOException {
         String boundary = UUID.randomUUID().toString().replace("-", "");
-        List<ByteBuffer> body = new ArrayList<>();
+        List<FastReads.Piece> body = new ArrayList<>();
         long length = 0;
         for (ByteRanges.Range range : ranges) {
             byte[] partHead = ("\r\n--" + boundary + "\r\nContent-Type: " + CONTENT_TYPE + "\r\nContent-Range: "
                     + range.contentRange(size) + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII);
-            body.add(ByteBuffer.wrap(partHead));
-            body.addAll(content.slices(range.first(), range.length()));
+            body.add(new FastReads.Bytes(ByteBuffer.wrap(partHead)));
+            body.add(new FastReads.LayerRange(content, range.first(), range.length()));
             length += partHead.length + range.length();
         }
         byte[] end = ("\r\n--" + boundary + "--\r\n").getBytes(StandardCharsets.US_ASCII);
-        body.add(ByteBuffer.wrap(end));
+        body.add(new FastReads.Bytes(ByteBuffer.wrap(end)));
         length += end.length;
         response.setStatus(206);
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, "multipart/byteranges; boundary=" + boundary);
         send(response, callback, head, length, body);
     }
 
-    private static void send(Response response, Callback callback, boolean head, long length, List<ByteBuffer> body) {
+    private static void send(Response response, Callback callback, boolean head, long length, List<FastReads.Piece> body) {
         response.getHeaders().put(HttpHeader.CONTENT_LENGTH, length);
         if (head) {
             callback.succeeded();
         } else {
-            FastReads.write(response, body, callback);
+            FastReads.writePieces(response, body, callback);
         }
     }
 

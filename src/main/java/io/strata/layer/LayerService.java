@@ -10,8 +10,6 @@ import io.strata.layer.qcow2.Qcow2Inspector;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
@@ -80,10 +78,10 @@ public final class LayerService {
     }
 
     /**
-     * Makes a fully received, fsynced upload a stored layer, or refuses it. The temp file is
-     * consumed either way: moved into the store, or deleted.
+     * Makes a fully received, synced upload a stored layer, or refuses it. The upload is consumed
+     * either way: completed into the store, or aborted.
      */
-    public Accepted accept(Path temp, Digest claimed, Digest actual, long size, Qcow2Info header) throws IOException {
+    public Accepted accept(LayerStore.Upload upload, Digest claimed, Digest actual, long size, Qcow2Info header) throws IOException {
         boolean moved = false;
         commitLock.readLock().lock();
         try {
@@ -102,7 +100,7 @@ public final class LayerService {
                         "the backing file " + parent.get().fileName() + " is not a stored layer; upload the parent layer first",
                         Map.of("parent", parent.get().hex()));
             }
-            store.commit(temp, actual);
+            upload.complete(actual);
             moved = true;
             Instant now = Instant.now().truncatedTo(ChronoUnit.MILLIS);
             int inserted = dao.insert(actual.hex(), size, header.virtualSize(), parent.map(Digest::hex).orElse(null),
@@ -112,7 +110,7 @@ public final class LayerService {
             return new Accepted(record, inserted == 1);
         } finally {
             commitLock.readLock().unlock();
-            if (!moved) Files.deleteIfExists(temp);
+            if (!moved) upload.abort();
         }
     }
 
