@@ -183,30 +183,35 @@ public final class S3LayerStore implements LayerStore {
     public int sweep(Set<String> liveUploads, Instant olderThan) throws IOException {
         int removed = 0;
         try {
-            // Other replicas' monolithic uploads have no session row: only age tells an abandoned one.
-            String blobs = prefix + "blobs/";
-            for (MultipartUpload upload : s3.listMultipartUploadsPaginator(ListMultipartUploadsRequest.builder()
-                    .bucket(bucket).prefix(blobs).build()).uploads()) {
-                String id = upload.key().substring(blobs.length());
-                if (liveUploads.contains(id) || !upload.initiated().isBefore(olderThan)) continue;
-                abortMultipart(upload.key(), upload.uploadId());
-                removed++;
-            }
+            // Each upload's objects, newest first: their last change is the upload's last activity
+            // (create() writes an empty head, so even a monolithic upload has one).
             String uploads = prefix + "uploads/";
-            Map<String, Instant> newest = new HashMap<>();
+            Map<String, Instant> lastActive = new HashMap<>();
             List<S3Object> leftovers = new java.util.ArrayList<>();
             for (S3Object object : s3.listObjectsV2Paginator(ListObjectsV2Request.builder().bucket(bucket).prefix(uploads).build()).contents()) {
                 String rest = object.key().substring(uploads.length());
                 int slash = rest.indexOf('/');
-                if (slash < 0) continue;
+                if (slash < 0 || slash == rest.length() - 1) continue; // a directory marker of some S3 servers
                 String id = rest.substring(0, slash);
                 if (liveUploads.contains(id)) continue;
-                newest.merge(id, object.lastModified(), (a, b) -> a.isAfter(b) ? a : b);
+                lastActive.merge(id, object.lastModified(), (x, y) -> x.isAfter(y) ? x : y);
                 leftovers.add(object);
+            }
+            // Other replicas' monolithic uploads have no session row: only their age tells an abandoned one.
+            // (The multipart upload's own 'initiated' is not trusted alone: some S3 servers report the current time.)
+            String blobs = prefix + "blobs/";
+            for (MultipartUpload upload : s3.listMultipartUploadsPaginator(ListMultipartUploadsRequest.builder()
+                    .bucket(bucket).prefix(blobs).build()).uploads()) {
+                String id = upload.key().substring(blobs.length());
+                if (liveUploads.contains(id)) continue;
+                Instant active = lastActive.getOrDefault(id, upload.initiated());
+                if (active == null || !active.isBefore(olderThan)) continue;
+                abortMultipart(upload.key(), upload.uploadId());
+                removed++;
             }
             for (S3Object object : leftovers) {
                 String id = object.key().substring(uploads.length(), object.key().indexOf('/', uploads.length()));
-                if (newest.get(id).isBefore(olderThan)) {
+                if (lastActive.get(id).isBefore(olderThan)) {
                     deleteObject(object.key());
                     removed++;
                 }

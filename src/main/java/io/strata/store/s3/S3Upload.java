@@ -84,7 +84,10 @@ final class S3Upload implements LayerStore.Upload {
         } catch (SdkException e) {
             throw store.translate(e, "start an upload in " + store.describe());
         }
-        return new S3Upload(store, id, multipartId, List.of(), List.of(), 0, new byte[Qcow2Inspector.MAX_HEADER_BYTES], 0);
+        S3Upload upload = new S3Upload(store, id, multipartId, List.of(), List.of(), 0, new byte[Qcow2Inspector.MAX_HEADER_BYTES], 0);
+        // An empty head marks when the upload began: the sweep tells an abandoned one by its objects' age.
+        upload.put(store.headKey(id), upload.head, 0);
+        return upload;
     }
 
     static S3Upload resume(S3LayerStore store, String id, long offset, String json) throws IOException {
