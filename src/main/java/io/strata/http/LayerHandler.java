@@ -15,6 +15,7 @@ import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
 
 import java.io.IOException;
+import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.NoSuchFileException;
@@ -25,6 +26,7 @@ import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 
 /**
@@ -41,6 +43,9 @@ final class LayerHandler implements FastReads.Read {
     private static final HttpField CACHE_CONTROL = new PreEncodedHttpField(HttpHeader.CACHE_CONTROL, "public, max-age=31536000, immutable");
     private static final HttpField OCTET_STREAM = new PreEncodedHttpField(HttpHeader.CONTENT_TYPE, CONTENT_TYPE);
 
+    /** How long a presigned layer URL stays valid: long enough to start a download, short enough not to leak. */
+    private static final java.time.Duration REDIRECT_VALIDITY = java.time.Duration.ofMinutes(5);
+
     private final LayerService layers;
 
     LayerHandler(LayerService layers) { this.layers = layers; }
@@ -49,6 +54,18 @@ final class LayerHandler implements FastReads.Read {
     public void handle(Request request, Response response, Callback callback, String file, boolean head) throws IOException {
         Digest digest = parse(file);
         LayerRecord record = layers.find(digest).orElseThrow(() -> unknown(digest));
+        if (!head && isPlainFullGet(request.getHeaders())) {
+            Optional<URI> direct = layers.store().directUrl(digest, REDIRECT_VALIDITY);
+            if (direct.isPresent()) {
+                // The bytes come straight from the object store; the redirect itself must not outlive the URL.
+                response.setStatus(307);
+                response.getHeaders().put(HttpHeader.LOCATION, direct.get().toASCIIString());
+                response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
+                response.getHeaders().put(HttpHeader.CONTENT_LENGTH, 0);
+                callback.succeeded();
+                return;
+            }
+        }
         LayerContent content;
         try {
             content = layers.store().open(digest);
@@ -127,6 +144,17 @@ final class LayerHandler implements FastReads.Read {
         } else {
             FastReads.writePieces(response, body, callback);
         }
+    }
+
+    /**
+     * Only a GET for the whole body with no condition may be redirected (--redirect-layers): the
+     * object store would answer ranges and conditions itself, but not with our strong ETag,
+     * Last-Modified, multipart/byteranges or 416 semantics, so everything else is served here.
+     */
+    private static boolean isPlainFullGet(HttpFields headers) {
+        return headers.get(HttpHeader.RANGE) == null && headers.get(HttpHeader.IF_RANGE) == null
+                && headers.get(HttpHeader.IF_NONE_MATCH) == null && headers.get(HttpHeader.IF_MATCH) == null
+                && headers.get(HttpHeader.IF_MODIFIED_SINCE) == null && headers.get(HttpHeader.IF_UNMODIFIED_SINCE) == null;
     }
 
     static Digest parse(String file) {

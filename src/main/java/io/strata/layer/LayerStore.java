@@ -81,8 +81,9 @@ public interface LayerStore {
     String describe();
 
     /**
-     * A URL the layer's bytes can be fetched from directly for {@code validFor}, if this store can
-     * hand one out (a presigned object-store URL); empty otherwise.
+     * A URL the layer's bytes can be fetched from directly for {@code validFor}, when this store is
+     * configured to hand them out (an object store with {@code --redirect-layers}: a presigned URL);
+     * empty otherwise.
      */
     default Optional<java.net.URI> directUrl(Digest digest, java.time.Duration validFor) throws IOException {
         return Optional.empty();

@@ -82,12 +82,15 @@ public final class S3LayerStore implements LayerStore {
     final ObjectDao objects;
     private final Path scratch;
     private final String where;
+    private final boolean redirectLayers;
     /** Part buffers in use across all uploads: what bounds an upload's memory, whatever the number of clients. */
     final Semaphore buffers;
     private final Cache<Digest, ObjectDao.StoredObject> located = Caffeine.newBuilder().maximumSize(100_000).build();
 
-    private S3LayerStore(S3Client s3, S3Presigner presigner, StoreConfig.S3Location location, String where, ObjectDao objects, Path scratch) {
+    private S3LayerStore(S3Client s3, S3Presigner presigner, StoreConfig.S3Location location, String where, ObjectDao objects,
+                         Path scratch, boolean redirectLayers) {
         this.s3 = s3;
+        this.redirectLayers = redirectLayers;
         this.presigner = presigner;
         this.bucket = location.bucket();
         this.prefix = location.prefix();
@@ -121,7 +124,8 @@ public final class S3LayerStore implements LayerStore {
         });
         String where = location + config.endpoint().map(e -> " at " + e).orElse("");
         Path scratch = Files.createDirectories(dataDir.resolve("uploads"));
-        return new S3LayerStore(builder.build(), presign.build(), location, where, jdbi.onDemand(ObjectDao.class), scratch);
+        return new S3LayerStore(builder.build(), presign.build(), location, where, jdbi.onDemand(ObjectDao.class), scratch,
+                config.redirectLayers());
     }
 
     String blobKey(String id) { return prefix + "blobs/" + id; }
@@ -280,6 +284,7 @@ public final class S3LayerStore implements LayerStore {
 
     @Override
     public Optional<URI> directUrl(Digest digest, Duration validFor) throws IOException {
+        if (!redirectLayers) return Optional.empty();
         Optional<ObjectDao.StoredObject> object = locate(digest);
         if (object.isEmpty()) return Optional.empty();
         try {
