@@ -8,7 +8,7 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
 import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
 import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
-import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
+import software.amazon.awssdk.http.apache.ApacheHttpClient;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.MultipartUpload;
@@ -63,7 +63,7 @@ public final class S3TestBucket implements AutoCloseable, BeforeAllCallback, Aft
         URI endpoint = assumeAvailable();
         S3Client s3 = S3Client.builder().region(Region.of(Optional.ofNullable(System.getenv("AWS_REGION")).orElse("us-east-1")))
                 .credentialsProvider(DefaultCredentialsProvider.builder().build())
-                .httpClient(UrlConnectionHttpClient.create()).endpointOverride(endpoint).forcePathStyle(true)
+                .httpClient(ApacheHttpClient.create()).endpointOverride(endpoint).forcePathStyle(true)
                 .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
                 .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED).build();
         String bucket = "strata-test-" + UUID.randomUUID().toString().replace("-", "").substring(0, 16);

@@ -13,7 +13,7 @@ import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
 import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
 import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.core.exception.SdkException;
-import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
+import software.amazon.awssdk.http.apache.ApacheHttpClient;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.S3Configuration;
@@ -85,6 +85,12 @@ public final class S3LayerStore implements LayerStore {
     private final boolean redirectLayers;
     /** Part buffers in use across all uploads: what bounds an upload's memory, whatever the number of clients. */
     final Semaphore buffers;
+    /** Sends parts while their upload's writer fills the next buffer. */
+    final java.util.concurrent.ExecutorService workers = java.util.concurrent.Executors.newCachedThreadPool(runnable -> {
+        Thread thread = new Thread(runnable, "strata-s3-part");
+        thread.setDaemon(true);
+        return thread;
+    });
     private final Cache<Digest, ObjectDao.StoredObject> located = Caffeine.newBuilder().maximumSize(100_000).build();
 
     private S3LayerStore(S3Client s3, S3Presigner presigner, StoreConfig.S3Location location, String where, ObjectDao objects,
@@ -97,7 +103,9 @@ public final class S3LayerStore implements LayerStore {
         this.where = where;
         this.objects = objects;
         this.scratch = scratch;
-        long budget = Runtime.getRuntime().maxMemory() / 4;
+        // An eighth of the heap: the SDK holds another copy of a part while it signs and sends it over
+        // plain HTTP. With -Xmx64m that is one buffer, so a part is sent before the next one fills.
+        long budget = Runtime.getRuntime().maxMemory() / 8;
         this.buffers = new Semaphore((int) Math.max(1, Math.min(16, budget / PART_BYTES)), true);
     }
 
@@ -109,9 +117,10 @@ public final class S3LayerStore implements LayerStore {
         var builder = S3Client.builder()
                 .region(region)
                 .credentialsProvider(credentials)
-                .httpClientBuilder(UrlConnectionHttpClient.builder()
+                .httpClientBuilder(ApacheHttpClient.builder()
                         .connectionTimeout(Duration.ofSeconds(10))
-                        .socketTimeout(Duration.ofSeconds(120)))
+                        .socketTimeout(Duration.ofSeconds(120))
+                        .maxConnections(128))
                 .forcePathStyle(config.pathStyle())
                 // Only where the S3 API requires a checksum: other S3-compatible stores reject the newer checksum headers.
                 .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)

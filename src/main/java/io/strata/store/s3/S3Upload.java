@@ -25,12 +25,15 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Enumeration;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
 
 /**
  * An upload into one S3 multipart upload targeting {@code blobs/<id>}, with bounded memory.
  *
- * <p>Bytes collect in one {@value S3LayerStore#PART_BYTES}-byte buffer (taken from the store's
- * shared pool) and go up as a part when it is full. A {@link #sync} with fewer bytes than S3's
+ * <p>Bytes collect in a {@value S3LayerStore#PART_BYTES}-byte buffer (taken from the store's
+ * shared pool) and go up as a part when it is full, in the background while the next buffer
+ * fills (at most one part in flight per upload). A {@link #sync} with fewer bytes than S3's
  * 5 MiB part minimum stores them as a small pending object instead; pending objects are merged
  * into the next part once 5 MiB accumulate, so each byte is read back at most once and small
  * PATCH chunks cost no quadratic copying. The checkpoint ({@link State}: the multipart upload id,
@@ -60,6 +63,8 @@ final class S3Upload implements LayerStore.Upload {
     private int headStored;
     private byte[] buffer;
     private int buffered;
+    private Future<Part> inFlight;
+    private List<Piece> inFlightPieces = List.of();
     private long offset;
 
     private S3Upload(S3LayerStore store, String id, String multipartId, List<Part> parts, List<Piece> pending, long offset,
@@ -134,12 +139,14 @@ final class S3Upload implements LayerStore.Upload {
             if (pendingBytes() + buffered >= S3LayerStore.MIN_PART_BYTES) {
                 uploadPart();
             } else {
+                awaitInFlight();
                 long at = offset - buffered;
                 put(store.pieceKey(id, at), buffer, buffered);
                 pending.add(new Piece(at, buffered));
                 buffered = 0;
             }
         }
+        awaitInFlight();
         releaseBuffer();
         if (headLength > headStored) {
             put(store.headKey(id), head, headLength);
@@ -162,7 +169,8 @@ final class S3Upload implements LayerStore.Upload {
     @Override
     public void complete(Digest digest) throws IOException {
         // The last part may be below the minimum: everything still pending or buffered goes into it.
-        if (buffered > 0 || !pending.isEmpty() || parts.isEmpty()) uploadPart();
+        if (buffered > 0 || !pending.isEmpty() || (parts.isEmpty() && inFlight == null)) uploadPart();
+        awaitInFlight();
         releaseBuffer();
         long size = parts.stream().mapToLong(Part::size).sum();
         try {
@@ -181,6 +189,7 @@ final class S3Upload implements LayerStore.Upload {
 
     @Override
     public void abort() throws IOException {
+        settle();
         releaseBuffer();
         store.abortMultipart(key, multipartId);
         // A crash inside complete may have left the finished object without its row.
@@ -190,34 +199,73 @@ final class S3Upload implements LayerStore.Upload {
 
     @Override
     public void close() {
+        settle();
         releaseBuffer();
+    }
+
+    /** Lets a part in flight finish (its outcome no longer matters) so its buffer returns to the pool. */
+    private void settle() {
+        try {
+            awaitInFlight();
+        } catch (IOException e) {
+            // the upload is being dropped anyway
+        }
     }
 
     // ------------------------------------------------------------------ internals
 
     private long pendingBytes() { return pending.stream().mapToLong(Piece::size).sum(); }
 
-    /** Uploads the pending pieces followed by the buffer as the next part. */
+    /**
+     * Sends the pending pieces followed by the buffer as the next part, in the background: the
+     * writer goes on filling a fresh buffer meanwhile. At most one part per upload is in flight;
+     * its buffer goes back to the pool when it is sent.
+     */
     private void uploadPart() throws IOException {
+        awaitInFlight();
         long length = pendingBytes() + buffered;
         int number = parts.size() + 1;
         List<Piece> merged = List.copyOf(pending);
         byte[] bytes = buffer;
         int count = buffered;
-        String etag;
-        try {
-            etag = store.s3.uploadPart(UploadPartRequest.builder().bucket(store.bucket).key(key).uploadId(multipartId)
-                            .partNumber(number).contentLength(length).build(),
-                    RequestBody.fromContentProvider(() -> partStream(merged, bytes, count), length, "application/octet-stream")).eTag();
-        } catch (UncheckedIOException e) {
-            throw e.getCause();
-        } catch (SdkException e) {
-            throw store.translate(e, "upload part " + number + " of " + key + " to " + store.describe());
-        }
-        parts.add(new Part(number, etag, length));
-        for (Piece piece : merged) superseded.add(store.pieceKey(id, piece.offset()));
-        pending.clear();
+        buffer = null;
         buffered = 0;
+        pending.clear();
+        inFlightPieces = merged;
+        inFlight = store.workers.submit(() -> {
+            try {
+                String etag = store.s3.uploadPart(UploadPartRequest.builder().bucket(store.bucket).key(key).uploadId(multipartId)
+                                .partNumber(number).contentLength(length).build(),
+                        RequestBody.fromContentProvider(() -> partStream(merged, bytes, count), length, "application/octet-stream")).eTag();
+                return new Part(number, etag, length);
+            } finally {
+                if (bytes != null) store.buffers.release();
+            }
+        });
+    }
+
+    /**
+     * Waits for the part in flight and records it. On failure this handle is unusable (its pieces
+     * are no longer pending here): the caller drops it and resumes from the last checkpoint.
+     */
+    private void awaitInFlight() throws IOException {
+        if (inFlight == null) return;
+        try {
+            parts.add(inFlight.get());
+            for (Piece piece : inFlightPieces) superseded.add(store.pieceKey(id, piece.offset()));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted waiting for a part upload");
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof UncheckedIOException unchecked) throw unchecked.getCause();
+            if (cause instanceof SdkException sdk) throw store.translate(sdk, "upload a part of " + key + " to " + store.describe());
+            if (cause instanceof IOException io) throw io;
+            throw new IOException("part upload failed", cause);
+        } finally {
+            inFlight = null;
+            inFlightPieces = List.of();
+        }
     }
 
     /** The part's bytes: each pending piece read back once, in order, then the buffer (not copied). */
