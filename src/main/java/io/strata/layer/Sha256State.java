@@ -12,7 +12,10 @@ import java.util.Optional;
  *
  * <p>Why the JDK's digest and reflection rather than a small SHA-256 of our own with exportable
  * state: the JDK's compress function is a HotSpot intrinsic (SHA-NI/AVX2), several times faster than
- * the same algorithm in plain Java, and it runs on every byte of every upload. Reading its fields
+ * the same algorithm in plain Java, and it runs on every byte of every upload. Measured here (1 GiB,
+ * 256 KiB updates, 2 shared cores under load): 445 MiB/s with the intrinsic, 70 MiB/s with
+ * {@code -XX:-UseSHA256Intrinsics}, which runs the JDK's own plain-Java compress, what a
+ * pure-Java SHA-256 of ours would be. Reading its fields
  * needs {@code --add-opens java.base/sun.security.provider=ALL-UNNAMED} and
  * {@code java.base/java.security} (the jar's manifest has {@code Add-Opens}; tests pass the flag).
  * Without them {@link #available()} is false and callers fall back to re-reading the bytes.
