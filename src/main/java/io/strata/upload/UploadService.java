@@ -58,7 +58,7 @@ public final class UploadService {
     private final Clock clock;
     private final Map<String, Live> live = new ConcurrentHashMap<>();
 
-    /** In-memory companion of a session row: a lock so one request writes at a time, the open upload and the hash so far. */
+    /** In-memory companion of a session row: a lock so one request writes at a time, the upload open during a request, the hash so far. */
     private static final class Live {
         final ReentrantLock lock = new ReentrantLock();
         LayerStore.Upload upload;
@@ -68,7 +68,8 @@ public final class UploadService {
         MessageDigest digest;
         long hashedUpTo = -1;
 
-        void drop() {
+        /** Closes the open upload between requests (an idle session holds no file, buffer or memory); the hash stays. */
+        void closeUpload() {
             if (upload != null) {
                 try {
                     upload.close();
@@ -77,6 +78,10 @@ public final class UploadService {
                 }
             }
             upload = null;
+        }
+
+        void drop() {
+            closeUpload();
             offset = -1;
             digest = null;
             hashedUpTo = -1;
@@ -152,6 +157,7 @@ public final class UploadService {
         state.storeState = storeState;
         state.digest = digest;
         state.hashedUpTo = 0;
+        state.closeUpload();
         live.put(id, state);
         return dao.find(id).orElseThrow();
     }
@@ -200,6 +206,7 @@ public final class UploadService {
             }
             return write(state, session, body, declared);
         } finally {
+            state.closeUpload();
             state.lock.unlock();
         }
     }
@@ -311,13 +318,16 @@ public final class UploadService {
 
     // ------------------------------------------------------------------ internals
 
-    /** The session's upload, open at its row's checkpoint: the one kept open here, or resumed from the row. */
+    /** The session's upload, open at its row's checkpoint: the one open here, or reopened from the row. */
     private LayerStore.Upload open(Live state, UploadSession session) throws IOException {
-        if (state.upload != null && state.offset == session.received() && java.util.Objects.equals(state.storeState, session.storeState())) {
-            return state.upload;
+        boolean sameCheckpoint = state.offset == session.received() && java.util.Objects.equals(state.storeState, session.storeState());
+        if (state.upload != null && sameCheckpoint) return state.upload;
+        state.closeUpload();
+        // Written elsewhere (another replica), after a restart or a failed write: the hash kept here is stale too.
+        if (!sameCheckpoint) {
+            state.digest = null;
+            state.hashedUpTo = -1;
         }
-        // Written elsewhere (another replica), after a restart, or after a failed write: start again from the row.
-        state.drop();
         try {
             state.upload = store.resume(session.id(), session.received(), session.storeState());
         } catch (NoSuchFileException e) {
