@@ -16,11 +16,13 @@ import io.strata.db.Database;
 import io.strata.gc.GarbageCollector;
 import io.strata.http.Routes;
 import io.strata.http.Services;
-import io.strata.layer.LayerStore;
+import io.strata.http.guard.Hardening;
 import io.strata.layer.LayerDao;
 import io.strata.layer.LayerService;
+import io.strata.layer.LayerStore;
 import io.strata.layer.Recovery;
 import io.strata.store.LayerStores;
+import io.strata.tls.HttpsEndpoint;
 import io.strata.upload.UploadDao;
 import io.strata.upload.UploadService;
 import org.slf4j.Logger;
@@ -29,6 +31,7 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.time.Clock;
+import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -42,13 +45,16 @@ public final class StrataServer implements AutoCloseable {
     private final Javalin app;
     private final ScheduledExecutorService maintenance;
     private final DataDirLock lock;
+    private final Optional<HttpsEndpoint> https;
 
-    private StrataServer(ServerConfig config, Services services, Javalin app, ScheduledExecutorService maintenance, DataDirLock lock) {
+    private StrataServer(ServerConfig config, Services services, Javalin app, ScheduledExecutorService maintenance, DataDirLock lock,
+                         Optional<HttpsEndpoint> https) {
         this.config = config;
         this.services = services;
         this.app = app;
         this.maintenance = maintenance;
         this.lock = lock;
+        this.https = https;
     }
 
     /** Opens (or creates) the data directory, recovers it after any crash, and starts listening. */
@@ -64,6 +70,8 @@ public final class StrataServer implements AutoCloseable {
     }
 
     private static StrataServer start(ServerConfig config, DataDirLock lock) throws IOException {
+        // Unusable certificate files stop the start before the database is touched.
+        Optional<HttpsEndpoint> https = config.tls().isPresent() ? Optional.of(HttpsEndpoint.load(config.tls().get())) : Optional.empty();
         Services services = openServices(config);
         new Recovery(services.layers(), services.database().dao(LayerDao.class)).run();
         services.uploads().recover();
@@ -84,7 +92,9 @@ public final class StrataServer implements AutoCloseable {
             } else {
                 javalin.staticFiles.add("/static", Location.CLASSPATH);
             }
-            Routes.install(javalin, services, json);
+            Routes.install(javalin, services, json, config.limits());
+            https.ifPresent(endpoint -> endpoint.install(javalin.jetty, config.host(), config.port()));
+            Hardening.install(javalin, config.limits());
         });
         app.start();
 
@@ -102,7 +112,7 @@ public final class StrataServer implements AutoCloseable {
                 LOG.warn("upload expiry failed", e);
             }
         }, period, period, TimeUnit.SECONDS);
-        return new StrataServer(config, services, app, maintenance, lock);
+        return new StrataServer(config, services, app, maintenance, lock, https);
     }
 
     /** The services without HTTP, for commands that work on a data directory directly (token, gc, verify). */
@@ -110,7 +120,8 @@ public final class StrataServer implements AutoCloseable {
         Files.createDirectories(config.dataDir());
         Database database = Database.open(config.dataDir().resolve("strata.db"));
         LayerStore store = LayerStores.open(config.store(), config.dataDir(), database.jdbi());
-        LayerService layers = new LayerService(store, database.dao(LayerDao.class), config.allowEncryption());
+        LayerService layers = new LayerService(store, database.dao(LayerDao.class), config.allowEncryption(),
+                config.limits().maxVirtualSize(), config.limits().maxChainDepth());
         UploadService uploads = new UploadService(layers, database.dao(UploadDao.class), config.maxLayerBytes(),
                 config.minFreeBytes(), config.uploadExpiry(), Clock.systemUTC());
         TokenService tokens = new TokenService(database.dao(TokenDao.class));
@@ -125,6 +136,14 @@ public final class StrataServer implements AutoCloseable {
         String host = config.host().contains(":") ? "[" + config.host() + "]" : config.host();
         return "http://" + (host.equals("0.0.0.0") ? "127.0.0.1" : host) + ":" + port();
     }
+
+    /** The same port over TLS, when {@code --tls-cert} is given; {@link #baseUrl()} keeps answering plain HTTP. */
+    public Optional<String> httpsUrl() {
+        return https.map(endpoint -> "https" + baseUrl().substring("http".length()));
+    }
+
+    /** The HTTPS side (its certificate, a renewal check), when TLS is on. */
+    public Optional<HttpsEndpoint> https() { return https; }
 
     public Services services() { return services; }
 

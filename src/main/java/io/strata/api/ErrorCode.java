@@ -28,7 +28,16 @@ public enum ErrorCode {
     ALIAS_UNKNOWN(404, "alias not found"),
     CONFLICT(409, "the request conflicts with the current state"),
     UNAVAILABLE(503, "the registry is not able to serve this request right now"),
-    INTERNAL(500, "internal error; the server log has the details");
+    INTERNAL(500, "internal error; the server log has the details"),
+    // The HTTP layer's refusals of hostile or broken requests (README "Limits and hostile input").
+    URI_INVALID(400, "the request URI is ambiguous or malformed (dot segments, encoded '/', '\\', NUL, invalid UTF-8)"),
+    REQUEST_INVALID(400, "the request is not well-formed HTTP/1.1 (e.g. conflicting Content-Length or Transfer-Encoding)"),
+    URI_TOO_LONG(414, "the request URI is too long"),
+    HEADERS_TOO_LARGE(431, "the request header block is larger than 16 KiB"),
+    BODY_TOO_LARGE(413, "the request body is larger than this endpoint accepts"),
+    UNSUPPORTED_MEDIA_TYPE(415, "this endpoint takes a JSON body (Content-Type: application/json)"),
+    RATE_LIMITED(429, "too many write requests from this address; wait as Retry-After says"),
+    UPLOAD_TOO_SLOW(408, "the upload body arrived slower than the registry's minimum rate; resume it from the session's offset");
 
     private final int httpStatus;
     private final String defaultMessage;

@@ -6,6 +6,7 @@ import io.javalin.http.HttpResponseException;
 import io.strata.api.ApiException;
 import io.strata.api.ErrorCode;
 import io.strata.auth.TokenService;
+import io.strata.config.Limits;
 import io.strata.index.IndexService;
 
 import java.util.Map;
@@ -17,9 +18,9 @@ import java.util.Map;
 public final class Routes {
     private Routes() {}
 
-    public static void install(JavalinConfig config, Services services, ObjectMapper json) {
+    public static void install(JavalinConfig config, Services services, ObjectMapper json, Limits limits) {
         LayerHandler layers = new LayerHandler(services.layers());
-        UploadHandlers uploads = new UploadHandlers(services.uploads());
+        UploadHandlers uploads = new UploadHandlers(services.uploads(), limits);
         CatalogHandlers catalog = new CatalogHandlers(services.catalog(), json);
         IndexHandler index = new IndexHandler(services.index());
         TokenService tokens = services.tokens();

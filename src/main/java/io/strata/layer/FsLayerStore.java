@@ -261,6 +261,12 @@ public final class FsLayerStore implements LayerStore {
         }
 
         @Override
+        public Positional seal() throws IOException {
+            channel.force(false);
+            return channel::read;
+        }
+
+        @Override
         public void complete(Digest digest) throws IOException {
             channel.force(false);
             close();

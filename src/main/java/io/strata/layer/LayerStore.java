@@ -89,6 +89,12 @@ public interface LayerStore {
         return Optional.empty();
     }
 
+    /** Reads bytes at a position, as {@link java.nio.channels.FileChannel#read(ByteBuffer, long)} does (-1 at the end). */
+    @FunctionalInterface
+    interface Positional {
+        int read(ByteBuffer destination, long position) throws IOException;
+    }
+
     /** Read access to one committed layer; safe to share between threads. */
     interface LayerContent {
         long size();
@@ -139,6 +145,14 @@ public interface LayerStore {
          * local file); used to rebuild a hash state that was not recorded. Empty otherwise.
          */
         default Optional<InputStream> readBack() throws IOException { return Optional.empty(); }
+
+        /**
+         * Makes every written byte readable at any position, for the inspector's whole-file checks
+         * before {@link #complete}; the bytes stay invisible as a layer. After this only
+         * {@link #complete} or {@link #abort} may follow (an object store completes its multipart
+         * upload here).
+         */
+        Positional seal() throws IOException;
 
         /**
          * Makes the bytes (all written ones, synced here if needed) the layer {@code digest}, which

@@ -233,7 +233,11 @@ public final class UploadService {
             }
             return accepted;
         } catch (ApiException e) {
-            if (e.code() == ErrorCode.QCOW2_INVALID) forget(state, session(id));
+            if (e.code() == ErrorCode.QCOW2_INVALID) {
+                // A bad header can never become a layer; accept may already have ended the session.
+                Optional<UploadSession> left = dao.find(id);
+                if (left.isPresent()) forget(state, left.get());
+            }
             throw e;
         } finally {
             state.lock.unlock();

@@ -66,6 +66,7 @@ final class S3Upload implements LayerStore.Upload {
     private Future<Part> inFlight;
     private List<Piece> inFlightPieces = List.of();
     private long offset;
+    private boolean sealed;
 
     private S3Upload(S3LayerStore store, String id, String multipartId, List<Part> parts, List<Piece> pending, long offset,
                      byte[] head, int headLength) {
@@ -166,21 +167,44 @@ final class S3Upload implements LayerStore.Upload {
         return ByteBuffer.wrap(head, 0, Math.min(max, headLength)).slice().asReadOnlyBuffer();
     }
 
+    /**
+     * Completes the multipart upload: the object {@code blobs/<id>} exists from now on, but no
+     * digest maps to it, so nothing serves it until {@link #complete}. Reads are ranged GETs.
+     */
+    @Override
+    public LayerStore.Positional seal() throws IOException {
+        if (!sealed) {
+            // The last part may be below the minimum: everything still pending or buffered goes into it.
+            if (buffered > 0 || !pending.isEmpty() || (parts.isEmpty() && inFlight == null)) uploadPart();
+            awaitInFlight();
+            releaseBuffer();
+            try {
+                store.s3.completeMultipartUpload(CompleteMultipartUploadRequest.builder().bucket(store.bucket).key(key).uploadId(multipartId)
+                        .multipartUpload(CompletedMultipartUpload.builder().parts(parts.stream()
+                                .map(part -> CompletedPart.builder().partNumber(part.number()).eTag(part.etag()).build()).toList()).build())
+                        .build());
+            } catch (SdkException e) {
+                throw store.translate(e, "complete the upload of " + key + " in " + store.describe());
+            }
+            sealed = true;
+        }
+        long size = parts.stream().mapToLong(Part::size).sum();
+        return (destination, position) -> {
+            if (position >= size) return -1;
+            int length = (int) Math.min(destination.remaining(), size - position);
+            if (length == 0) return 0;
+            try (InputStream in = store.get(key, position, length)) {
+                byte[] bytes = in.readNBytes(length);
+                destination.put(bytes);
+                return bytes.length;
+            }
+        };
+    }
+
     @Override
     public void complete(Digest digest) throws IOException {
-        // The last part may be below the minimum: everything still pending or buffered goes into it.
-        if (buffered > 0 || !pending.isEmpty() || (parts.isEmpty() && inFlight == null)) uploadPart();
-        awaitInFlight();
-        releaseBuffer();
+        seal();
         long size = parts.stream().mapToLong(Part::size).sum();
-        try {
-            store.s3.completeMultipartUpload(CompleteMultipartUploadRequest.builder().bucket(store.bucket).key(key).uploadId(multipartId)
-                    .multipartUpload(CompletedMultipartUpload.builder().parts(parts.stream()
-                            .map(part -> CompletedPart.builder().partNumber(part.number()).eTag(part.etag()).build()).toList()).build())
-                    .build());
-        } catch (SdkException e) {
-            throw store.translate(e, "complete the upload of " + key + " in " + store.describe());
-        }
         if (store.objects.insert(digest.hex(), key, size, Instant.now().toString()) == 0) {
             store.deleteObject(key); // the same bytes were stored meanwhile: keep the first copy
         }
