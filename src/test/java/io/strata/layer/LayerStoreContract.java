@@ -262,6 +262,20 @@ public abstract class LayerStoreContract {
     }
 
     @Test
+    void an_upload_sealed_but_never_completed_is_removed_by_the_sweep() throws IOException {
+        byte[] bytes = bytes(6 * 1024 * 1024);
+        LayerStore.Upload upload = store().create(id());
+        upload.write(bytes, 0, bytes.length);
+        ByteBuffer tail = ByteBuffer.allocate(100);
+        upload.seal().read(tail, bytes.length - 100);
+        assertArrayEquals(java.util.Arrays.copyOfRange(bytes, bytes.length - 100, bytes.length), tail.array(), "readable once sealed");
+        upload.close(); // the server dies before complete
+        assertEquals(List.of(), store().list().toList(), "never visible");
+        store().sweep(Set.of(), Instant.now().plusSeconds(60));
+        assertNothingLeftBehind();
+    }
+
+    @Test
     void a_missing_layer_is_reported_as_no_such_file() {
         Digest absent = new Digest("ab".repeat(32));
         assertFalse(store().exists(absent));

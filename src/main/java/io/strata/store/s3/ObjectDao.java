@@ -26,6 +26,9 @@ interface ObjectDao {
     @SqlQuery("SELECT count(*) FROM store_objects WHERE object_key = :key")
     int countByKey(@Bind("key") String key);
 
+    @SqlQuery("SELECT object_key FROM store_objects")
+    List<String> keys();
+
     @SqlQuery("SELECT digest FROM store_objects")
     List<String> digests();
 

@@ -85,6 +85,7 @@ public final class S3LayerStore implements LayerStore {
     private final boolean redirectLayers;
     /** Part buffers in use across all uploads: what bounds an upload's memory, whatever the number of clients. */
     final Semaphore buffers;
+    private volatile Instant lastBlobSweep;
     /** Sends parts while their upload's writer fills the next buffer. */
     final java.util.concurrent.ExecutorService workers = java.util.concurrent.Executors.newCachedThreadPool(runnable -> {
         Thread thread = new Thread(runnable, "strata-s3-part");
@@ -229,8 +230,31 @@ public final class S3LayerStore implements LayerStore {
                     removed++;
                 }
             }
+            removed += sweepUnmappedBlobs(liveUploads, olderThan);
         } catch (SdkException e) {
             throw translate(e, "sweep " + where);
+        }
+        return removed;
+    }
+
+    /**
+     * Objects under {@code blobs/} that no digest maps to: a server that died between completing
+     * an upload's multipart upload and recording its digest. Listing every blob is the costly
+     * part, so this runs at most once an hour (and at the first sweep, at startup).
+     */
+    private int sweepUnmappedBlobs(Set<String> liveUploads, Instant olderThan) throws IOException {
+        Instant now = Instant.now();
+        if (lastBlobSweep != null && lastBlobSweep.isAfter(now.minus(Duration.ofHours(1)))) return 0;
+        lastBlobSweep = now;
+        Set<String> mapped = Set.copyOf(objects.keys());
+        String blobs = prefix + "blobs/";
+        int removed = 0;
+        for (S3Object object : s3.listObjectsV2Paginator(ListObjectsV2Request.builder().bucket(bucket).prefix(blobs).build()).contents()) {
+            String id = object.key().substring(blobs.length());
+            if (id.isEmpty() || id.contains("/") || liveUploads.contains(id) || mapped.contains(object.key())) continue;
+            if (!object.lastModified().isBefore(olderThan) || objects.countByKey(object.key()) > 0) continue;
+            deleteObject(object.key());
+            removed++;
         }
         return removed;
     }
