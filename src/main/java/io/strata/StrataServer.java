@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import io.javalin.Javalin;
 import io.javalin.compression.CompressionStrategy;
 import io.javalin.json.JavalinJackson;
+import io.strata.audit.AuditDao;
+import io.strata.audit.AuditLog;
 import io.strata.auth.TokenDao;
 import io.strata.auth.TokenService;
 import io.strata.catalog.CatalogService;
@@ -92,7 +94,7 @@ public final class StrataServer implements AutoCloseable {
             } else {
                 javalin.staticFiles.add("/static", Location.CLASSPATH);
             }
-            Routes.install(javalin, services, json, config.limits());
+            Routes.install(javalin, services, json, config.limits(), config.access(), privatePages(config));
             https.ifPresent(endpoint -> endpoint.install(javalin.jetty, config.host(), config.port()));
             Hardening.install(javalin, config.limits());
         });
@@ -122,12 +124,28 @@ public final class StrataServer implements AutoCloseable {
         LayerStore store = LayerStores.open(config.store(), config.dataDir(), database.jdbi());
         LayerService layers = new LayerService(store, database.dao(LayerDao.class), config.allowEncryption(),
                 config.limits().maxVirtualSize(), config.limits().maxChainDepth());
-        UploadService uploads = new UploadService(layers, database.dao(UploadDao.class), config.maxLayerBytes(),
-                config.minFreeBytes(), config.uploadExpiry(), Clock.systemUTC());
-        TokenService tokens = new TokenService(database.dao(TokenDao.class));
         CatalogService catalog = new CatalogService(database.jdbi(), Clock.systemUTC());
+        UploadService uploads = new UploadService(layers, database.dao(UploadDao.class), config.maxLayerBytes(),
+                config.minFreeBytes(), config.uploadExpiry(), Clock.systemUTC(), config.access().maxOpenUploads(), catalog::publishedLayers);
+        TokenService tokens = new TokenService(database.dao(TokenDao.class), Clock.systemUTC());
         GarbageCollector gc = new GarbageCollector(layers, database.dao(LayerDao.class), catalog, uploads, Clock.systemUTC());
-        return new Services(database, layers, uploads, tokens, catalog, new IndexService(catalog), gc);
+        AuditLog audit = new AuditLog(database.dao(AuditDao.class), Clock.systemUTC());
+        return new Services(database, layers, uploads, tokens, catalog, new IndexService(catalog), gc, audit);
+    }
+
+    /** The catalog page's HTML, which a private registry answers with 401 to a browser without a token (the page then asks for one). */
+    private static java.util.Map<String, java.util.function.Supplier<byte[]>> privatePages(ServerConfig config) {
+        java.util.function.Supplier<byte[]> page = () -> {
+            try {
+                if (config.staticDir().isPresent()) return Files.readAllBytes(config.staticDir().get().resolve("index.html"));
+                try (var in = StrataServer.class.getResourceAsStream("/static/index.html")) {
+                    return in == null ? "<!doctype html><title>Strata</title>".getBytes() : in.readAllBytes();
+                }
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        };
+        return java.util.Map.of("/", page, "/index.html", page);
     }
 
     public int port() { return app.port(); }

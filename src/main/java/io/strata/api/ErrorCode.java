@@ -8,6 +8,8 @@ package io.strata.api;
 public enum ErrorCode {
     UNAUTHORIZED(401, "authentication required: send 'Authorization: Bearer <token>' (make one with 'strata token create')"),
     DENIED(403, "the token does not have the scope this request needs"),
+    TOO_MANY_UPLOADS(429, "this token has as many open upload sessions as allowed; finish or cancel one"),
+    QUOTA_EXCEEDED(507, "this token's upload quota is used up by layers no published image uses yet"),
     NOT_FOUND(404, "no such resource"),
     METHOD_NOT_ALLOWED(405, "method not allowed on this resource"),
     DIGEST_INVALID(400, "digest is not a lowercase hex sha256 or does not match the received bytes"),

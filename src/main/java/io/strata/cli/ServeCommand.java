@@ -1,6 +1,7 @@
 package io.strata.cli;
 
 import io.strata.StrataServer;
+import io.strata.config.AccessConfig;
 import io.strata.config.Limits;
 import io.strata.config.ServerConfig;
 import io.strata.config.Units;
@@ -98,6 +99,15 @@ final class ServeCommand implements Callable<Integer> {
             description = "Refuse layers whose backing chain, the layer included, would be longer (env STRATA_MAX_CHAIN_DEPTH; default: ${DEFAULT-VALUE}).")
     int maxChainDepth;
 
+    @Option(names = "--private", defaultValue = "${env:STRATA_PRIVATE:-false}",
+            description = {"Every read (index, streams, layers, catalog page, API) needs a token, as Bearer or as the",
+                    "password of HTTP Basic (curl -u x:TOKEN); any scope reads. /healthz stays public (env STRATA_PRIVATE)."})
+    boolean privateMode;
+
+    @Option(names = "--max-open-uploads", paramLabel = "N", defaultValue = "${env:STRATA_MAX_OPEN_UPLOADS:-32}",
+            description = "Resumable upload sessions one token may have open at once; more answer 429 (env STRATA_MAX_OPEN_UPLOADS; default: ${DEFAULT-VALUE}).")
+    int maxOpenUploads;
+
     private io.strata.config.StoreConfig store() {
         storeOptions.redirectLayers = redirectLayers;
         return storeOptions.config();
@@ -107,7 +117,8 @@ final class ServeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         ServerConfig config = new ServerConfig(data.dataDir.toAbsolutePath().normalize(), host, port,
                 Units.parseSize(maxLayerSize), Units.parseSize(minFree), Units.parseDuration(uploadExpiry),
-                allowEncrypted, Optional.ofNullable(staticDir), Optional.ofNullable(importDir), tls(), limits(), store());
+                allowEncrypted, Optional.ofNullable(staticDir), Optional.ofNullable(importDir), tls(), limits(),
+                new AccessConfig(privateMode, maxOpenUploads), store());
         StrataServer server = StrataServer.start(config);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -121,6 +132,7 @@ final class ServeCommand implements Callable<Integer> {
         System.out.println("  layers:  " + server.baseUrl() + "/layers/<sha256>.qcow2");
         System.out.println("  catalog: " + server.baseUrl() + "/   index: " + server.baseUrl() + "/index.json");
         System.out.println("  health:  " + server.baseUrl() + "/healthz");
+        if (privateMode) System.out.println("  private: every read needs a token (any scope), e.g. curl -u x:TOKEN " + server.baseUrl() + "/index.json");
         System.out.println("  push token: java -jar strata.jar token create --data " + config.dataDir() + " --scope push");
         stopped.await();
         return 0;

@@ -94,7 +94,7 @@ public final class RegistryClient {
     public record IndexResponse(boolean notModified, Optional<String> etag, byte[] body) {}
 
     public IndexResponse index(Optional<String> etag) throws IOException, InterruptedException {
-        HttpRequest.Builder request = HttpRequest.newBuilder(resolve("index.json")).timeout(timeout)
+        HttpRequest.Builder request = reading(resolve("index.json"))
                 .header("Accept", "application/json").header("Accept-Encoding", "gzip");
         etag.ifPresent(tag -> request.header("If-None-Match", tag));
         HttpResponse<byte[]> response = send(request.GET().build(), HttpResponse.BodyHandlers.ofByteArray());
@@ -113,7 +113,7 @@ public final class RegistryClient {
 
     /** Whether the registry stores {@code digest} ({@code HEAD /layers/<sha256>.qcow2}). */
     public boolean hasLayer(Digest digest) throws IOException, InterruptedException {
-        HttpRequest request = HttpRequest.newBuilder(layerUri(digest)).timeout(timeout)
+        HttpRequest request = reading(layerUri(digest))
                 .method("HEAD", HttpRequest.BodyPublishers.noBody()).build();
         HttpResponse<Void> response = send(request, HttpResponse.BodyHandlers.discarding());
         if (response.statusCode() == 200) return true;
@@ -224,7 +224,7 @@ public final class RegistryClient {
 
     /** {@code GET /api/v1/images/<fingerprint>}, empty on 404. */
     public Optional<JsonNode> image(Digest fingerprint) throws IOException, InterruptedException {
-        HttpRequest request = HttpRequest.newBuilder(resolve("api/v1/images/" + fingerprint.hex())).timeout(timeout).GET().build();
+        HttpRequest request = reading(resolve("api/v1/images/" + fingerprint.hex())).GET().build();
         HttpResponse<byte[]> response = send(request, HttpResponse.BodyHandlers.ofByteArray());
         if (response.statusCode() == 404) return Optional.empty();
         if (response.statusCode() != 200) throw error("GET api/v1/images", response.statusCode(), response.headers(), response.body());
@@ -232,6 +232,13 @@ public final class RegistryClient {
     }
 
     // ------------------------------------------------------------------ internals
+
+    /** A read: carries the token when there is one, so reads of a private registry (serve --private) work too. */
+    private HttpRequest.Builder reading(URI uri) {
+        HttpRequest.Builder request = HttpRequest.newBuilder(uri).timeout(timeout);
+        token.ifPresent(secret -> request.header("Authorization", "Bearer " + secret));
+        return request;
+    }
 
     private HttpRequest.Builder authed(URI uri) throws ClientException {
         String secret = token.orElseThrow(() -> new ClientException(

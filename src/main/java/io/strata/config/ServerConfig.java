@@ -21,6 +21,7 @@ import java.util.Optional;
  * @param importDir        a directory of samples to publish on first start, if any
  * @param tls              HTTPS next to plain HTTP on the same port; empty means plain HTTP only
  * @param limits           what a client may send before it is refused (hostile input, floods, slow clients)
+ * @param access           private mode and per-token upload bounds
  * @param store            where layers are stored: the data directory (default) or an S3 bucket
  */
 public record ServerConfig(
@@ -35,6 +36,7 @@ public record ServerConfig(
         Optional<Path> importDir,
         Optional<TlsConfig> tls,
         Limits limits,
+        AccessConfig access,
         StoreConfig store) {
 
     public static final long DEFAULT_MAX_LAYER_BYTES = 64L << 30;
@@ -44,43 +46,49 @@ public record ServerConfig(
     /** Defaults for a given data directory: localhost, port 8080, 64 GiB layers, 24 h upload expiry. */
     public static ServerConfig defaults(Path dataDir) {
         return new ServerConfig(dataDir, "127.0.0.1", 8080, DEFAULT_MAX_LAYER_BYTES, DEFAULT_MIN_FREE_BYTES,
-                DEFAULT_UPLOAD_EXPIRY, false, Optional.empty(), Optional.empty(), Optional.empty(), Limits.defaults(),
+                DEFAULT_UPLOAD_EXPIRY, false, Optional.empty(), Optional.empty(), Optional.empty(), Limits.defaults(), AccessConfig.defaults(),
                 StoreConfig.filesystem());
     }
 
     public ServerConfig withPort(int newPort) {
-        return new ServerConfig(dataDir, host, newPort, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, limits, store);
+        return new ServerConfig(dataDir, host, newPort, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, limits, access, store);
     }
 
     public ServerConfig withMaxLayerBytes(long bytes) {
-        return new ServerConfig(dataDir, host, port, bytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, limits, store);
+        return new ServerConfig(dataDir, host, port, bytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, limits, access, store);
     }
 
     public ServerConfig withUploadExpiry(Duration expiry) {
-        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, expiry, allowEncryption, staticDir, importDir, tls, limits, store);
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, expiry, allowEncryption, staticDir, importDir, tls, limits, access, store);
     }
 
     public ServerConfig withImportDir(Optional<Path> dir) {
-        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, dir, tls, limits, store);
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, dir, tls, limits, access, store);
     }
 
     public ServerConfig withStaticDir(Optional<Path> dir) {
-        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, dir, importDir, tls, limits, store);
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, dir, importDir, tls, limits, access, store);
     }
 
     public ServerConfig withTls(Optional<TlsConfig> newTls) {
-        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, newTls, limits, store);
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, newTls, limits, access, store);
     }
 
     public ServerConfig withLimits(Limits newLimits) {
-        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, newLimits, store);
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, newLimits, access, store);
     }
 
     public ServerConfig withAllowEncryption(boolean allow) {
-        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allow, staticDir, importDir, tls, limits, store);
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allow, staticDir, importDir, tls, limits, access, store);
+    }
+
+    public ServerConfig withAccess(AccessConfig newAccess) {
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, limits,
+                newAccess, store);
     }
 
     public ServerConfig withStore(StoreConfig newStore) {
-        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, limits, newStore);
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, limits,
+                access, newStore);
     }
 }

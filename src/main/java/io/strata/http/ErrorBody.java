@@ -35,6 +35,19 @@ public final class ErrorBody {
         }
     }
 
+    /**
+     * The {@code WWW-Authenticate} of a 401 or 403 (RFC 6750): the realm when no valid token came,
+     * {@code insufficient_scope} and the scope needed when the token lacks it; null otherwise.
+     */
+    static String challenge(ErrorCode code, Map<String, Object> detail) {
+        if (code == ErrorCode.UNAUTHORIZED) return "Bearer realm=\"strata\"";
+        if (code == ErrorCode.DENIED) {
+            Object scope = detail.get("scope");
+            return "Bearer error=\"insufficient_scope\"" + (scope == null ? "" : ", scope=\"" + scope + "\"");
+        }
+        return null;
+    }
+
     /** Writes {@code e} as the whole response on the Jetty core API; headers already set (e.g. Content-Range on a 416) stay. */
     public static void write(Response response, Callback callback, ApiException e, boolean head) {
         write(response, callback, e.code().httpStatus(), e, head);
@@ -46,6 +59,8 @@ public final class ErrorBody {
         response.setStatus(status);
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
         response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
+        String challenge = challenge(e.code(), e.detail());
+        if (challenge != null) response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, challenge);
         response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
         if (head) {
             callback.succeeded();

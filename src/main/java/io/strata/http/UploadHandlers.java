@@ -30,26 +30,31 @@ final class UploadHandlers {
     }
 
     void putLayer(Context ctx) throws IOException {
+        Access.note(ctx, "layer.put", ctx.pathParam("digest"));
         Digest digest = digestParam(ctx.pathParam("digest"));
         MinRateInputStream body = body(ctx);
         try {
-            stored(ctx, uploads.putLayer(digest, body, ctx.req().getContentLengthLong()));
+            stored(ctx, uploads.putLayer(digest, body, ctx.req().getContentLengthLong(), Access.uploader(ctx)));
         } catch (ApiException e) {
             throw slowOr(ctx, body, e);
         }
     }
 
     void start(Context ctx) throws IOException {
-        UploadSession session = uploads.start();
+        Access.note(ctx, "upload.start", "new session");
+        UploadSession session = uploads.start(Access.uploader(ctx));
+        Access.note(ctx, "upload.start", session.id());
         describe(ctx, session, 202);
     }
 
     void status(Context ctx) throws InterruptedException {
+        uploads.checkOwner(ctx.pathParam("id"), Access.uploader(ctx));
         describe(ctx, uploads.status(ctx.pathParam("id")), 200);
     }
 
     void append(Context ctx) throws IOException, InterruptedException {
         String id = ctx.pathParam("id");
+        uploads.checkOwner(id, Access.uploader(ctx));
         try {
             OptionalLong start = OptionalLong.empty();
             OptionalLong end = OptionalLong.empty();
@@ -70,7 +75,7 @@ final class UploadHandlers {
             }
             MinRateInputStream body = body(ctx);
             try {
-                describe(ctx, uploads.append(id, start, end, body, ctx.req().getContentLengthLong()), 202);
+                describe(ctx, uploads.append(id, start, end, body, ctx.req().getContentLengthLong(), Access.uploader(ctx)), 202);
             } catch (ApiException e) {
                 throw slowOr(ctx, body, e);
             }
@@ -82,6 +87,8 @@ final class UploadHandlers {
 
     void finish(Context ctx) throws IOException {
         String digest = ctx.queryParam("digest");
+        Access.note(ctx, "upload.finish", ctx.pathParam("id") + " as " + digest);
+        uploads.checkOwner(ctx.pathParam("id"), Access.uploader(ctx));
         if (digest == null || !digest.startsWith("sha256:")) {
             throw new ApiException(ErrorCode.DIGEST_INVALID, "finish the upload with PUT <location>?digest=sha256:<64 lowercase hex>");
         }
@@ -89,7 +96,7 @@ final class UploadHandlers {
         long length = ctx.req().getContentLengthLong();
         MinRateInputStream body = body(ctx);
         try {
-            stored(ctx, uploads.finish(ctx.pathParam("id"), claimed, body, length));
+            stored(ctx, uploads.finish(ctx.pathParam("id"), claimed, body, length, Access.uploader(ctx)));
         } catch (ApiException e) {
             throw slowOr(ctx, body, e);
         }
@@ -115,6 +122,8 @@ final class UploadHandlers {
     }
 
     void cancel(Context ctx) throws IOException {
+        Access.note(ctx, "upload.cancel", ctx.pathParam("id"));
+        uploads.checkOwner(ctx.pathParam("id"), Access.uploader(ctx));
         uploads.cancel(ctx.pathParam("id"));
         ctx.status(204);
     }

@@ -46,6 +46,12 @@ class LegacyUpgradeTest {
                     .header("Authorization", "Bearer " + oldToken)
                     .PUT(HttpRequest.BodyPublishers.ofString("{\"product\":\"nope:1:amd64:x\"}")).build());
             assertTrue(allowed.statusCode() != 401 && allowed.statusCode() != 403, allowed.body());
+            // Its old scopes read as the new wildcards with the powers they had (the old publish also
+            // unpublished), and it has no expiry until an admin sets one.
+            var legacy = registry.server().services().tokens().list().get(0);
+            assertEquals(java.util.Set.of("publish:*:*:*:*", "delete:*:*:*:*", "push:*:*:*:*"),
+                    java.util.Set.of(legacy.scopeText().split(",")));
+            assertTrue(legacy.expiresAt().isEmpty());
         }
         // Opening it again runs nothing twice: the history has the baseline once.
         Database again = Database.open(data.resolve("strata.db"));

@@ -2,6 +2,8 @@ package io.strata.http.guard;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.strata.auth.Scope;
+import io.strata.auth.TokenService;
 import io.strata.layer.Digest;
 import io.strata.layer.LayerDao;
 import io.strata.testing.LayerFactory;
@@ -20,10 +22,13 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.function.Function;
 import java.util.stream.Stream;
 
@@ -44,8 +49,22 @@ class HostileRequestTest {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** What a row may aim at: the registry's tokens, an open upload session, a stored layer. */
-    record Target(TestRegistry registry, String uploadPath, Digest layer) {
+    record Target(TestRegistry registry, String uploadPath, Digest layer, String expired, String revoked, String ubuntuPublisher) {
         String push() { return "Authorization: Bearer " + registry.pushToken + "\r\n"; }
+
+        static String bearer(String token) { return "Authorization: Bearer " + token + "\r\n"; }
+
+        /** The push token with one character of its random part changed: the checksum no longer matches. */
+        String badChecksum() {
+            String token = registry.pushToken;
+            int at = 20;
+            return bearer(token.substring(0, at) + (token.charAt(at) == 'A' ? 'B' : 'A') + token.substring(at + 1));
+        }
+
+        String publishBody() {
+            return "{\"os\":\"debian\",\"release\":\"12\",\"arch\":\"amd64\",\"variant\":\"cloud\",\"version\":\"20261201_1000\","
+                    + "\"layer\":\"" + layer.hex() + "\"}";
+        }
 
         String publish() { return "Authorization: Bearer " + registry.publishToken + "\r\n"; }
     }
@@ -180,7 +199,7 @@ class HostileRequestTest {
                         "Range: bytes=0-,0-,0-\r\n", ""), 416, "RANGE_NOT_SATISFIABLE"));
     }
 
-    /** Tokens: missing, malformed, of the wrong scope. (Expired, revoked and bad-checksum tokens belong here too.) */
+    /** Tokens: missing, malformed, with a bad checksum, expired, revoked, of the wrong scope or product. */
     static List<Hostile> credentials() {
         return List.of(
                 row("no token on an upload", t -> framed("POST", "/api/v1/uploads", "Content-Length: 0\r\n", ""), 401, "UNAUTHORIZED"),
@@ -190,7 +209,27 @@ class HostileRequestTest {
                 row("a garbage token on a delete", t -> framed("DELETE", "/api/v1/images/" + "2".repeat(64),
                         "Authorization: Bearer \u00ff\u00fe" + "x".repeat(300) + "\r\n", ""), 401, "UNAUTHORIZED"),
                 row("a push token publishing", t -> withBody("POST", "/api/v1/images", t.push()
-                        + "Content-Type: application/json\r\n", "{}"), 403, "DENIED"));
+                        + "Content-Type: application/json\r\n", "{}"), 403, "DENIED"),
+                row("a token with a bad checksum", t -> framed("POST", "/api/v1/uploads",
+                        t.badChecksum() + "Content-Length: 0\r\n", ""), 401, "UNAUTHORIZED"),
+                row("a token with a bad checksum on a layer PUT", t -> withBody("PUT", "/api/v1/layers/" + "1".repeat(64),
+                        t.badChecksum(), "QFI"), 401, "UNAUTHORIZED"),
+                row("an expired token", t -> framed("POST", "/api/v1/uploads",
+                        Target.bearer(t.expired()) + "Content-Length: 0\r\n", ""), 401, "UNAUTHORIZED"),
+                row("a revoked token", t -> withBody("PUT", "/api/v1/layers/" + "1".repeat(64), Target.bearer(t.revoked()), "QFI"),
+                        401, "UNAUTHORIZED"),
+                row("a token of another product publishing", t -> withBody("POST", "/api/v1/images", Target.bearer(t.ubuntuPublisher())
+                        + "Content-Type: application/json\r\n", t.publishBody()), 403, "DENIED"),
+                row("a token of another product moving an alias", t -> withBody("PUT", "/api/v1/aliases/stable",
+                        Target.bearer(t.ubuntuPublisher()) + "Content-Type: application/json\r\n",
+                        "{\"product\":\"debian:12:amd64:cloud\"}"), 403, "DENIED"),
+                row("a publisher unpublishing without a delete scope", t -> framed("DELETE", "/api/v1/images/" + t.layer().hex(),
+                        Target.bearer(t.ubuntuPublisher()), ""), 403, "DENIED"),
+                row("a non-admin reading the audit log", t -> framed("GET", "/api/v1/audit", t.push(), ""), 403, "DENIED"),
+                row("a token asking for a wider token", t -> withBody("POST", "/api/v1/tokens", Target.bearer(t.ubuntuPublisher())
+                        + "Content-Type: application/json\r\n", "{\"scopes\":[\"publish:*\"]}"), 403, "DENIED"),
+                row("Basic auth with a wrong password on a write of a public registry", t -> framed("POST", "/api/v1/uploads",
+                        "Authorization: Basic eDpodW50ZXIy\r\nContent-Length: 0\r\n", ""), 401, "UNAUTHORIZED"));
     }
 
     static Stream<Hostile> hostileRequests() {
@@ -208,7 +247,13 @@ class HostileRequestTest {
         HttpResponse<String> session = registry.send(registry.authed("/api/v1/uploads", registry.pushToken)
                 .POST(HttpRequest.BodyPublishers.noBody()).build());
         assertEquals(202, session.statusCode(), session.body());
-        target = new Target(registry, session.headers().firstValue("Location").orElseThrow(), layer);
+        var tokens = registry.server().services().tokens();
+        String expired = tokens.create("expired", List.of(Scope.parse("push:*")), Optional.of(Instant.now().minusSeconds(60)),
+                OptionalLong.empty()).secret();
+        TokenService.Issued revoked = tokens.create("revoked", List.of(Scope.parse("push:*")));
+        tokens.revoke(revoked.token().id());
+        target = new Target(registry, session.headers().firstValue("Location").orElseThrow(), layer, expired, revoked.secret(),
+                registry.token("publish:ubuntu"));
     }
 
     @AfterAll
@@ -234,7 +279,8 @@ class HostileRequestTest {
             if (hostile.closes()) assertTrue(raw.closedWithin(5_000), "the connection is closed after: " + reply);
         }
 
-        for (String secret : List.of(registry.adminToken, registry.pushToken, registry.publishToken)) {
+        for (String secret : List.of(registry.adminToken, registry.pushToken, registry.publishToken, target.expired(), target.revoked(),
+                target.ubuntuPublisher())) {
             assertFalse(reply.contains(secret), "a token came back in the response");
         }
         HttpResponse<String> health = registry.send(registry.request("/healthz").build());
