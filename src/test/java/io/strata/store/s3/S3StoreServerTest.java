@@ -3,7 +3,9 @@ package io.strata.store.s3;
 import io.strata.StrataServer;
 import io.strata.config.ServerConfig;
 import io.strata.config.StoreConfig;
+import io.strata.testing.FaultyTcpProxy;
 import io.strata.testing.LayerFactory;
+import io.strata.testing.RawHttp;
 import io.strata.testing.S3TestBucket;
 import io.strata.testing.TestRegistry;
 import org.junit.jupiter.api.AfterAll;
@@ -76,6 +78,30 @@ class S3StoreServerTest {
             HttpResponse<String> failing = registry.send(registry.request("/healthz").build());
             assertEquals(503, failing.statusCode());
             assertTrue(failing.body().contains("\"store\":\"failing\""), failing.body());
+        }
+    }
+
+    @Test
+    void a_client_that_disconnects_mid_layer_aborts_the_s3_transfer_instead_of_draining_it() throws Exception {
+        byte[] layer = LayerFactory.randomLayer(dir, 48 << 20, 5);
+        // A counting TCP proxy between Strata and the S3 server shows how much Strata read from S3.
+        try (FaultyTcpProxy proxy = new FaultyTcpProxy(bucket.endpoint, 1, FaultyTcpProxy.Faults.NONE)) {
+            StoreConfig store = StoreConfig.parse("s3://" + bucket.bucket + "/abort", proxy.url(), null, false, false);
+            try (TestRegistry registry = TestRegistry.start(ServerConfig.defaults(dir.resolve("data")).withStore(store))) {
+                assertEquals(201, registry.putLayer(layer).statusCode());
+                proxy.resetCounters();
+                URI base = URI.create(registry.url("/"));
+                RawHttp get = RawHttp.begin(base, "GET", "/layers/" + TestRegistry.sha256(layer).fileName(), java.util.Map.of(), new byte[0]);
+                assertTrue(get.responseHead().startsWith("HTTP/1.1 200"));
+                get.cut();
+                Thread.sleep(2000);
+                assertTrue(proxy.bytesToClient() < layer.length / 2,
+                        "read " + proxy.bytesToClient() + " of " + layer.length + " bytes from S3 after the client left");
+                // The store still serves (the aborted connection was not returned to the pool half read).
+                HttpResponse<byte[]> again = registry.sendBytes(registry.request("/layers/" + TestRegistry.sha256(layer).fileName())
+                        .header("Range", "bytes=0-99").build());
+                assertArrayEquals(Arrays.copyOf(layer, 100), again.body());
+            }
         }
     }
 
