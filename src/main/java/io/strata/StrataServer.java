@@ -22,12 +22,13 @@ import io.strata.http.guard.Hardening;
 import io.strata.jobs.JobDao;
 import io.strata.jobs.JobQueue;
 import io.strata.jobs.JobWorker;
-import io.strata.layer.FsLayerStore;
 import io.strata.layer.LayerDao;
 import io.strata.layer.LayerService;
+import io.strata.layer.LayerStore;
 import io.strata.layer.Recovery;
 import io.strata.lxd.LxdItemDao;
 import io.strata.lxd.LxdService;
+import io.strata.store.LayerStores;
 import io.strata.tls.HttpsEndpoint;
 import io.strata.upload.UploadDao;
 import io.strata.upload.UploadService;
@@ -140,7 +141,7 @@ public final class StrataServer implements AutoCloseable {
     public static Services openServices(ServerConfig config) throws IOException {
         Files.createDirectories(config.dataDir());
         Database database = Database.open(config.dataDir().resolve("strata.db"));
-        FsLayerStore store = new FsLayerStore(config.dataDir());
+        LayerStore store = LayerStores.open(config.store(), config.dataDir(), database.jdbi());
         LayerService layers = new LayerService(store, database.dao(LayerDao.class), config.allowEncryption(),
                 config.limits().maxVirtualSize(), config.limits().maxChainDepth());
         CatalogService catalog = new CatalogService(database.jdbi(), Clock.systemUTC());

@@ -10,10 +10,6 @@ import io.strata.layer.qcow2.Qcow2Inspector;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
@@ -129,10 +125,10 @@ public final class LayerService {
     }
 
     /**
-     * Makes a fully received, fsynced upload a stored layer, or refuses it. The temp file is
-     * consumed either way: moved into the store, or deleted.
+     * Makes a fully received, synced upload a stored layer, or refuses it. The upload is consumed
+     * either way: completed into the store, or aborted.
      */
-    public Accepted accept(Path temp, Digest claimed, Digest actual, long size, Qcow2Info header) throws IOException {
+    public Accepted accept(LayerStore.Upload upload, Digest claimed, Digest actual, long size, Qcow2Info header) throws IOException {
         boolean moved = false;
         commitLock.readLock().lock();
         try {
@@ -145,14 +141,14 @@ public final class LayerService {
                         "the received bytes have sha256 " + actual.hex() + ", not the claimed " + claimed.hex()
                                 + "; check that the file was not changed and the whole body was sent", detail);
             }
-            inspectEnd(temp, size, header);
+            inspectEnd(upload.seal(), size, header);
             Optional<Digest> parent = header.parent();
             if (parent.isPresent() && dao.find(parent.get().hex()).isEmpty()) {
                 throw new ApiException(ErrorCode.PARENT_UNKNOWN,
                         "the backing file " + parent.get().fileName() + " is not a stored layer; upload the parent layer first",
                         Map.of("parent", parent.get().hex()));
             }
-            store.commit(temp, actual);
+            upload.complete(actual);
             moved = true;
             Instant now = Instant.now().truncatedTo(ChronoUnit.MILLIS);
             int inserted = dao.insert(actual.hex(), size, header.virtualSize(), parent.map(Digest::hex).orElse(null),
@@ -162,14 +158,14 @@ public final class LayerService {
             return new Accepted(record, inserted == 1);
         } finally {
             commitLock.readLock().unlock();
-            if (!moved) Files.deleteIfExists(temp);
+            if (!moved) upload.abort();
         }
     }
 
     /** The inspector's checks that need the whole file (its length and last bytes), before it is stored. */
-    private static void inspectEnd(Path temp, long size, Qcow2Info header) throws IOException {
-        try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.READ)) {
-            Qcow2Inspector.inspectEnd(header, size, channel::read);
+    private static void inspectEnd(LayerStore.Positional bytes, long size, Qcow2Info header) throws IOException {
+        try {
+            Qcow2Inspector.inspectEnd(header, size, bytes::read);
         } catch (Qcow2Exception e) {
             throw new ApiException(ErrorCode.QCOW2_INVALID, e.getMessage(), Map.of("check", e.check().id()));
         }

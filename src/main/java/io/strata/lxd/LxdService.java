@@ -347,9 +347,9 @@ public final class LxdService implements JobHandler {
         MessageDigest combined = io.strata.layer.Digest.sha256();
         combined.update(meta);
         LayerStore.LayerContent content = store.open(disk);
-        long chunk = 1L << 24;
-        for (long offset = 0; offset < content.size(); offset += chunk) {
-            for (ByteBuffer slice : content.slices(offset, Math.min(chunk, content.size() - offset))) combined.update(slice);
+        try (java.io.InputStream in = content.stream(0, content.size())) {
+            byte[] buffer = new byte[1 << 16];
+            for (int n; (n = in.read(buffer)) > 0; ) combined.update(buffer, 0, n);
         }
         return Digest.of(combined.digest());
     }
