@@ -22,12 +22,13 @@ import io.strata.http.guard.Hardening;
 import io.strata.jobs.JobDao;
 import io.strata.jobs.JobQueue;
 import io.strata.jobs.JobWorker;
-import io.strata.layer.FsLayerStore;
 import io.strata.layer.LayerDao;
 import io.strata.layer.LayerService;
+import io.strata.layer.LayerStore;
 import io.strata.layer.Recovery;
 import io.strata.lxd.LxdItemDao;
 import io.strata.lxd.LxdService;
+import io.strata.store.LayerStores;
 import io.strata.tls.HttpsEndpoint;
 import io.strata.upload.UploadDao;
 import io.strata.upload.UploadService;
@@ -143,7 +144,7 @@ public final class StrataServer implements AutoCloseable {
         // Background jobs (LXD items). qemu-img reads chains over this server's own plain HTTP.
         JobWorker worker = new JobWorker(services.jobs(), config.lxd().lease());
         String loopback = config.host().equals("0.0.0.0") || config.host().equals("::") ? "127.0.0.1" : config.host();
-        services.lxd().start("http://" + (loopback.contains(":") ? "[" + loopback + "]" : loopback) + ":" + app.port(), worker);
+        services.lxd().start("http://" + (loopback.contains(":") ? "[" + loopback + "]" : loopback) + ":" + app.port(), worker, config.access().privateMode());
         worker.start();
         maintenance.scheduleWithFixedDelay(() -> {
             try {
@@ -198,7 +199,8 @@ public final class StrataServer implements AutoCloseable {
     public static Services openServices(ServerConfig config) throws IOException {
         Files.createDirectories(config.dataDir());
         Database database = Database.open(config.db(), config.dataDir());
-        FsLayerStore store = new FsLayerStore(config.dataDir());
+        LayerStore store = LayerStores.open(config.store(), config.dataDir(), database.jdbi());
+        if (database.isShared() && store instanceof io.strata.layer.FsLayerStore fs) fs.shareWithOtherProcesses();
         LayerService layers = new LayerService(store, database.dao(LayerDao.class), config.allowEncryption(),
                 config.limits().maxVirtualSize(), config.limits().maxChainDepth(), database.cluster(),
                 database.isShared() ? java.util.Optional.of(database.dao(io.strata.layer.PinDao.class)) : java.util.Optional.empty());

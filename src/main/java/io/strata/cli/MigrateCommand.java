@@ -10,6 +10,8 @@ import io.strata.layer.Digest;
 import io.strata.layer.FsLayerStore;
 import io.strata.layer.LayerStore;
 import io.strata.migrate.Migration;
+import io.strata.config.StoreConfig;
+import io.strata.store.LayerStores;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -38,8 +40,20 @@ final class MigrateCommand implements Callable<Integer> {
     String toDb;
 
     @Option(names = "--to-store", paramLabel = "STORE", required = true,
-            description = "Where the layers go: a directory the replicas share (their --data).")
+            description = "Where the layers go: a directory the replicas share (their --data), or s3://BUCKET/PREFIX (their --store).")
     String toStore;
+
+    @Option(names = "--s3-endpoint", paramLabel = "URL", defaultValue = "${env:STRATA_S3_ENDPOINT}",
+            description = "With --to-store s3://...: an S3-compatible endpoint, as for serve (env STRATA_S3_ENDPOINT; default: AWS).")
+    String s3Endpoint;
+
+    @Option(names = "--s3-region", paramLabel = "REGION", defaultValue = "${env:STRATA_S3_REGION}",
+            description = "With --to-store s3://...: the signing region (env STRATA_S3_REGION; default: AWS_REGION, else us-east-1).")
+    String s3Region;
+
+    @Option(names = "--s3-virtual-host", defaultValue = "${env:STRATA_S3_VIRTUAL_HOST:-false}",
+            description = "With --to-store s3://...: address the bucket as BUCKET.endpoint.")
+    boolean s3VirtualHost;
 
     @Option(names = {"-q", "--quiet"}, description = "No progress display.")
     boolean quiet;
@@ -52,7 +66,10 @@ final class MigrateCommand implements Callable<Integer> {
         if (!Files.isRegularFile(source.resolve("strata.db"))) {
             throw new IllegalArgumentException("no strata.db in " + source + ": --from-data is the data directory of an embedded registry");
         }
-        Path storeDir = targetStoreDir(toStore);
+        boolean toS3 = toStore.startsWith("s3://");
+        StoreConfig storeConfig = toS3 ? StoreConfig.parse(toStore, s3Endpoint, s3Region, s3VirtualHost, false) : StoreConfig.filesystem();
+        // An object store needs a local directory for scratch files only.
+        Path storeDir = toS3 ? Files.createTempDirectory("strata-migrate") : Path.of(toStore).toAbsolutePath().normalize();
         if (storeDir.equals(source)) throw new IllegalArgumentException("--to-store must be another directory than --from-data");
         Console console = Console.on(System.err, quiet);
         // The lock also proves no server is writing the source while it is copied.
@@ -60,8 +77,8 @@ final class MigrateCommand implements Callable<Integer> {
              Database sourceDb = Database.open(source.resolve("strata.db"));
              Database targetDb = Database.open(db, storeDir)) {
             FsLayerStore sourceStore = new FsLayerStore(source);
-            LayerStore targetStore = new FsLayerStore(Files.createDirectories(storeDir));
-            console.info("migrating " + source + " to " + db.describe() + " and " + storeDir);
+            LayerStore targetStore = LayerStores.open(storeConfig, Files.createDirectories(storeDir), targetDb.jdbi());
+            console.info("migrating " + source + " to " + db.describe() + " and " + targetStore.describe());
             Progress[] progress = new Progress[1];
             Migration.Report report;
             try {
@@ -78,17 +95,9 @@ final class MigrateCommand implements Callable<Integer> {
             System.err.println("rows: " + report.rows().entrySet().stream().map(e -> e.getKey() + " " + e.getValue())
                     .collect(Collectors.joining(", ")) + " (" + report.totalChanged() + " new or changed)");
             System.err.println(report.layersCopied() == 0 && report.totalChanged() == 0 ? "nothing to do: the target already has everything"
-                    : "done; serve it with: strata serve --data " + storeDir + " --db '" + db.describe() + "'");
+                    : "done; serve it with: strata serve " + (toS3 ? "--store " + toStore : "--data " + storeDir) + " --db '" + db.describe() + "'");
         }
         return 0;
-    }
-
-    private static Path targetStoreDir(String store) {
-        if (store.startsWith("s3://")) {
-            throw new IllegalArgumentException("--to-store s3://... needs the S3 layer store, which this build does not have yet; "
-                    + "migrate to a directory, or use a build with S3 support");
-        }
-        return Path.of(store).toAbsolutePath().normalize();
     }
 
 }

@@ -24,6 +24,13 @@ final class ServeCommand implements Callable<Integer> {
     @Mixin DataDirOption data;
     @Mixin DbOption db;
 
+    @Mixin StoreOptions storeOptions;
+
+    @Option(names = "--redirect-layers", defaultValue = "${env:STRATA_REDIRECT_LAYERS:-false}",
+            description = {"With an S3 store: answer plain full layer GETs (no Range, no If-* header) with 307 to a presigned URL "
+                    + "valid for 5 minutes, so the bytes bypass the server (env STRATA_REDIRECT_LAYERS)."})
+    boolean redirectLayers;
+
     @Option(names = "--host", paramLabel = "ADDR", defaultValue = "${env:STRATA_HOST:-127.0.0.1}",
             description = "Interface to listen on; 0.0.0.0 for all (env STRATA_HOST; default: ${DEFAULT-VALUE}).")
     String host;
@@ -117,13 +124,18 @@ final class ServeCommand implements Callable<Integer> {
                     "once this passed (env STRATA_JOB_LEASE; default: ${DEFAULT-VALUE})."})
     String jobLease;
 
+    private io.strata.config.StoreConfig store() {
+        storeOptions.redirectLayers = redirectLayers;
+        return storeOptions.config();
+    }
+
     @Override
     public Integer call() throws Exception {
         ServerConfig config = new ServerConfig(data.dataDir.toAbsolutePath().normalize(), host, port,
                 Units.parseSize(maxLayerSize), Units.parseSize(minFree), Units.parseDuration(uploadExpiry),
                 allowEncrypted, Optional.ofNullable(staticDir), Optional.ofNullable(importDir), tls(), limits(),
                 new AccessConfig(privateMode, maxOpenUploads),
-                new LxdConfig(lxdVersions, qemuImg, Units.parseDuration(jobLease)), db.config());
+                new LxdConfig(lxdVersions, qemuImg, Units.parseDuration(jobLease)), store(), db.config());
         StrataServer server = StrataServer.start(config);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -134,6 +146,7 @@ final class ServeCommand implements Callable<Integer> {
                 + (config.db().isShared() ? ", metadata: " + config.db().describe() : "") + ")");
         server.httpsUrl().ifPresent(https -> System.out.println("  https:   " + https + "/   (certificate "
                 + server.https().orElseThrow().certificate().getSubjectX500Principal().getName() + ", plain HTTP on the same port)"));
+        if (config.store().s3().isPresent()) System.out.println("  store:   " + server.services().layers().store().describe());
         System.out.println("  layers:  " + server.baseUrl() + "/layers/<sha256>.qcow2");
         System.out.println("  catalog: " + server.baseUrl() + "/   index: " + server.baseUrl() + "/index.json");
         System.out.println("  health:  " + server.baseUrl() + "/healthz");

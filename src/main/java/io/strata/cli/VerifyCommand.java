@@ -8,7 +8,6 @@ import io.strata.client.Human;
 import io.strata.client.Progress;
 import io.strata.config.ServerConfig;
 import io.strata.http.Services;
-import io.strata.layer.FsLayerStore;
 import io.strata.layer.LayerDao;
 import io.strata.layer.LayerRecord;
 import io.strata.layer.Verifier;
@@ -27,18 +26,20 @@ final class VerifyCommand implements Callable<Integer> {
     @Mixin DataDirOption data;
     @Mixin DbOption db;
 
+    @Mixin StoreOptions store;
+
     @Option(names = "--quick", description = "Check presence, sizes and headers only; do not hash every byte.")
     boolean quick;
 
     @Override
     public Integer call() throws Exception {
-        Services services = StrataServer.openServices(ServerConfig.defaults(data.dataDir).withDb(db.config()));
+        Services services = StrataServer.openServices(ServerConfig.defaults(data.dataDir).withStore(store.config()).withDb(db.config()));
         LayerDao layers = services.database().dao(LayerDao.class);
         long total = quick ? 0 : layers.all().stream().mapToLong(LayerRecord::size).sum();
         Verifier.Report report;
         try (Progress progress = Console.on(System.err, quick).progress("verifying", total)) {
             long[] reported = {0};
-            report = new Verifier((FsLayerStore) services.layers().store(), layers, services.lxd().recordedBlobs()).run(quick, done -> {
+            report = new Verifier(services.layers().store(), layers, services.lxd().recordedBlobs()).run(quick, done -> {
                 progress.advance(done - reported[0]);
                 reported[0] = done;
             });

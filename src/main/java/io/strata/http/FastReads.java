@@ -12,7 +12,12 @@ import org.eclipse.jetty.util.IteratingCallback;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import io.strata.layer.LayerStore;
+
+import java.io.IOException;
+import java.io.InputStream;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
@@ -99,6 +104,100 @@ final class FastReads extends Handler.Wrapper {
             ErrorBody.write(response, callback, new ApiException(ErrorCode.INTERNAL), head);
         }
         return true;
+    }
+
+    /** A part of a response body: bytes at hand, or a range of a stored layer. */
+    sealed interface Piece permits Bytes, LayerRange {}
+
+    record Bytes(ByteBuffer buffer) implements Piece {}
+
+    record LayerRange(LayerStore.LayerContent content, long offset, long length) implements Piece {}
+
+    /** Bytes read per step from a store that streams (an object store); the memory one response holds. */
+    private static final int STREAM_CHUNK = 64 * 1024;
+
+    /**
+     * Writes the pieces in order. A layer range the store can map goes to the socket as mapped
+     * buffers (zero copy); otherwise it is streamed through one {@value #STREAM_CHUNK}-byte buffer,
+     * opened only when its turn comes, and closed (aborting the store's transfer) the moment the
+     * client goes away.
+     */
+    static void writePieces(Response response, List<Piece> pieces, Callback callback) {
+        List<ByteBuffer> mapped = new ArrayList<>();
+        boolean allMapped = true;
+        try {
+            for (Piece piece : pieces) {
+                if (piece instanceof Bytes bytes) {
+                    mapped.add(bytes.buffer());
+                } else if (piece instanceof LayerRange range) {
+                    var slices = range.content().slices(range.offset(), range.length());
+                    if (slices.isEmpty()) {
+                        allMapped = false;
+                        break;
+                    }
+                    mapped.addAll(slices.get());
+                }
+            }
+        } catch (IOException e) {
+            callback.failed(e);
+            return;
+        }
+        if (allMapped) {
+            write(response, mapped, callback);
+            return;
+        }
+        new IteratingCallback() {
+            private final Iterator<Piece> next = pieces.iterator();
+            private InputStream stream;
+            private long remaining;
+            private byte[] chunk;
+
+            @Override
+            protected Action process() throws Exception {
+                while (stream == null || remaining == 0) {
+                    closeStream();
+                    if (!next.hasNext()) return Action.SUCCEEDED;
+                    Piece piece = next.next();
+                    if (piece instanceof Bytes bytes) {
+                        response.write(!next.hasNext(), bytes.buffer(), this);
+                        return Action.SCHEDULED;
+                    }
+                    LayerRange range = (LayerRange) piece;
+                    if (range.length() == 0) continue;
+                    stream = range.content().stream(range.offset(), range.length());
+                    remaining = range.length();
+                    if (chunk == null) chunk = new byte[STREAM_CHUNK];
+                }
+                int want = (int) Math.min(chunk.length, remaining);
+                int n = stream.readNBytes(chunk, 0, want);
+                if (n < want) throw new IOException("the layer store ended the stream " + (remaining - n) + " bytes early");
+                remaining -= n;
+                response.write(remaining == 0 && !next.hasNext(), ByteBuffer.wrap(chunk, 0, n), this);
+                return Action.SCHEDULED;
+            }
+
+            private void closeStream() {
+                if (stream == null) return;
+                try {
+                    stream.close();
+                } catch (IOException e) {
+                    LOG.debug("closing a layer stream", e);
+                }
+                stream = null;
+            }
+
+            @Override
+            protected void onCompleteSuccess() {
+                closeStream();
+                callback.succeeded();
+            }
+
+            @Override
+            protected void onCompleteFailure(Throwable cause) {
+                closeStream();
+                callback.failed(cause);
+            }
+        }.iterate();
     }
 
     private static void writePage(Response response, Callback callback, byte[] body, boolean head) {

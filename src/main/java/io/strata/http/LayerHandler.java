@@ -15,6 +15,7 @@ import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
 
 import java.io.IOException;
+import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.NoSuchFileException;
@@ -25,12 +26,14 @@ import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 
 /**
  * {@code GET} and {@code HEAD /layers/<sha256>.qcow2} with the semantics of DESIGN §5 / RFC 9110:
  * strong ETag, immutable caching, single and multiple ranges, 416, If-Range, If-None-Match.
- * Bodies are memory-mapped slices handed to Jetty, which writes them straight to the socket.
+ * Bodies are memory-mapped slices handed to Jetty, which writes them straight to the socket, or,
+ * from a store that cannot map (an object store), ranges streamed with bounded memory.
  */
 final class LayerHandler implements FastReads.Read {
     private static final String SUFFIX = ".qcow2";
@@ -40,6 +43,9 @@ final class LayerHandler implements FastReads.Read {
     private static final HttpField CACHE_CONTROL = new PreEncodedHttpField(HttpHeader.CACHE_CONTROL, "public, max-age=31536000, immutable");
     private static final HttpField OCTET_STREAM = new PreEncodedHttpField(HttpHeader.CONTENT_TYPE, CONTENT_TYPE);
 
+    /** How long a presigned layer URL stays valid: long enough to start a download, short enough not to leak. */
+    private static final java.time.Duration REDIRECT_VALIDITY = java.time.Duration.ofMinutes(5);
+
     private final LayerService layers;
 
     LayerHandler(LayerService layers) { this.layers = layers; }
@@ -48,6 +54,18 @@ final class LayerHandler implements FastReads.Read {
     public void handle(Request request, Response response, Callback callback, String file, boolean head) throws IOException {
         Digest digest = parse(file);
         LayerRecord record = layers.find(digest).orElseThrow(() -> unknown(digest));
+        if (!head && isPlainFullGet(request.getHeaders())) {
+            Optional<URI> direct = layers.store().directUrl(digest, REDIRECT_VALIDITY);
+            if (direct.isPresent()) {
+                // The bytes come straight from the object store; the redirect itself must not outlive the URL.
+                response.setStatus(307);
+                response.getHeaders().put(HttpHeader.LOCATION, direct.get().toASCIIString());
+                response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
+                response.getHeaders().put(HttpHeader.CONTENT_LENGTH, 0);
+                callback.succeeded();
+                return;
+            }
+        }
         LayerContent content;
         try {
             content = layers.store().open(digest);
@@ -92,7 +110,7 @@ final class LayerHandler implements FastReads.Read {
             response.setStatus(206);
             headers.put(OCTET_STREAM);
             headers.put(HttpHeader.CONTENT_RANGE, one.contentRange(size));
-            send(response, callback, head, one.length(), content.slices(one.first(), one.length()));
+            send(response, callback, head, one.length(), List.of(new FastReads.LayerRange(content, one.first(), one.length())));
         } else if (outcome instanceof ByteRanges.Unsatisfiable) {
             headers.put(HttpHeader.CONTENT_RANGE, "bytes */" + size);
             throw new ApiException(ErrorCode.RANGE_NOT_SATISFIABLE,
@@ -109,37 +127,48 @@ final class LayerHandler implements FastReads.Read {
         } else {
             response.setStatus(200);
             headers.put(OCTET_STREAM);
-            send(response, callback, head, size, content.slices(0, size));
+            send(response, callback, head, size, List.of(new FastReads.LayerRange(content, 0, size)));
         }
     }
 
     private static void multipart(Response response, Callback callback, boolean head, LayerContent content,
                                   List<ByteRanges.Range> ranges, long size) throws IOException {
         String boundary = UUID.randomUUID().toString().replace("-", "");
-        List<ByteBuffer> body = new ArrayList<>();
+        List<FastReads.Piece> body = new ArrayList<>();
         long length = 0;
         for (ByteRanges.Range range : ranges) {
             byte[] partHead = ("\r\n--" + boundary + "\r\nContent-Type: " + CONTENT_TYPE + "\r\nContent-Range: "
                     + range.contentRange(size) + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII);
-            body.add(ByteBuffer.wrap(partHead));
-            body.addAll(content.slices(range.first(), range.length()));
+            body.add(new FastReads.Bytes(ByteBuffer.wrap(partHead)));
+            body.add(new FastReads.LayerRange(content, range.first(), range.length()));
             length += partHead.length + range.length();
         }
         byte[] end = ("\r\n--" + boundary + "--\r\n").getBytes(StandardCharsets.US_ASCII);
-        body.add(ByteBuffer.wrap(end));
+        body.add(new FastReads.Bytes(ByteBuffer.wrap(end)));
         length += end.length;
         response.setStatus(206);
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, "multipart/byteranges; boundary=" + boundary);
         send(response, callback, head, length, body);
     }
 
-    private static void send(Response response, Callback callback, boolean head, long length, List<ByteBuffer> body) {
+    private static void send(Response response, Callback callback, boolean head, long length, List<FastReads.Piece> body) {
         response.getHeaders().put(HttpHeader.CONTENT_LENGTH, length);
         if (head) {
             callback.succeeded();
         } else {
-            FastReads.write(response, body, callback);
+            FastReads.writePieces(response, body, callback);
         }
+    }
+
+    /**
+     * Only a GET for the whole body with no condition may be redirected (--redirect-layers): the
+     * object store would answer ranges and conditions itself, but not with our strong ETag,
+     * Last-Modified, multipart/byteranges or 416 semantics, so everything else is served here.
+     */
+    private static boolean isPlainFullGet(HttpFields headers) {
+        return headers.get(HttpHeader.RANGE) == null && headers.get(HttpHeader.IF_RANGE) == null
+                && headers.get(HttpHeader.IF_NONE_MATCH) == null && headers.get(HttpHeader.IF_MATCH) == null
+                && headers.get(HttpHeader.IF_MODIFIED_SINCE) == null && headers.get(HttpHeader.IF_UNMODIFIED_SINCE) == null;
     }
 
     static Digest parse(String file) {

@@ -4,6 +4,7 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.MappedByteBuffer;
@@ -16,7 +17,10 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.time.Instant;
 import java.util.List;
+import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.stream.Stream;
 
@@ -30,7 +34,7 @@ import java.util.stream.Stream;
  * │   └── ab/                       first two hex digits, so no directory grows past ~1/256 of the layers
  * │       └── ab12…ef.qcow2         the layer, named by the sha256 of its bytes
  * └── uploads/
- *     └── &lt;id&gt;.part               bytes of an upload in progress; never served
+ *     └── session-&lt;id&gt;.part       bytes of an upload in progress (or a scratch file); never served
  * </pre>
  *
  * Reads are served from memory-mapped segments of the file: the kernel copies page-cache pages
@@ -42,7 +46,15 @@ public final class FsLayerStore implements LayerStore {
 
     private final Path layersDir;
     private final Path uploadsDir;
+    /** Upload files open in this process (with a count), which {@link #sweep} must leave alone. */
+    private final java.util.concurrent.ConcurrentHashMap<Path, Integer> writing = new java.util.concurrent.ConcurrentHashMap<>();
     private final Cache<Digest, MappedLayer> open = Caffeine.newBuilder().maximumSize(512).build();
+
+    /** Set when replicas share the directory: see {@link #shareWithOtherProcesses}. */
+    private volatile boolean shared;
+
+    /** Other processes (replicas on one PostgreSQL database) use this directory too: {@link #sweep} keeps recent files. */
+    public void shareWithOtherProcesses() { shared = true; }
 
     public FsLayerStore(Path dataDir) throws IOException {
         this.layersDir = Files.createDirectories(dataDir.resolve("layers"));
@@ -59,7 +71,25 @@ public final class FsLayerStore implements LayerStore {
     }
 
     @Override
-    public Path uploadArea() { return uploadsDir; }
+    public Upload create(String id) throws IOException {
+        Path file = uploadFile(id);
+        Files.createFile(file);
+        return new FileUpload(id, file, 0);
+    }
+
+    @Override
+    public Upload resume(String id, long offset, String state) throws IOException {
+        return new FileUpload(id, uploadFile(id), offset);
+    }
+
+    @Override
+    public ByteBuffer uploadHead(String id, long offset, String state, int max) throws IOException {
+        ByteBuffer head = ByteBuffer.allocate((int) Math.min(max, offset));
+        try (FileChannel channel = FileChannel.open(uploadFile(id), StandardOpenOption.READ)) {
+            while (head.hasRemaining() && channel.read(head, head.position()) > 0) { /* fill */ }
+        }
+        return head.flip();
+    }
 
     @Override
     public void commit(Path verifiedTemp, Digest digest) throws IOException {
@@ -73,6 +103,53 @@ public final class FsLayerStore implements LayerStore {
         }
         fsyncDirectory(shard);
     }
+
+    @Override
+    public void copyIn(Path source, Digest digest) throws IOException {
+        if (exists(digest)) return;
+        Path temp = newTempFile("copy-");
+        try {
+            Files.copy(source, temp, StandardCopyOption.REPLACE_EXISTING);
+            try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.WRITE)) {
+                channel.force(true);
+            }
+            commit(temp, digest);
+        } finally {
+            Files.deleteIfExists(temp);
+        }
+    }
+
+    @Override
+    public int sweep(Set<String> liveUploads, Instant olderThan) throws IOException {
+        // One process owns the data directory (DataDirLock): a file no upload of this process holds is garbage, whatever its age.
+        // Replicas sharing it (metadata in PostgreSQL): another process may be writing it, so only an old one is.
+        int removed = 0;
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(uploadsDir)) {
+            for (Path file : files) {
+                String name = file.getFileName().toString();
+                String id = name.startsWith("session-") && name.endsWith(".part")
+                        ? name.substring("session-".length(), name.length() - ".part".length()) : name;
+                if (liveUploads.contains(id) || writing.containsKey(file)) continue;
+                try {
+                    if (shared && !Files.getLastModifiedTime(file).toInstant().isBefore(olderThan)) continue;
+                } catch (java.nio.file.NoSuchFileException e) {
+                    continue;
+                }
+                if (Files.deleteIfExists(file)) removed++;
+            }
+        }
+        return removed;
+    }
+
+    @Override
+    public void check() throws IOException {
+        if (!Files.isWritable(uploadsDir)) throw new IOException("the layer directory " + uploadsDir + " is not writable");
+    }
+
+    @Override
+    public String describe() { return layersDir.getParent().toString(); }
+
+    private Path uploadFile(String id) { return uploadsDir.resolve("session-" + id + ".part"); }
 
     @Override
     public boolean exists(Digest digest) { return Files.isRegularFile(pathOf(digest)); }
@@ -128,6 +205,129 @@ public final class FsLayerStore implements LayerStore {
         }
     }
 
+    /**
+     * An upload written straight into {@code uploads/<id>.part}: durable after each fsync,
+     * renamed into place when complete. Resuming cuts the file back to the recorded offset.
+     */
+    private final class FileUpload implements Upload {
+        private final String id;
+        private final Path file;
+        private final FileChannel channel;
+        private final ByteBuffer direct = ByteBuffer.allocateDirect(256 * 1024);
+        private long offset;
+
+        FileUpload(String id, Path file, long offset) throws IOException {
+            this.id = id;
+            this.file = file;
+            try {
+                this.channel = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.READ);
+            } catch (NoSuchFileException e) {
+                throw new NoSuchFileException(file.toString(), null, "the upload's bytes are gone");
+            }
+            if (channel.size() < offset) {
+                channel.close();
+                throw new IOException("upload file " + file + " is shorter than its recorded length " + offset);
+            }
+            if (channel.size() > offset) channel.truncate(offset);
+            channel.position(offset);
+            this.offset = offset;
+            writing.merge(file, 1, Integer::sum);
+        }
+
+        @Override public String id() { return id; }
+
+        @Override public long offset() { return offset; }
+
+        @Override
+        public void write(byte[] bytes, int from, int length) throws IOException {
+            int done = 0;
+            while (done < length) {
+                direct.clear();
+                int n = Math.min(direct.capacity(), length - done);
+                direct.put(bytes, from + done, n).flip();
+                while (direct.hasRemaining()) channel.write(direct);
+                done += n;
+            }
+            offset += length;
+        }
+
+        @Override
+        public void flushHint() throws IOException { channel.force(false); }
+
+        @Override
+        public String sync() throws IOException {
+            channel.force(false);
+            return "";
+        }
+
+        @Override
+        public ByteBuffer head(int max) throws IOException {
+            ByteBuffer head = ByteBuffer.allocate((int) Math.min(max, offset));
+            while (head.hasRemaining() && channel.read(head, head.position()) > 0) { /* fill */ }
+            return head.flip();
+        }
+
+        @Override
+        public Optional<InputStream> readBack() throws IOException {
+            return Optional.of(new java.io.BufferedInputStream(Files.newInputStream(file), 256 * 1024));
+        }
+
+        @Override
+        public Positional seal() throws IOException {
+            channel.force(false);
+            return channel::read;
+        }
+
+        @Override
+        public void complete(Digest digest) throws IOException {
+            channel.force(false);
+            close();
+            commit(file, digest);
+        }
+
+        @Override
+        public void abort() throws IOException {
+            close();
+            Files.deleteIfExists(file);
+        }
+
+        @Override
+        public void close() throws IOException {
+            if (!channel.isOpen()) return;
+            channel.close();
+            writing.computeIfPresent(file, (f, count) -> count == 1 ? null : count - 1);
+        }
+    }
+
+    /** Reads a list of buffers in order, without copying them first. */
+    private static final class ByteBuffersInputStream extends InputStream {
+        private final java.util.Iterator<ByteBuffer> buffers;
+        private ByteBuffer current;
+
+        ByteBuffersInputStream(List<ByteBuffer> list) {
+            this.buffers = list.iterator();
+            this.current = buffers.hasNext() ? buffers.next() : ByteBuffer.allocate(0);
+        }
+
+        @Override
+        public int read() {
+            byte[] one = new byte[1];
+            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+        }
+
+        @Override
+        public int read(byte[] bytes, int offset, int length) {
+            if (length == 0) return 0;
+            while (!current.hasRemaining()) {
+                if (!buffers.hasNext()) return -1;
+                current = buffers.next();
+            }
+            int n = Math.min(length, current.remaining());
+            current.get(bytes, offset, n);
+            return n;
+        }
+    }
+
     /** One layer file, mapped lazily segment by segment; mappings stay valid after the file is unlinked. */
     private static final class MappedLayer implements LayerContent {
         private final Path path;
@@ -144,7 +344,16 @@ public final class FsLayerStore implements LayerStore {
         @Override public long size() { return size; }
 
         @Override
-        public List<ByteBuffer> slices(long offset, long length) throws IOException {
+        public Optional<List<ByteBuffer>> slices(long offset, long length) throws IOException {
+            return Optional.of(mapped(offset, length));
+        }
+
+        @Override
+        public InputStream stream(long offset, long length) throws IOException {
+            return new ByteBuffersInputStream(mapped(offset, length));
+        }
+
+        private List<ByteBuffer> mapped(long offset, long length) throws IOException {
             if (offset < 0 || length < 0 || offset + length > size) {
                 throw new IndexOutOfBoundsException("range " + offset + "+" + length + " outside " + size);
             }

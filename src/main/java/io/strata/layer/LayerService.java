@@ -11,10 +11,6 @@ import io.strata.layer.qcow2.Qcow2Inspector;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
@@ -143,60 +139,57 @@ public final class LayerService {
     }
 
     /**
-     * Makes a fully received, fsynced upload a stored layer, or refuses it. The temp file is
-     * consumed either way: moved into the store, or deleted.
+     * Makes a fully received, synced upload a stored layer, or refuses it. The upload is consumed
+     * either way: completed into the store, or aborted.
      */
-    public Accepted accept(Path temp, Digest claimed, Digest actual, long size, Qcow2Info header) throws IOException {
+    public Accepted accept(LayerStore.Upload upload, Digest claimed, Digest actual, long size, Qcow2Info header) throws IOException {
+        boolean[] moved = {false};
         commitLock.readLock().lock();
         try {
-            return cluster.commit(() -> commit(temp, claimed, actual, size, header));
+            return cluster.commit(() -> commit(upload, claimed, actual, size, header, moved));
         } catch (IOException | RuntimeException e) {
             throw e;
         } catch (Exception e) {
             throw new IOException(e);
         } finally {
             commitLock.readLock().unlock();
-            // Consumed either way, also when the cluster lock could not be had (commit moved it otherwise).
-            Files.deleteIfExists(temp);
+            // Consumed either way, also when the cluster lock could not be had.
+            if (!moved[0]) upload.abort();
         }
     }
 
-    private Accepted commit(Path temp, Digest claimed, Digest actual, long size, Qcow2Info header) throws IOException {
-        boolean moved = false;
-        try {
-            if (!claimed.equals(actual)) {
-                Map<String, Object> detail = new LinkedHashMap<>();
-                detail.put("claimed", claimed.hex());
-                detail.put("actual", actual.hex());
-                detail.put("size", size);
-                throw new ApiException(ErrorCode.DIGEST_INVALID,
-                        "the received bytes have sha256 " + actual.hex() + ", not the claimed " + claimed.hex()
-                                + "; check that the file was not changed and the whole body was sent", detail);
-            }
-            inspectEnd(temp, size, header);
-            Optional<Digest> parent = header.parent();
-            if (parent.isPresent() && dao.find(parent.get().hex()).isEmpty()) {
-                throw new ApiException(ErrorCode.PARENT_UNKNOWN,
-                        "the backing file " + parent.get().fileName() + " is not a stored layer; upload the parent layer first",
-                        Map.of("parent", parent.get().hex()));
-            }
-            store.commit(temp, actual);
-            moved = true;
-            Instant now = Instant.now().truncatedTo(ChronoUnit.MILLIS);
-            int inserted = dao.insert(actual.hex(), size, header.virtualSize(), parent.map(Digest::hex).orElse(null),
-                    header.version(), now.toString());
-            records.invalidate(actual);
-            LayerRecord record = dao.find(actual.hex()).orElseThrow();
-            return new Accepted(record, inserted == 1);
-        } finally {
-            if (!moved) Files.deleteIfExists(temp);
+    private Accepted commit(LayerStore.Upload upload, Digest claimed, Digest actual, long size, Qcow2Info header, boolean[] moved)
+            throws IOException {
+        if (!claimed.equals(actual)) {
+            Map<String, Object> detail = new LinkedHashMap<>();
+            detail.put("claimed", claimed.hex());
+            detail.put("actual", actual.hex());
+            detail.put("size", size);
+            throw new ApiException(ErrorCode.DIGEST_INVALID,
+                    "the received bytes have sha256 " + actual.hex() + ", not the claimed " + claimed.hex()
+                            + "; check that the file was not changed and the whole body was sent", detail);
         }
+        inspectEnd(upload.seal(), size, header);
+        Optional<Digest> parent = header.parent();
+        if (parent.isPresent() && dao.find(parent.get().hex()).isEmpty()) {
+            throw new ApiException(ErrorCode.PARENT_UNKNOWN,
+                    "the backing file " + parent.get().fileName() + " is not a stored layer; upload the parent layer first",
+                    Map.of("parent", parent.get().hex()));
+        }
+        upload.complete(actual);
+        moved[0] = true;
+        Instant now = Instant.now().truncatedTo(ChronoUnit.MILLIS);
+        int inserted = dao.insert(actual.hex(), size, header.virtualSize(), parent.map(Digest::hex).orElse(null),
+                header.version(), now.toString());
+        records.invalidate(actual);
+        LayerRecord record = dao.find(actual.hex()).orElseThrow();
+        return new Accepted(record, inserted == 1);
     }
 
     /** The inspector's checks that need the whole file (its length and last bytes), before it is stored. */
-    private static void inspectEnd(Path temp, long size, Qcow2Info header) throws IOException {
-        try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.READ)) {
-            Qcow2Inspector.inspectEnd(header, size, channel::read);
+    private static void inspectEnd(LayerStore.Positional bytes, long size, Qcow2Info header) throws IOException {
+        try {
+            Qcow2Inspector.inspectEnd(header, size, bytes::read);
         } catch (Qcow2Exception e) {
             throw new ApiException(ErrorCode.QCOW2_INVALID, e.getMessage(), Map.of("check", e.check().id()));
         }

@@ -2,13 +2,10 @@ package io.strata.layer;
 
 import io.strata.layer.qcow2.Qcow2Exception;
 import io.strata.layer.qcow2.Qcow2Info;
-import io.strata.layer.qcow2.Qcow2Inspector;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
@@ -71,14 +68,13 @@ public final class Recovery {
         List<Digest> removed = new ArrayList<>();
         for (Digest digest : files) {
             if (rows.containsKey(digest) || otherBlobs.contains(digest)) continue;
-            Path path = ((FsLayerStore) store).pathOf(digest);
-            Optional<Qcow2Info> info = verify(path, digest);
+            Optional<Qcow2Info> info = verify(store, digest);
             if (info.isPresent()) {
                 pending.put(digest, info.get());
             } else {
                 store.delete(digest);
                 removed.add(digest);
-                LOG.warn("removed {}: its bytes do not match its name or are not an acceptable qcow2 layer", path);
+                LOG.warn("removed layer {}: its bytes do not match its name or are not an acceptable qcow2 layer", digest);
             }
         }
         List<Digest> registered = new ArrayList<>();
@@ -89,8 +85,7 @@ public final class Recovery {
                 var entry = it.next();
                 Optional<Digest> parent = entry.getValue().parent();
                 if (parent.isPresent() && dao.find(parent.get().hex()).isEmpty()) continue;
-                Path path = ((FsLayerStore) store).pathOf(entry.getKey());
-                dao.insert(entry.getKey().hex(), Files.size(path), entry.getValue().virtualSize(),
+                dao.insert(entry.getKey().hex(), store.open(entry.getKey()).size(), entry.getValue().virtualSize(),
                         parent.map(Digest::hex).orElse(null), entry.getValue().version(),
                         Instant.now().truncatedTo(ChronoUnit.MILLIS).toString());
                 layers.invalidate(entry.getKey());
@@ -108,10 +103,11 @@ public final class Recovery {
         return new Report(registered, removed, dropped);
     }
 
-    private Optional<Qcow2Info> verify(Path path, Digest expected) throws IOException {
-        if (!Digest.ofFile(path, done -> { }).equals(expected)) return Optional.empty();
+    private Optional<Qcow2Info> verify(LayerStore store, Digest expected) throws IOException {
+        LayerStore.LayerContent content = store.open(expected);
+        if (!StoredBytes.hash(content, done -> { }).equals(expected)) return Optional.empty();
         try {
-            return Optional.of(Qcow2Inspector.inspect(path, false));
+            return Optional.of(StoredBytes.inspect(content, false));
         } catch (Qcow2Exception e) {
             return Optional.empty();
         }

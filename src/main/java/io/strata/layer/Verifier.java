@@ -19,16 +19,16 @@ import java.util.function.LongConsumer;
  * recorded parent) and finds files with no row. Read-only, so it is safe beside a running server.
  */
 public final class Verifier {
-    private final FsLayerStore store;
+    private final LayerStore store;
     private final LayerDao dao;
     private final Set<Digest> otherBlobs;
 
-    public Verifier(FsLayerStore store, LayerDao dao) {
+    public Verifier(LayerStore store, LayerDao dao) {
         this(store, dao, Set.of());
     }
 
-    /** @param otherBlobs files in the store recorded elsewhere (LXD items), which are not layers and not strays */
-    public Verifier(FsLayerStore store, LayerDao dao, Set<Digest> otherBlobs) {
+    /** @param otherBlobs blobs in the store recorded elsewhere (LXD items), which are not layers and not strays */
+    public Verifier(LayerStore store, LayerDao dao, Set<Digest> otherBlobs) {
         this.store = store;
         this.dao = dao;
         this.otherBlobs = Set.copyOf(otherBlobs);
@@ -50,12 +50,14 @@ public final class Verifier {
         List<LayerRecord> rows = dao.all();
         for (LayerRecord row : rows) {
             recorded.add(row.digest());
-            Path file = store.pathOf(row.digest());
-            if (!Files.isRegularFile(file)) {
+            LayerStore.LayerContent file;
+            try {
+                file = store.open(row.digest());
+            } catch (java.nio.file.NoSuchFileException e) {
                 problems.add(new Problem(row.digest(), "recorded but its file is missing (restart the server to drop the row; images using it are hidden)"));
                 continue;
             }
-            long size = Files.size(file);
+            long size = file.size();
             if (size != row.size()) {
                 problems.add(new Problem(row.digest(), "file has " + size + " bytes, the row says " + row.size()));
                 continue;
@@ -64,7 +66,7 @@ public final class Verifier {
                 problems.add(new Problem(row.digest(), "its parent " + row.parent().get() + " is not stored"));
             }
             try {
-                Qcow2Info info = Qcow2Inspector.inspect(file, true);
+                Qcow2Info info = StoredBytes.inspect(file, true);
                 if (!info.parent().equals(row.parent())) {
                     problems.add(new Problem(row.digest(), "header names parent " + info.parent().map(Digest::hex).orElse("none")
                             + " but the row says " + row.parent().map(Digest::hex).orElse("none")));
@@ -74,7 +76,7 @@ public final class Verifier {
             }
             if (!quick) {
                 long before = bytes;
-                Digest actual = Digest.ofFile(file, done -> progress.accept(before + done));
+                Digest actual = StoredBytes.hash(file, done -> progress.accept(before + done));
                 bytes += size;
                 if (!actual.equals(row.digest())) {
                     problems.add(new Problem(row.digest(), "bytes hash to " + actual + ": the file is corrupt"));

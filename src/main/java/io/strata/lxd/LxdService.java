@@ -86,13 +86,18 @@ public final class LxdService implements JobHandler {
     /**
      * Starts making items (a serving process only): looks for qemu-img once, and registers the job
      * handler with {@code worker}. {@code registryUrl} is this server's own plain-HTTP root, which
-     * qemu-img reads chains from.
+     * qemu-img reads chains from. A private registry makes none: LXD and Incus send no credentials
+     * to a simplestreams remote, so they could not fetch the items anyway.
      */
-    public void start(String registryUrl, JobWorker worker) {
+    public void start(String registryUrl, JobWorker worker, boolean privateRegistry) {
         this.registryUrl = registryUrl;
         this.worker = worker;
         if (!config.enabled()) {
             message = "LXD items are off (--lxd-versions 0)";
+        } else if (privateRegistry) {
+            message = "LXD items are off on a private registry (--private): LXD and Incus cannot send a token to a "
+                    + "simplestreams remote; layer-aware clients are not affected";
+            LOG.warn(message);
         } else {
             Optional<String> missing = flattener.unavailable();
             if (missing.isPresent()) {
@@ -342,9 +347,9 @@ public final class LxdService implements JobHandler {
         MessageDigest combined = io.strata.layer.Digest.sha256();
         combined.update(meta);
         LayerStore.LayerContent content = store.open(disk);
-        long chunk = 1L << 24;
-        for (long offset = 0; offset < content.size(); offset += chunk) {
-            for (ByteBuffer slice : content.slices(offset, Math.min(chunk, content.size() - offset))) combined.update(slice);
+        try (java.io.InputStream in = content.stream(0, content.size())) {
+            byte[] buffer = new byte[1 << 16];
+            for (int n; (n = in.read(buffer)) > 0; ) combined.update(buffer, 0, n);
         }
         return Digest.of(combined.digest());
     }

@@ -8,6 +8,7 @@ import io.strata.layer.LayerStore;
 import org.jdbi.v3.core.Handle;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryStream;
@@ -27,6 +28,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.UUID;
 
 /**
  * Moves an embedded registry (SQLite + data directory) to PostgreSQL and a shared store: every
@@ -68,7 +70,6 @@ public final class Migration {
 
     private static final int CHUNK_BYTES = 4 << 20;
     private static final int BATCH_ROWS = 1000;
-    private static final String TEMP_PREFIX = "migrate-";
 
     /** Told about progress; may throw to stop (tests use that to interrupt a run). */
     public interface Listener {
@@ -99,7 +100,6 @@ public final class Migration {
 
     public Report run() throws IOException {
         checkTablesKnown();
-        removeOwnLeftovers();
         List<Blob> layers = blobs();
         long total = layers.stream().mapToLong(Blob::size).sum();
         listener.starting(layers.size(), total);
@@ -169,30 +169,29 @@ public final class Migration {
             throw new IOException("layer " + layer.digest().hex() + " has " + content.size() + " bytes in the source but its row says "
                     + layer.size() + "; run 'strata verify' on the source");
         }
-        Path temp = targetStore.newTempFile(TEMP_PREFIX);
-        boolean committed = false;
-        try {
+        // Through the target store's own upload path (a multipart upload on S3), hashed on the way.
+        LayerStore.Upload upload = targetStore.create(UUID.randomUUID().toString().replace("-", ""));
+        boolean completed = false;
+        try (InputStream in = content.stream(0, layer.size())) {
             MessageDigest digest = Digest.sha256();
-            try (FileChannel out = FileChannel.open(temp, StandardOpenOption.WRITE)) {
-                for (long offset = 0; offset < layer.size(); offset += CHUNK_BYTES) {
-                    long length = Math.min(CHUNK_BYTES, layer.size() - offset);
-                    for (ByteBuffer slice : content.slices(offset, length)) {
-                        digest.update(slice.duplicate());
-                        while (slice.hasRemaining()) out.write(slice);
-                    }
-                    listener.bytesCopied(length);
-                }
-                out.force(true);
+            byte[] buffer = new byte[CHUNK_BYTES];
+            long copied = 0;
+            for (int n; (n = in.read(buffer)) > 0; ) {
+                digest.update(buffer, 0, n);
+                upload.write(buffer, 0, n);
+                copied += n;
+                listener.bytesCopied(n);
             }
             Digest actual = Digest.of(digest.digest());
-            if (!actual.equals(layer.digest())) {
+            if (copied != layer.size() || !actual.equals(layer.digest())) {
                 throw new IOException("layer " + layer.digest().hex() + " in the source hashes to " + actual.hex()
                         + "; its file is damaged: run 'strata verify' on the source");
             }
-            targetStore.commit(temp, layer.digest());
-            committed = true;
+            upload.complete(layer.digest());
+            completed = true;
         } finally {
-            if (!committed) Files.deleteIfExists(temp);
+            if (!completed) upload.abort();
+            upload.close();
         }
     }
 
@@ -262,13 +261,6 @@ public final class Migration {
         if (!tables.isEmpty()) {
             throw new IOException("the source has table(s) " + tables + " that migrate does not know how to copy; "
                     + "this is a bug: add them to io.strata.migrate.Migration.TABLES (or NOT_COPIED)");
-        }
-    }
-
-    /** Temp files of an interrupted earlier run: never committed, so never verified. */
-    private void removeOwnLeftovers() throws IOException {
-        try (DirectoryStream<Path> files = Files.newDirectoryStream(targetStore.uploadArea(), TEMP_PREFIX + "*")) {
-            for (Path file : files) Files.deleteIfExists(file);
         }
     }
 

@@ -3,8 +3,8 @@ package io.strata.upload;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
+import io.strata.layer.LayerStore;
+
 import java.security.MessageDigest;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
@@ -15,13 +15,14 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Copies a request body into a file while computing its sha256, with the work spread over
+ * Copies a request body into a store {@link LayerStore.Upload} (a file, or an object-store
+ * multipart upload) while computing its sha256, with the work spread over
  * threads so that the slowest step alone sets the pace:
  *
  * <ul>
- *   <li>the request thread reads from the socket and writes to the file;</li>
+ *   <li>the request thread reads from the socket and writes to the upload;</li>
  *   <li>a hasher thread runs SHA-256 over the same buffers, in order;</li>
- *   <li>a flusher thread fsyncs every {@value #FLUSH_EVERY_BYTES} bytes, so the disk writes
+ *   <li>a flusher thread asks the upload to make bytes durable ({@link LayerStore.Upload#flushHint}) every {@value #FLUSH_EVERY_BYTES} bytes, so the disk writes
  *       while data still arrives instead of all at the final fsync (Linux would otherwise hold
  *       gigabytes of dirty pages until the end).</li>
  * </ul>
@@ -49,23 +50,22 @@ final class HashingFileWriter {
         void written(byte[] bytes, int offset, int length, long fileOffset) throws IOException;
     }
 
-    private final FileChannel channel;
+    private final LayerStore.Upload upload;
     private final MessageDigest digest;
     private final AtomicLong position;
     private final long maxFileBytes;
-    private final ByteBuffer direct = ByteBuffer.allocateDirect(CHUNK_BYTES);
     /** A cut connection seen after part of a buffer arrived: that part is kept, the cut reported on the next read. */
     private IOException pendingFailure;
 
     /**
-     * @param channel       open for writing, positioned where the next byte goes
-     * @param digest        sha256 state covering every byte already in the file
-     * @param maxFileBytes  the file may not grow past this; more body bytes fail with {@link TooLargeException}
+     * @param upload        where the bytes go, at its current offset
+     * @param digest        sha256 state covering every byte already in the upload
+     * @param maxFileBytes  the upload may not grow past this; more body bytes fail with {@link TooLargeException}
      */
-    HashingFileWriter(FileChannel channel, MessageDigest digest, long maxFileBytes) throws IOException {
-        this.channel = channel;
+    HashingFileWriter(LayerStore.Upload upload, MessageDigest digest, long maxFileBytes) {
+        this.upload = upload;
         this.digest = digest;
-        this.position = new AtomicLong(channel.position());
+        this.position = new AtomicLong(upload.offset());
         this.maxFileBytes = maxFileBytes;
     }
 
@@ -86,7 +86,7 @@ final class HashingFileWriter {
      * Appends {@code in} until it ends (or {@code maxBody} bytes), hashing and flushing as it goes.
      * Always waits for the hasher before returning or throwing, so the digest state matches
      * {@link #position()} even after a failure (a cut connection keeps what arrived, for resuming).
-     * The caller still has to {@code force} the channel before relying on the bytes.
+     * The caller still has to {@code sync} the upload before relying on the bytes.
      */
     long transfer(InputStream in, HeadListener head) throws IOException {
         BlockingQueue<byte[]> free = new ArrayBlockingQueue<>(BUFFERS);
@@ -163,14 +163,7 @@ final class HashingFileWriter {
     }
 
     private void write(byte[] buffer, int length) throws IOException {
-        int done = 0;
-        while (done < length) {
-            direct.clear();
-            int n = Math.min(direct.capacity(), length - done);
-            direct.put(buffer, done, n).flip();
-            while (direct.hasRemaining()) channel.write(direct);
-            done += n;
-        }
+        upload.write(buffer, 0, length);
     }
 
     private void hashLoop(BlockingQueue<Chunk> toHash, BlockingQueue<byte[]> free) {
@@ -232,7 +225,7 @@ final class HashingFileWriter {
                     target = written;
                 }
                 try {
-                    channel.force(false);
+                    upload.flushHint();
                 } catch (IOException e) {
                     return; // the caller's final force reports the disk error
                 }

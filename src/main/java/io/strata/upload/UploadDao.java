@@ -16,8 +16,10 @@ import java.util.Optional;
 /** The {@code uploads} table. */
 @RegisterRowMapper(UploadDao.Mapper.class)
 public interface UploadDao {
-    @SqlUpdate("INSERT INTO uploads (id, received, created_at, updated_at, token_id) VALUES (:id, 0, :now, :now, :token)")
-    void insert(@Bind("id") String id, @Bind("now") String now, @Bind("token") Long tokenId);
+    @SqlUpdate("INSERT INTO uploads (id, received, created_at, updated_at, token_id, hash_state, store_state) "
+            + "VALUES (:id, 0, :now, :now, :token, :hash, :store)")
+    void insert(@Bind("id") String id, @Bind("now") String now, @Bind("token") Long tokenId, @Bind("hash") String hashState,
+                @Bind("store") String storeState);
 
     @SqlQuery("SELECT token_id FROM uploads WHERE id = :id AND token_id IS NOT NULL")
     Optional<Long> ownerOf(@Bind("id") String id);
@@ -41,8 +43,14 @@ public interface UploadDao {
     @SqlQuery("SELECT * FROM uploads")
     List<UploadSession> all();
 
-    @SqlUpdate("UPDATE uploads SET received = :received, updated_at = :now WHERE id = :id")
-    int update(@Bind("id") String id, @Bind("received") long received, @Bind("now") String now);
+    @SqlQuery("SELECT id FROM uploads")
+    List<String> ids();
+
+    /** Records a checkpoint; 0 when the row is gone or another writer moved it past {@code from} meanwhile. */
+    @SqlUpdate("UPDATE uploads SET received = :received, hash_state = :hash, store_state = :store, updated_at = :now "
+            + "WHERE id = :id AND received = :from")
+    int update(@Bind("id") String id, @Bind("from") long from, @Bind("received") long received, @Bind("hash") String hashState,
+               @Bind("store") String storeState, @Bind("now") String now);
 
     @SqlUpdate("DELETE FROM uploads WHERE id = :id")
     int delete(@Bind("id") String id);
@@ -51,7 +59,8 @@ public interface UploadDao {
         @Override
         public UploadSession map(ResultSet rs, StatementContext ctx) throws SQLException {
             return new UploadSession(rs.getString("id"), rs.getLong("received"),
-                    Instant.parse(rs.getString("created_at")), Instant.parse(rs.getString("updated_at")));
+                    Instant.parse(rs.getString("created_at")), Instant.parse(rs.getString("updated_at")),
+                    rs.getString("hash_state"), rs.getString("store_state"));
         }
     }
 }

@@ -6,6 +6,7 @@ import io.strata.layer.Digest;
 import io.strata.layer.LayerService;
 import io.strata.layer.LayerService.Accepted;
 import io.strata.layer.LayerStore;
+import io.strata.layer.Sha256State;
 import io.strata.layer.qcow2.BackingName;
 import io.strata.layer.qcow2.Qcow2Info;
 import io.strata.layer.qcow2.Qcow2Inspector;
@@ -13,13 +14,7 @@ import io.strata.layer.qcow2.Qcow2Inspector;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
-import java.nio.file.DirectoryStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
+import java.nio.file.NoSuchFileException;
 import java.security.MessageDigest;
 import java.time.Clock;
 import java.time.Duration;
@@ -40,13 +35,14 @@ import java.util.regex.Pattern;
 
 /**
  * Receives layer bytes: in one request ({@link #putLayer}) or as a resumable session
- * ({@link #start}, {@link #append}, {@link #finish}, {@link #cancel}). Bytes go to the store's
- * upload area while being hashed; only {@link LayerService#accept} makes them a layer.
+ * ({@link #start}, {@link #append}, {@link #finish}, {@link #cancel}). Bytes go into a store
+ * {@link LayerStore.Upload} while being hashed; only {@link LayerService#accept} makes them a layer.
  *
- * <p>A session's durable state is its row ({@code received}) plus {@code uploads/<id>.part};
- * the row is updated only after the bytes it counts are fsynced, so after a crash the file is cut
- * back to the row and the client resumes from there. The running sha256 is kept in memory as an
- * optimisation and recomputed from the file when it is missing (after a restart).
+ * <p>A session's durable state is its row: {@code received}, the saved sha256 state and the
+ * store's checkpoint, written only after the store made the bytes it counts durable. Any process
+ * sharing the database and the store can continue from the row (after a crash, or on another
+ * replica); the open upload and running hash kept in memory are only an optimisation, dropped
+ * whenever the row moved without them.
  */
 public final class UploadService {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(UploadService.class);
@@ -67,11 +63,34 @@ public final class UploadService {
     /** Serialises session starts so two at once cannot both pass the open-session bound. */
     private final Object startLock = new Object();
 
-    /** In-memory companion of a session row: a lock so one request writes at a time, and the hash so far. */
+    /** In-memory companion of a session row: a lock so one request writes at a time, the upload open during a request, the hash so far. */
     private static final class Live {
         final ReentrantLock lock = new ReentrantLock();
+        LayerStore.Upload upload;
+        /** The row's {@code received} and {@code store_state} the open upload matches. */
+        long offset = -1;
+        String storeState;
         MessageDigest digest;
         long hashedUpTo = -1;
+
+        /** Closes the open upload between requests (an idle session holds no file, buffer or memory); the hash stays. */
+        void closeUpload() {
+            if (upload != null) {
+                try {
+                    upload.close();
+                } catch (IOException e) {
+                    LOG.debug("closing an upload", e);
+                }
+            }
+            upload = null;
+        }
+
+        void drop() {
+            closeUpload();
+            offset = -1;
+            digest = null;
+            hashedUpTo = -1;
+        }
     }
 
     public UploadService(LayerService layers, UploadDao dao, long maxLayerBytes, long minFreeBytes, Duration expiry, Clock clock) {
@@ -110,7 +129,8 @@ public final class UploadService {
         if (existing.isPresent()) return new Accepted(existing.get(), false);
         checkDeclaredSize(contentLength, 0);
         checkQuota(uploader, contentLength);
-        Path temp = store.newTempFile("put-");
+        LayerStore.Upload upload = store.create(newId());
+        boolean handedOver = false;
         try {
             long start = System.nanoTime();
             MessageDigest digest = sha256();
@@ -118,22 +138,23 @@ public final class UploadService {
             long received;
             long synced;
             Accepted accepted;
-            try (HeadCapture head = new HeadCapture(layers); FileChannel channel = FileChannel.open(temp, StandardOpenOption.WRITE)) {
-                HashingFileWriter writer = new HashingFileWriter(channel, digest, maxLayerBytes);
+            try (HeadCapture head = new HeadCapture(layers)) {
+                HashingFileWriter writer = new HashingFileWriter(upload, digest, maxLayerBytes);
                 size = receive(writer, body, head, contentLength);
                 received = System.nanoTime();
-                channel.force(false);
+                upload.sync();
                 synced = System.nanoTime();
                 Qcow2Info header = head.finish();
-                accepted = layers.accept(temp, claimed, Digest.of(digest.digest()), size, header);
+                handedOver = true;
+                accepted = layers.accept(upload, claimed, Digest.of(digest.digest()), size, header);
                 charge(uploader, accepted);
             }
             long done = System.nanoTime();
-            LOG.info("stored layer {} ({} bytes) in {} ms: receive+hash {} ms, final fsync {} ms, commit {} ms", claimed.shortHex(), size,
+            LOG.info("stored layer {} ({} bytes) in {} ms: receive+hash {} ms, final sync {} ms, commit {} ms", claimed.shortHex(), size,
                     (done - start) / 1_000_000, (received - start) / 1_000_000, (synced - received) / 1_000_000, (done - synced) / 1_000_000);
             return accepted;
         } finally {
-            Files.deleteIfExists(temp);
+            if (!handedOver) upload.abort();
         }
     }
 
@@ -143,7 +164,10 @@ public final class UploadService {
 
     /** Opens a session for {@code uploader}; refused when its token already has the most open sessions allowed. */
     public UploadSession start(Uploader uploader) throws IOException {
-        String id = UUID.randomUUID().toString().replace("-", "");
+        String id = newId();
+        MessageDigest digest = sha256();
+        LayerStore.Upload upload;
+        String storeState;
         synchronized (startLock) {
             if (uploader.tokenId().isPresent()) {
                 int open = dao.countOpen(uploader.tokenId().getAsLong());
@@ -155,12 +179,24 @@ public final class UploadService {
                             + maxOpenPerToken + "); finish or cancel (DELETE) one, or wait until abandoned ones expire", detail);
                 }
             }
-            Files.createFile(partFile(id));
-            dao.insert(id, now().toString(), uploader.tokenId().isPresent() ? uploader.tokenId().getAsLong() : null);
+            upload = store.create(id);
+            try {
+                storeState = upload.sync();
+                dao.insert(id, now().toString(), uploader.tokenId().isPresent() ? uploader.tokenId().getAsLong() : null,
+                        Sha256State.save(digest).orElse(null), storeState);
+                upload.synced();
+            } catch (IOException | RuntimeException e) {
+                upload.abort();
+                throw e;
+            }
         }
         Live state = new Live();
-        state.digest = sha256();
+        state.upload = upload;
+        state.offset = 0;
+        state.storeState = storeState;
+        state.digest = digest;
         state.hashedUpTo = 0;
+        state.closeUpload();
         live.put(id, state);
         return dao.find(id).orElseThrow();
     }
@@ -191,10 +227,10 @@ public final class UploadService {
 
     public UploadSession append(String id, OptionalLong start, OptionalLong end, InputStream body, long contentLength,
                                 Uploader uploader) throws IOException {
-        UploadSession session = session(id);
+        session(id);
         Live state = lockFor(id);
         try {
-            session = session(id);
+            UploadSession session = session(id);
             long received = session.received();
             if (start.isPresent() && start.getAsLong() != received) {
                 throw new ApiException(ErrorCode.RANGE_INVALID,
@@ -213,8 +249,9 @@ public final class UploadService {
                 throw new ApiException(ErrorCode.UPLOAD_INVALID, "Content-Range covers " + declared
                         + " bytes but Content-Length is " + contentLength);
             }
-            return write(id, state, received, body, declared);
+            return write(state, session, body, declared);
         } finally {
+            state.closeUpload();
             state.lock.unlock();
         }
     }
@@ -230,26 +267,28 @@ public final class UploadService {
         try {
             UploadSession session = session(id);
             if (contentLength != 0) checkQuota(uploader, contentLength);
-            if (contentLength != 0) session = write(id, state, session.received(), body, contentLength);
-            Path part = partFile(id);
-            // Held until the file is a layer: no replica may append to it while it is checked and moved.
-            try (FileChannel lockChannel = FileChannel.open(part, StandardOpenOption.WRITE); FileLock held = lockAcrossReplicas(id, lockChannel)) {
-            if (session(id).received() != session.received()) throw writingElsewhere(id);
-            ensureHashed(id, state, session.received());
-            Qcow2Info header = inspectFile(part, session.received());
+            if (contentLength != 0) session = write(state, session, body, contentLength);
+            LayerStore.Upload upload = open(state, session);
+            ensureHashed(state, upload, session);
+            Qcow2Info header = inspect(upload.head(Qcow2Inspector.MAX_HEADER_BYTES), session.received());
             Accepted accepted;
             try {
-                accepted = layers.accept(part, claimed, Digest.of(state.digest.digest()), session.received(), header);
+                accepted = layers.accept(upload, claimed, Digest.of(state.digest.digest()), session.received(), header);
                 charge(uploader, accepted);
             } finally {
-                // accept consumed the file (stored or deleted); the session is over either way.
+                // accept consumed the upload (stored or removed); the session is over either way.
+                state.upload = null;
+                state.drop();
                 dao.delete(id);
                 live.remove(id);
             }
             return accepted;
-            }
         } catch (ApiException e) {
-            if (e.code() == ErrorCode.QCOW2_INVALID) forget(id);
+            if (e.code() == ErrorCode.QCOW2_INVALID) {
+                // A bad header can never become a layer; accept may already have ended the session.
+                Optional<UploadSession> left = dao.find(id);
+                if (left.isPresent()) forget(state, left.get());
+            }
             throw e;
         } finally {
             state.lock.unlock();
@@ -257,16 +296,20 @@ public final class UploadService {
     }
 
     public void cancel(String id) throws IOException {
-        session(id);
+        UploadSession session = session(id);
         Live state = lockFor(id);
         try {
-            forget(id);
+            forget(state, session);
         } finally {
             state.lock.unlock();
         }
     }
 
-    /** Removes sessions untouched for longer than the expiry; returns how many. */
+    /**
+     * Removes sessions untouched for longer than the expiry, with everything they stored, and
+     * store leftovers no session owns; returns how many sessions. A plain method: the scheduler
+     * decides where and when it runs.
+     */
     public int expire() throws IOException {
         Instant cutoff = now().minus(expiry);
         int removed = 0;
@@ -275,62 +318,32 @@ public final class UploadService {
             Live state = live.computeIfAbsent(session.id(), k -> new Live());
             if (!state.lock.tryLock()) continue; // being written right now: not abandoned
             try {
-                forget(session.id());
+                forget(state, session);
                 removed++;
             } finally {
                 state.lock.unlock();
             }
         }
-        sweepUploadArea(cutoff);
+        int leftovers = store.sweep(java.util.Set.copyOf(dao.ids()), cutoff);
+        if (leftovers > 0) LOG.info("removed {} upload leftover(s) no session owns", leftovers);
         return removed;
     }
 
     /**
-     * Files in the upload area that no session owns and nobody touched since {@code cutoff}: left
-     * by a process that died mid-upload. Startup recovery removes them on a store of one server;
-     * on a store shared by replicas only this age rule can tell them from another replica's upload.
-     */
-    private void sweepUploadArea(Instant cutoff) throws IOException {
-        Set<String> owned = new HashSet<>();
-        for (UploadSession session : dao.all()) owned.add(partFile(session.id()).getFileName().toString());
-        try (DirectoryStream<Path> files = Files.newDirectoryStream(store.uploadArea())) {
-            for (Path file : files) {
-                if (owned.contains(file.getFileName().toString())) continue;
-                try {
-                    if (Files.getLastModifiedTime(file).toInstant().isBefore(cutoff)) Files.deleteIfExists(file);
-                } catch (java.nio.file.NoSuchFileException e) {
-                    // finished meanwhile
-                }
-            }
-        }
-    }
-
-    /**
-     * Startup recovery of the upload area: temp files of monolithic uploads and of sessions with
-     * no row are deleted; session files are cut back to the durable length their row records.
+     * Startup recovery of the upload area: leftovers of monolithic uploads and of sessions with no
+     * row are removed (the store decides what is safe to remove now; an object store shared with
+     * other replicas waits for the expiry). Each session is reopened at its row's checkpoint (a
+     * local file is cut back to the bytes the row counts); a session whose bytes are gone is dropped.
      */
     public void recover() throws IOException {
-        Set<String> sessions = new HashSet<>();
         for (UploadSession session : dao.all()) {
-            Path part = partFile(session.id());
-            if (!Files.exists(part)) {
+            try (LayerStore.Upload upload = store.resume(session.id(), session.received(), session.storeState())) {
+                LOG.debug("upload {} resumable at {} bytes", session.id(), upload.offset());
+            } catch (NoSuchFileException e) {
                 dao.delete(session.id());
-                continue;
-            }
-            sessions.add(part.getFileName().toString());
-            if (Files.size(part) != session.received()) {
-                try (FileChannel channel = FileChannel.open(part, StandardOpenOption.WRITE)) {
-                    if (channel.size() > session.received()) channel.truncate(session.received());
-                    channel.force(true);
-                }
-                if (Files.size(part) < session.received()) dao.update(session.id(), Files.size(part), now().toString());
             }
         }
-        try (DirectoryStream<Path> files = Files.newDirectoryStream(store.uploadArea())) {
-            for (Path file : files) {
-                if (!sessions.contains(file.getFileName().toString())) Files.deleteIfExists(file);
-            }
-        }
+        store.sweep(java.util.Set.copyOf(dao.ids()), now().minus(expiry));
     }
 
     /** The parents the open sessions' headers name so far, and how many sessions are too short to tell yet. */
@@ -341,16 +354,16 @@ public final class UploadService {
         Set<Digest> parents = new HashSet<>();
         int undecided = 0;
         for (UploadSession session : dao.all()) {
-            byte[] head = new byte[(int) Math.min(session.received(), Qcow2Inspector.MAX_HEADER_BYTES)];
-            int length = 0;
-            try (FileChannel channel = FileChannel.open(partFile(session.id()), StandardOpenOption.READ)) {
-                ByteBuffer buffer = ByteBuffer.wrap(head);
-                while (buffer.hasRemaining() && channel.read(buffer) > 0) length = buffer.position();
-            } catch (java.nio.file.NoSuchFileException e) {
+            ByteBuffer buffer;
+            try {
+                buffer = store.uploadHead(session.id(), session.received(), session.storeState(), Qcow2Inspector.MAX_HEADER_BYTES);
+            } catch (NoSuchFileException e) {
                 continue; // finished or cancelled meanwhile
             }
-            if (BackingName.decided(head, length)) {
-                BackingName.peek(head, length).ifPresent(parents::add);
+            byte[] head = new byte[buffer.remaining()];
+            buffer.get(head);
+            if (BackingName.decided(head, head.length)) {
+                BackingName.peek(head, head.length).ifPresent(parents::add);
             } else {
                 undecided++;
             }
@@ -360,40 +373,77 @@ public final class UploadService {
 
     // ------------------------------------------------------------------ internals
 
-    private UploadSession write(String id, Live state, long received, InputStream body, long declared) throws IOException {
-        try (FileChannel channel = FileChannel.open(partFile(id), StandardOpenOption.WRITE); FileLock held = lockAcrossReplicas(id, channel)) {
-            if (session(id).received() != received) throw writingElsewhere(id); // another replica moved it on meanwhile
-            ensureHashed(id, state, received);
-            channel.position(received);
-            HashingFileWriter writer = new HashingFileWriter(channel, state.digest, maxLayerBytes);
-            HeadCapture head = received == 0 ? new HeadCapture(layers) : null;
-            try (head) {
-                receive(writer, body, head, declared);
-            } catch (ApiException e) {
-                if (e.code() == ErrorCode.QCOW2_INVALID) {
-                    forget(id); // a bad header can never become a layer: drop the session now
-                    throw e;
-                }
-                persist(id, state, channel, writer.position());
-                throw e;
-            } catch (IOException e) {
-                // The connection was cut: keep what arrived so the client can resume from there.
-                persist(id, state, channel, writer.position());
-                throw e;
-            } catch (RuntimeException e) {
-                state.hashedUpTo = -1;
-                throw e;
-            }
-            long total = persist(id, state, channel, writer.position());
-            return new UploadSession(id, total, session(id).createdAt(), now());
+    /** The session's upload, open at its row's checkpoint: the one open here, or reopened from the row. */
+    private LayerStore.Upload open(Live state, UploadSession session) throws IOException {
+        boolean sameCheckpoint = state.offset == session.received() && java.util.Objects.equals(state.storeState, session.storeState());
+        if (state.upload != null && sameCheckpoint) return state.upload;
+        state.closeUpload();
+        // Written elsewhere (another replica), after a restart or a failed write: the hash kept here is stale too.
+        if (!sameCheckpoint) {
+            state.digest = null;
+            state.hashedUpTo = -1;
         }
+        try {
+            state.upload = store.resume(session.id(), session.received(), session.storeState());
+        } catch (NoSuchFileException e) {
+            dao.delete(session.id());
+            live.remove(session.id());
+            throw new ApiException(ErrorCode.UPLOAD_UNKNOWN, "upload " + session.id() + " lost its bytes; start a new one with POST /api/v1/uploads");
+        }
+        state.offset = session.received();
+        state.storeState = session.storeState();
+        return state.upload;
     }
 
-    private long persist(String id, Live state, FileChannel channel, long position) throws IOException {
-        channel.truncate(position);
-        channel.force(false);
+    private UploadSession write(Live state, UploadSession session, InputStream body, long declared) throws IOException {
+        String id = session.id();
+        long received = session.received();
+        LayerStore.Upload upload = open(state, session);
+        ensureHashed(state, upload, session);
+        HashingFileWriter writer = new HashingFileWriter(upload, state.digest, maxLayerBytes);
+        HeadCapture head = received == 0 ? new HeadCapture(layers) : null;
+        try (head) {
+            receive(writer, body, head, declared);
+        } catch (ApiException e) {
+            if (e.code() == ErrorCode.QCOW2_INVALID) {
+                forget(state, session); // a bad header can never become a layer: drop the session now
+                throw e;
+            }
+            persist(state, session, writer.position());
+            throw e;
+        } catch (IOException e) {
+            // The connection was cut: keep what arrived so the client can resume from there.
+            persist(state, session, writer.position());
+            throw e;
+        } catch (RuntimeException e) {
+            state.drop();
+            throw e;
+        }
+        long total = persist(state, session, writer.position());
+        return new UploadSession(id, total, session.createdAt(), now(), null, state.storeState);
+    }
+
+    /** Makes the bytes durable in the store, then records the checkpoint in the row. */
+    private long persist(Live state, UploadSession session, long position) throws IOException {
+        LayerStore.Upload upload = state.upload;
+        String storeState;
+        try {
+            storeState = upload.sync();
+        } catch (IOException | RuntimeException e) {
+            state.drop();
+            throw e;
+        }
         state.hashedUpTo = position;
-        dao.update(id, position, now().toString());
+        int updated = dao.update(session.id(), session.received(), position, Sha256State.save(state.digest).orElse(null),
+                storeState, now().toString());
+        if (updated == 0) {
+            state.drop();
+            throw new ApiException(ErrorCode.CONFLICT, "upload " + session.id() + " was changed by another request meanwhile; "
+                    + "ask GET on the upload for its offset and continue from there");
+        }
+        state.offset = position;
+        state.storeState = storeState;
+        upload.synced();
         return position;
     }
 
@@ -421,19 +471,29 @@ public final class UploadService {
         return before + copied;
     }
 
-    private void ensureHashed(String id, Live state, long received) throws IOException {
+    private void ensureHashed(Live state, LayerStore.Upload upload, UploadSession session) throws IOException {
+        long received = session.received();
         if (state.digest != null && state.hashedUpTo == received) return;
-        // After a restart (or a failed write) the running hash is gone: recompute it from the file.
+        // Not hashed here (a restart, another replica, a failed write): restore the recorded state, or re-read the bytes.
+        Optional<MessageDigest> restored = Sha256State.restore(session.hashState());
+        if (restored.isPresent()) {
+            state.digest = restored.get();
+            state.hashedUpTo = received;
+            return;
+        }
+        Optional<InputStream> bytes = upload.readBack();
+        if (bytes.isEmpty()) {
+            throw new IOException("upload " + session.id() + " has no recorded hash state and its store cannot read it back; "
+                    + "run the server with --add-opens java.base/sun.security.provider=ALL-UNNAMED (java -jar sets it)");
+        }
         MessageDigest digest = sha256();
-        try (FileChannel channel = FileChannel.open(partFile(id), StandardOpenOption.READ)) {
-            ByteBuffer buffer = ByteBuffer.allocate(HashingFileWriter.CHUNK_BYTES);
+        try (InputStream in = bytes.get()) {
+            byte[] buffer = new byte[HashingFileWriter.CHUNK_BYTES];
             long position = 0;
             while (position < received) {
-                buffer.clear().limit((int) Math.min(buffer.capacity(), received - position));
-                int n = channel.read(buffer, position);
-                if (n < 0) throw new IOException("upload file shorter than its recorded length");
-                buffer.flip();
-                digest.update(buffer);
+                int n = in.read(buffer, 0, (int) Math.min(buffer.length, received - position));
+                if (n < 0) throw new IOException("upload " + session.id() + " is shorter than its recorded length");
+                digest.update(buffer, 0, n);
                 position += n;
             }
         }
@@ -441,13 +501,7 @@ public final class UploadService {
         state.hashedUpTo = received;
     }
 
-    private Qcow2Info inspectFile(Path part, long size) throws IOException {
-        int length = (int) Math.min(size, Qcow2Inspector.MAX_HEADER_BYTES);
-        ByteBuffer head = ByteBuffer.allocate(length);
-        try (FileChannel channel = FileChannel.open(part, StandardOpenOption.READ)) {
-            while (head.hasRemaining() && channel.read(head, head.position()) > 0) { /* fill */ }
-        }
-        head.flip();
+    private Qcow2Info inspect(ByteBuffer head, long size) {
         return layers.inspect(head, size <= Qcow2Inspector.MAX_HEADER_BYTES);
     }
 
@@ -539,34 +593,22 @@ public final class UploadService {
         return state;
     }
 
-    /**
-     * Replicas sharing one store directory: the in-process lock of {@link Live} does not reach
-     * another process, a lock on the session file does. Within this JVM {@link #lockFor} already
-     * serialises, so an overlap here is another replica of the same JVM (tests) or a real conflict.
-     */
-    private FileLock lockAcrossReplicas(String id, FileChannel channel) throws IOException {
-        FileLock lock;
+    /** Ends a session: its row first (so no one resumes it), then whatever it stored. */
+    private void forget(Live state, UploadSession session) throws IOException {
+        dao.delete(session.id());
+        live.remove(session.id());
+        LayerStore.Upload upload = state.upload;
+        state.upload = null;
+        state.drop();
         try {
-            lock = channel.tryLock();
-        } catch (OverlappingFileLockException e) {
-            lock = null;
+            if (upload == null) upload = store.resume(session.id(), session.received(), session.storeState());
+            upload.abort();
+        } catch (NoSuchFileException e) {
+            // nothing stored
         }
-        if (lock == null) throw writingElsewhere(id);
-        return lock;
     }
 
-    private static ApiException writingElsewhere(String id) {
-        return new ApiException(ErrorCode.CONFLICT, "another request is writing to upload " + id
-                + " (possibly through another replica); wait for it to finish, then ask GET on the upload for its offset");
-    }
-
-    private void forget(String id) throws IOException {
-        dao.delete(id);
-        live.remove(id);
-        Files.deleteIfExists(partFile(id));
-    }
-
-    private Path partFile(String id) { return store.uploadArea().resolve("session-" + id + ".part"); }
+    private static String newId() { return UUID.randomUUID().toString().replace("-", ""); }
 
     private Instant now() { return clock.instant().truncatedTo(ChronoUnit.MILLIS); }
 

@@ -85,31 +85,6 @@ class TwoReplicasTest {
     }
 
     @Test
-    void a_session_being_written_through_one_replica_is_refused_by_the_other_until_that_write_ends() throws Exception {
-        byte[] bytes = LayerFactory.randomLayer(dir, 3 << 20, 11);
-        Digest digest = TestRegistry.sha256(bytes);
-        String location = one.send(one.authed("/api/v1/uploads", one.pushToken).POST(HttpRequest.BodyPublishers.noBody()).build())
-                .headers().firstValue("Location").orElseThrow();
-        Path part = dir.resolve("store").resolve("uploads").resolve("session-" + location.substring(location.lastIndexOf('/') + 1) + ".part");
-        int chunk = 2 << 20;
-        try (RawHttp inFlight = RawHttp.begin(one.uri("/"), "PATCH", location, Map.of("Authorization", "Bearer " + one.pushToken,
-                "Content-Length", Integer.toString(chunk), "Content-Range", "bytes 0-" + (chunk - 1) + "/*"), Arrays.copyOf(bytes, 1 << 20))) {
-            long deadline = System.nanoTime() + 10_000_000_000L;
-            while (Files.size(part) == 0 && System.nanoTime() < deadline) Thread.sleep(20); // bytes land only once the writer holds the file
-            HttpResponse<String> elsewhere = two.send(two.authed(location, one.pushToken)
-                    .method("PATCH", HttpRequest.BodyPublishers.ofByteArray(Arrays.copyOf(bytes, 1000)))
-                    .header("Content-Range", "bytes 0-999/*").build());
-            assertEquals(409, elsewhere.statusCode(), elsewhere.body());
-            inFlight.send(Arrays.copyOfRange(bytes, 1 << 20, chunk));
-            assertTrue(inFlight.responseHead().startsWith("HTTP/1.1 202"), "the first writer is not disturbed");
-        }
-        HttpResponse<String> done = two.send(two.authed(location + "?digest=sha256:" + digest.hex(), one.pushToken)
-                .PUT(HttpRequest.BodyPublishers.ofByteArray(Arrays.copyOfRange(bytes, chunk, bytes.length))).build());
-        assertEquals(201, done.statusCode(), done.body());
-        assertArrayEquals(bytes, one.sendBytes(one.request("/layers/" + digest.fileName()).build()).body());
-    }
-
-    @Test
     void a_replica_killed_mid_upload_leaves_the_session_to_finish_on_another() throws Exception {
         byte[] bytes = LayerFactory.randomLayer(dir, 3 << 20, 12);
         Digest digest = TestRegistry.sha256(bytes);

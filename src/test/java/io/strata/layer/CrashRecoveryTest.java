@@ -97,16 +97,17 @@ class CrashRecoveryTest {
             // The session survives a crash; its file holds exactly what its row says arrived.
             List<Path> uploads = restarted.uploadFiles();
             assertTrue(uploads.size() <= 1, uploads.toString());
-            HttpResponse<String> status = restarted.send(restarted.authed(location, restarted.pushToken).GET().build());
+            // A session belongs to the token that started it: continue with that one.
+            HttpResponse<String> status = restarted.send(restarted.authed(location, token).GET().build());
             assertEquals(200, status.statusCode());
             long received = Long.parseLong(status.headers().firstValue("Upload-Offset").orElseThrow());
             if (!uploads.isEmpty()) assertEquals(received, Files.size(uploads.get(0)));
             // ...and it can be finished after the restart.
-            HttpResponse<String> rest = restarted.send(restarted.authed(location, restarted.pushToken)
+            HttpResponse<String> rest = restarted.send(restarted.authed(location, token)
                     .method("PATCH", java.net.http.HttpRequest.BodyPublishers.ofByteArray(java.util.Arrays.copyOfRange(layer, (int) received, layer.length)))
                     .build());
             assertEquals(202, rest.statusCode(), rest.body());
-            HttpResponse<String> done = restarted.send(restarted.authed(location + "?digest=sha256:" + digest.hex(), restarted.pushToken)
+            HttpResponse<String> done = restarted.send(restarted.authed(location + "?digest=sha256:" + digest.hex(), token)
                     .PUT(java.net.http.HttpRequest.BodyPublishers.noBody()).build());
             assertEquals(201, done.statusCode(), done.body());
             assertArrayEquals(layer, restarted.sendBytes(restarted.request("/layers/" + digest.fileName()).build()).body());

@@ -236,6 +236,18 @@ class LxdItemsTest {
     }
 
     @Test
+    void a_private_registry_makes_no_lxd_items_and_healthz_says_why() throws Exception {
+        var config = LxdFixtures.config(dir.resolve("data"), 2);
+        config = config.withAccess(config.access().withPrivateMode(true));
+        try (TestRegistry registry = TestRegistry.start(config)) {
+            JsonNode health = json(registry.uri("/"), "/healthz");
+            assertFalse(health.path("lxd").path("enabled").asBoolean());
+            String message = health.path("lxd").path("message").asText();
+            assertTrue(message.startsWith("LXD items are off on a private registry"), message);
+        }
+    }
+
+    @Test
     void requirements_properties_of_the_newest_version_become_the_products_lxd_requirements() throws Exception {
         LayerFactory layers = new LayerFactory(dir);
         Digest top = layers.base();

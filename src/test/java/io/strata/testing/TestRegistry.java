@@ -30,6 +30,9 @@ public final class TestRegistry implements AutoCloseable {
     /** The backend {@link #start} uses; set by {@link OnPostgres} for a whole test class. */
     static volatile Backend backend = Backend.SQLITE;
 
+    /** Set by the {@link S3TestBucket} extension: registries of that test class keep their layers in this bucket. */
+    private static volatile S3TestBucket s3;
+
     private final Path dataDir;
     /** The PostgreSQL database made for this registry, dropped on close; null when the config chose its own. */
     private String ownDatabase;
@@ -60,6 +63,11 @@ public final class TestRegistry implements AutoCloseable {
     }
 
     public static TestRegistry start(ServerConfig config) throws IOException {
+        if (s3 != null && config.store().s3().isEmpty()) {
+            // One prefix per data directory: a restart on the same directory finds its layers again.
+            String prefix = "r-" + sha256(config.dataDir().toAbsolutePath().toString().getBytes()).shortHex() + "/";
+            config = config.withStore(s3.store(prefix));
+        }
         if (backend == Backend.POSTGRES && !config.db().isShared()) {
             String url = Postgres.createDatabase();
             try {
@@ -74,6 +82,11 @@ public final class TestRegistry implements AutoCloseable {
         }
         return new TestRegistry(config.dataDir(), StrataServer.start(config.withPort(0)));
     }
+
+    static void useS3(S3TestBucket bucket) { s3 = bucket; }
+
+    /** True when this registry keeps its layers in an S3 bucket. */
+    public boolean onS3() { return server.config().store().s3().isPresent(); }
 
     /** Stops and starts the server on the same data directory (a clean restart; see the crash test for SIGKILL). */
     public void restart() throws IOException {
@@ -129,14 +142,35 @@ public final class TestRegistry implements AutoCloseable {
         return send(authed("/api/v1/layers/" + claimed.hex(), pushToken).PUT(HttpRequest.BodyPublishers.ofByteArray(bytes)).build());
     }
 
-    /** Layer files committed in the store. */
+    /**
+     * Layer files committed in the store. On S3: {@code <digest>.qcow2} for each object the
+     * database maps, and the raw key of any other object under {@code blobs/} (a leak).
+     */
     public List<Path> layerFiles() throws IOException {
-        return listFiles(dataDir.resolve("layers"));
+        var location = server.config().store().s3();
+        if (location.isEmpty()) return listFiles(dataDir.resolve("layers"));
+        java.util.Map<String, String> mapped = new java.util.HashMap<>();
+        server.services().database().jdbi().useHandle(h -> h.createQuery("SELECT digest, object_key FROM store_objects")
+                .map((rs, ctx) -> java.util.Map.entry(rs.getString("object_key"), rs.getString("digest")))
+                .forEach(e -> mapped.put(e.getKey(), e.getValue())));
+        return s3Bucket().keys(location.get().prefix() + "blobs/").stream()
+                .map(key -> mapped.containsKey(key) ? Path.of(mapped.get(key) + ".qcow2") : Path.of(key)).sorted().toList();
     }
 
-    /** Temp files of uploads in progress. */
+    /** Bytes of uploads in progress: temp files; on S3 also pending objects and multipart uploads ({@code multipart/<key>}). */
     public List<Path> uploadFiles() throws IOException {
-        return listFiles(dataDir.resolve("uploads"));
+        var location = server.config().store().s3();
+        List<Path> files = listFiles(dataDir.resolve("uploads"));
+        if (location.isEmpty()) return files;
+        List<Path> all = new java.util.ArrayList<>(files);
+        s3Bucket().keys(location.get().prefix() + "uploads/").forEach(key -> all.add(Path.of(key)));
+        s3Bucket().multipartUploads(location.get().prefix()).forEach(key -> all.add(Path.of("multipart", key)));
+        return all.stream().sorted().toList();
+    }
+
+    private S3TestBucket s3Bucket() {
+        if (s3 == null) throw new IllegalStateException("an S3 registry outside the S3TestBucket extension");
+        return s3;
     }
 
     private static List<Path> listFiles(Path dir) throws IOException {

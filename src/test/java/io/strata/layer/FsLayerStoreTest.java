@@ -1,0 +1,33 @@
+package io.strata.layer;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+
+/** The {@link LayerStore} contract on a data directory. */
+class FsLayerStoreTest extends LayerStoreContract {
+    @TempDir Path dir;
+    private FsLayerStore store;
+
+    @BeforeEach
+    void open() throws IOException {
+        store = new FsLayerStore(dir.resolve("data"));
+        Files.createDirectories(dir.resolve("scratch"));
+    }
+
+    @Override protected LayerStore store() { return store; }
+
+    @Override protected Path scratch() { return dir.resolve("scratch"); }
+
+    @Override
+    protected List<String> leftovers() throws IOException {
+        try (Stream<Path> files = Files.walk(dir.resolve("data"))) {
+            return files.filter(Files::isRegularFile).map(Path::toString).sorted().toList();
+        }
+    }
+}
