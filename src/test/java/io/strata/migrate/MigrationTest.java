@@ -116,6 +116,34 @@ class MigrationTest {
     }
 
     @Test
+    void an_embedded_registry_moves_to_postgresql_and_s3() throws Exception {
+        QemuImg.assumeAvailable();
+        Path source = dir.resolve("source");
+        LayerFactory layers = new LayerFactory(dir);
+        Digest base = layers.base(), top = layers.child(base);
+        String index;
+        try (TestRegistry embedded = TestRegistry.start(source)) {
+            layers.uploadTo(embedded, base, top);
+            publish(embedded, "cloud", top, "debian/12");
+            index = embedded.send(embedded.request("/index.json").build()).body();
+        }
+        try (io.strata.testing.S3TestBucket bucket = io.strata.testing.S3TestBucket.create()) {
+            String store = "s3://" + bucket.bucket + "/migrated/";
+            String first = migrate(source, store, "--s3-endpoint", bucket.endpoint.toString());
+            assertTrue(first.contains("layers: 2 (2 copied and verified"), first);
+            assertTrue(migrate(source, store, "--s3-endpoint", bucket.endpoint.toString()).contains("nothing to do"));
+            ServerConfig config = ServerConfig.defaults(dir.resolve("replica")).withDb(DbConfig.parse(database, Map.of()))
+                    .withStore(bucket.store("migrated/"));
+            try (TestRegistry scaled = TestRegistry.start(config)) {
+                assertEquals(index, scaled.send(scaled.request("/index.json").build()).body(), "the index is byte-identical");
+                for (Digest d : List.of(base, top)) {
+                    assertArrayEquals(layers.bytes(d), scaled.sendBytes(scaled.request("/layers/" + d.fileName()).build()).body());
+                }
+            }
+        }
+    }
+
+    @Test
     void a_source_table_migrate_does_not_know_stops_it_before_copying() throws Exception {
         Path source = dir.resolve("source");
         Files.createDirectories(source);
@@ -129,6 +157,10 @@ class MigrationTest {
     }
 
     private String migrate(Path source, Path store) {
+        return migrate(source, store.toString());
+    }
+
+    private String migrate(Path source, String store, String... more) {
         CommandLine cli = Main.commandLine();
         StringWriter err = new StringWriter();
         cli.setErr(new PrintWriter(err, true));
@@ -137,7 +169,10 @@ class MigrationTest {
         System.setErr(new java.io.PrintStream(captured, true));
         int status;
         try {
-            status = cli.execute("migrate", "--from-data", source.toString(), "--to-db", database, "--to-store", store.toString(), "-q");
+            List<String> args = new java.util.ArrayList<>(List.of("migrate", "--from-data", source.toString(), "--to-db", database,
+                    "--to-store", store, "-q"));
+            args.addAll(List.of(more));
+            status = cli.execute(args.toArray(String[]::new));
         } finally {
             System.setErr(saved);
         }
