@@ -9,16 +9,14 @@ import io.strata.db.Database;
 import io.strata.layer.Digest;
 import io.strata.layer.FsLayerStore;
 import io.strata.layer.LayerStore;
-import io.strata.migrate.Migration;
 import io.strata.config.StoreConfig;
+import io.strata.migrate.Migration;
 import io.strata.store.LayerStores;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-
 import java.nio.file.Files;
 import java.nio.file.Path;
-
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 
