@@ -28,6 +28,7 @@ final class PrefixHasher implements Runnable {
     private final Digest layer;
     private final long size;
     private final List<Segment> segments;
+    private final Timings timings;
     private MessageDigest digest = Digest.sha256();
     private long hashed;
     private long flushed;
@@ -35,7 +36,8 @@ final class PrefixHasher implements Runnable {
     private boolean stopped;
     private IOException failure;
 
-    PrefixHasher(Path part, Path record, Digest layer, long size, List<Segment> segments) {
+    PrefixHasher(Path part, Path record, Digest layer, long size, List<Segment> segments, Timings timings) {
+        this.timings = timings;
         this.part = part;
         this.record = record;
         this.layer = layer;
@@ -78,27 +80,37 @@ final class PrefixHasher implements Runnable {
                 long from;
                 long until;
                 int seen;
+                long idle = timings.start();
                 synchronized (this) {
                     while (!stopped && prefix() <= hashed) wait(50);
+                    timings.add("hash-idle", idle);
                     if (stopped && prefix() <= hashed) return;
                     from = hashed;
                     until = Math.min(prefix(), from + CHUNK);
                     seen = generation;
                 }
                 buffer.clear().limit((int) (until - from));
+                long reading = timings.start();
                 while (buffer.hasRemaining()) {
                     if (channel.read(buffer, from + buffer.position()) < 0) break;
                 }
                 buffer.flip();
+                timings.add("hash-readback", reading);
                 boolean flush;
                 synchronized (this) {
                     if (seen != generation) continue; // the part was truncated under us: start again
+                    long hashing = timings.start();
                     digest.update(buffer);
+                    timings.add("hash", hashing);
                     hashed = from + (until - from);
                     flush = hashed - flushed >= FLUSH_BYTES && hashed < size;
                     notifyAll();
                 }
-                if (flush) flush(channel);
+                if (flush) {
+                    long flushing = timings.start();
+                    flush(channel);
+                    timings.add("fsync-periodic", flushing);
+                }
             }
         } catch (IOException e) {
             synchronized (this) {

@@ -91,7 +91,9 @@ public final class Pusher {
         try (Progress hashing = console.progress("hash", local.stream().mapToLong(LocalLayer::size).sum())) {
             Optional<Digest> parent = Optional.empty();
             for (LocalLayer layer : local) {
+                Timings timings = Timings.of("push-hash " + layer.file().getFileName() + " " + Human.bytes(layer.size()));
                 CanonicalLayer canonical = CanonicalLayer.of(layer, parent, hashing);
+                timings.report();
                 chain.add(canonical);
                 parent = Optional.of(canonical.digest());
             }
