@@ -65,7 +65,8 @@ final class PlainGet implements AutoCloseable {
             StringBuilder request = new StringBuilder("GET ").append(url.getRawPath() == null || url.getRawPath().isEmpty() ? "/" : url.getRawPath());
             if (url.getRawQuery() != null) request.append('?').append(url.getRawQuery());
             request.append(" HTTP/1.1\r\nHost: ").append(url.getHost()).append(url.getPort() < 0 ? "" : ":" + port)
-                    .append("\r\nUser-Agent: strata\r\nAccept-Encoding: identity\r\nConnection: close\r\n");
+                    .append("\r\nUser-Agent: strata\r\nConnection: close\r\n");
+            if (!requestHeaders.containsKey("Accept-Encoding")) request.append("Accept-Encoding: identity\r\n");
             requestHeaders.forEach((name, value) -> request.append(name).append(": ").append(value).append("\r\n"));
             ByteBuffer out = ByteBuffer.wrap(request.append("\r\n").toString().getBytes(StandardCharsets.ISO_8859_1));
             while (out.hasRemaining()) {
@@ -148,6 +149,14 @@ final class PlainGet implements AutoCloseable {
         } finally {
             into.limit(limit);
         }
+    }
+
+    /** The whole body, for small answers (the index, an error). */
+    byte[] readAll() throws IOException, InterruptedException {
+        java.io.ByteArrayOutputStream all = new java.io.ByteArrayOutputStream();
+        ByteBuffer buffer = ByteBuffer.allocate(64 * 1024);
+        while (read(buffer.clear()) >= 0) all.write(buffer.array(), 0, buffer.position());
+        return all.toByteArray();
     }
 
     private void readHead() throws IOException, InterruptedException {

@@ -15,7 +15,9 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
@@ -39,7 +41,7 @@ public final class RegistryClient {
     private final URI base;
     private final Optional<String> token;
     private final Duration timeout;
-    private final HttpClient http;
+    private volatile HttpClient http;
 
     /**
      * @param base    the registry's root URL, ending with '/' (see {@link #baseUri})
@@ -49,8 +51,6 @@ public final class RegistryClient {
         this.base = base;
         this.token = token;
         this.timeout = timeout;
-        this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(timeout)
-                .followRedirects(HttpClient.Redirect.NORMAL).build();
     }
 
     /** Checks and normalises a --registry value: http(s), no query, ending with '/' so paths resolve under it. */
@@ -80,7 +80,36 @@ public final class RegistryClient {
     /** The registry as shown to users and recorded in the cache: the base URL. */
     public String name() { return base.toString(); }
 
-    HttpClient http() { return http; }
+    /**
+     * The JDK client, made on first use: building one costs ~0.3 s of start-up (it sets up TLS even
+     * for http://), which a pull from an http:// registry, all over {@link PlainGet}, never pays.
+     */
+    HttpClient http() {
+        HttpClient client = http;
+        if (client == null) {
+            synchronized (this) {
+                if (http == null) {
+                    http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(timeout)
+                            .followRedirects(HttpClient.Redirect.NORMAL).build();
+                }
+                client = http;
+            }
+        }
+        return client;
+    }
+
+    /** Whether requests to the registry can go over {@link PlainGet} (plain http://). */
+    boolean plain() { return "http".equalsIgnoreCase(base.getScheme()); }
+
+    /** {@link PlainGet#open}, with the same advice as {@link #send} when the registry cannot be reached. */
+    PlainGet plainGet(URI url, Map<String, String> headers, Duration idleTimeout) throws IOException, InterruptedException {
+        try {
+            return PlainGet.open(url, headers, idleTimeout);
+        } catch (java.net.ConnectException e) {
+            throw new java.net.ConnectException("cannot connect to " + base + " (" + (e.getMessage() == null ? "connection refused" : e.getMessage())
+                    + "); is the registry running and the --registry URL right?");
+        }
+    }
 
     Duration timeout() { return timeout; }
 
@@ -94,6 +123,22 @@ public final class RegistryClient {
     public record IndexResponse(boolean notModified, Optional<String> etag, byte[] body) {}
 
     public IndexResponse index(Optional<String> etag) throws IOException, InterruptedException {
+        if (plain()) {
+            Map<String, String> headers = new LinkedHashMap<>();
+            headers.put("Accept", "application/json");
+            headers.put("Accept-Encoding", "gzip");
+            etag.ifPresent(tag -> headers.put("If-None-Match", tag));
+            try (PlainGet get = plainGet(resolve("index.json"), headers, timeout)) {
+                int status = get.status();
+                if (status == 304) return new IndexResponse(true, etag, new byte[0]);
+                if (status / 100 != 3 && get.plainBody()) { // redirects and chunked bodies: the JDK client below
+                    byte[] body = get.readAll();
+                    if (status != 200) throw error("GET index.json", status, get::header, body);
+                    if (get.header("Content-Encoding").map(v -> v.equalsIgnoreCase("gzip")).orElse(false)) body = gunzip(body);
+                    return new IndexResponse(false, get.header("ETag"), body);
+                }
+            }
+        }
         HttpRequest.Builder request = HttpRequest.newBuilder(resolve("index.json")).timeout(timeout)
                 .header("Accept", "application/json").header("Accept-Encoding", "gzip");
         etag.ifPresent(tag -> request.header("If-None-Match", tag));
@@ -101,12 +146,14 @@ public final class RegistryClient {
         if (response.statusCode() == 304) return new IndexResponse(true, etag, new byte[0]);
         if (response.statusCode() != 200) throw error("GET index.json", response.statusCode(), response.headers(), response.body());
         byte[] body = response.body();
-        if (response.headers().firstValue("Content-Encoding").map(v -> v.equalsIgnoreCase("gzip")).orElse(false)) {
-            try (InputStream in = new GZIPInputStream(new ByteArrayInputStream(body))) {
-                body = in.readAllBytes();
-            }
-        }
+        if (response.headers().firstValue("Content-Encoding").map(v -> v.equalsIgnoreCase("gzip")).orElse(false)) body = gunzip(body);
         return new IndexResponse(false, response.headers().firstValue("ETag"), body);
+    }
+
+    private static byte[] gunzip(byte[] body) throws IOException {
+        try (InputStream in = new GZIPInputStream(new ByteArrayInputStream(body))) {
+            return in.readAllBytes();
+        }
     }
 
     // ------------------------------------------------------------------ layers
@@ -167,7 +214,7 @@ public final class RegistryClient {
                 .header("Content-Type", "application/octet-stream")
                 .method("PATCH", HttpRequest.BodyPublishers.fromPublisher(HttpRequest.BodyPublishers.ofInputStream(watched), length))
                 .build();
-        CompletableFuture<HttpResponse<byte[]>> sending = http.sendAsync(request, HttpResponse.BodyHandlers.ofByteArray());
+        CompletableFuture<HttpResponse<byte[]>> sending = http().sendAsync(request, HttpResponse.BodyHandlers.ofByteArray());
         HttpResponse<byte[]> response;
         while (true) {
             try {
@@ -242,7 +289,7 @@ public final class RegistryClient {
 
     <T> HttpResponse<T> send(HttpRequest request, HttpResponse.BodyHandler<T> handler) throws IOException, InterruptedException {
         try {
-            return http.send(request, handler);
+            return http().send(request, handler);
         } catch (java.net.ConnectException e) {
             throw new java.net.ConnectException("cannot connect to " + base + " (" + (e.getMessage() == null ? "connection refused" : e.getMessage())
                     + "); is the registry running and the --registry URL right?");
@@ -273,6 +320,10 @@ public final class RegistryClient {
 
     /** Turns an error response into an exception carrying the registry's own message ({"errors":[{code,message}]}). */
     static RegistryException error(String what, int status, java.net.http.HttpHeaders headers, byte[] body) {
+        return error(what, status, headers::firstValue, body);
+    }
+
+    static RegistryException error(String what, int status, java.util.function.Function<String, Optional<String>> headers, byte[] body) {
         String code = "";
         String message = "";
         try {
@@ -285,7 +336,7 @@ public final class RegistryClient {
             // not JSON: a proxy's page; the status says enough
         }
         OptionalLong offset = OptionalLong.empty();
-        Optional<String> header = headers.firstValue("Upload-Offset");
+        Optional<String> header = headers.apply("Upload-Offset");
         if (header.isPresent()) {
             try {
                 offset = OptionalLong.of(Long.parseLong(header.get().strip()));
