@@ -58,7 +58,12 @@ final class LayerUploader {
                 long from = offset;
                 long length = Math.min(chunkBytes, layer.size() - offset);
                 long sending = timings.start();
-                offset = registry.appendChunk(location, from, length, () -> counting(layer, from, length, sent, progress));
+                offset = registry.plain()
+                        ? registry.appendChunk(location, from, length, layer, n -> {
+                            sent.addAndGet(n);
+                            progress.advance(n);
+                        })
+                        : registry.appendChunk(location, from, length, () -> counting(layer, from, length, sent, progress));
                 timings.add("chunks", sending);
                 shown = settle(shown + sent.get(), offset);
                 stalls = 0;
