@@ -200,7 +200,7 @@ final class LayerDownload {
     /**
      * One request for the rest of a range. Fatal answers (404, other 4xx, a size that contradicts
      * the index) throw; retryable ones (a cut, a stall, 5xx, 416) return a problem. Plain
-     * {@code http://} goes over {@link PlainGet}; https, and answers it does not take (a redirect,
+     * {@code http://} goes over {@link PlainHttp}; https, and answers it does not take (a redirect,
      * a chunked body), go over the JDK client.
      */
     private Attempt attempt(URI url, Digest digest, long size, Segment segment, boolean whole, PrefixHasher hasher,
@@ -214,9 +214,9 @@ final class LayerDownload {
         }
         if ("http".equalsIgnoreCase(url.getScheme())) {
             long asked = timings.start();
-            PlainGet get;
+            PlainHttp get;
             try {
-                get = PlainGet.open(url, headers, policy.idleTimeout());
+                get = PlainHttp.open(url, headers, policy.idleTimeout());
             } catch (IOException e) {
                 return new Attempt(0, describe(e, 0));
             }
@@ -290,7 +290,7 @@ final class LayerDownload {
      * Reads the body from the socket into {@code buffer} (as much as is ready, up to its size) and
      * writes it at the range's next byte with positional writes; returns what this request added.
      */
-    private Attempt receive(Digest digest, Segment segment, boolean restart, PlainGet get, PrefixHasher hasher, ByteBuffer buffer,
+    private Attempt receive(Digest digest, Segment segment, boolean restart, PlainHttp get, PrefixHasher hasher, ByteBuffer buffer,
                             Timings timings) throws IOException, InterruptedException {
         Path part = cache.part(digest);
         long written = 0;

@@ -86,7 +86,7 @@ public final class RegistryClient {
 
     /**
      * The JDK client, made on first use: building one costs ~0.3 s of start-up (it sets up TLS even
-     * for http://), which a pull from an http:// registry, all over {@link PlainGet}, never pays.
+     * for http://), which a pull from an http:// registry, all over {@link PlainHttp}, never pays.
      */
     HttpClient http() {
         HttpClient client = http;
@@ -102,18 +102,18 @@ public final class RegistryClient {
         return client;
     }
 
-    /** Whether requests to the registry can go over {@link PlainGet} (plain http://). */
+    /** Whether requests to the registry can go over {@link PlainHttp} (plain http://). */
     boolean plain() { return "http".equalsIgnoreCase(base.getScheme()); }
 
-    /** {@link PlainGet#open}, with the same advice as {@link #send} when the registry cannot be reached. */
-    PlainGet plainGet(URI url, Map<String, String> headers, Duration idleTimeout) throws IOException, InterruptedException {
-        return plainGet(url, "GET", headers, null, idleTimeout);
+    /** {@link PlainHttp#open}, with the same advice as {@link #send} when the registry cannot be reached. */
+    PlainHttp plainHttp(URI url, Map<String, String> headers, Duration idleTimeout) throws IOException, InterruptedException {
+        return plainHttp(url, "GET", headers, null, idleTimeout);
     }
 
-    private PlainGet plainGet(URI url, String method, Map<String, String> headers, PlainGet.Body body, Duration idleTimeout)
+    private PlainHttp plainHttp(URI url, String method, Map<String, String> headers, PlainHttp.Body body, Duration idleTimeout)
             throws IOException, InterruptedException {
         try {
-            return PlainGet.open(url, method, headers, body, idleTimeout);
+            return PlainHttp.open(url, method, headers, body, idleTimeout);
         } catch (java.net.ConnectException e) {
             throw new java.net.ConnectException("cannot connect to " + base + " (" + (e.getMessage() == null ? "connection refused" : e.getMessage())
                     + "); is the registry running and the --registry URL right?");
@@ -137,7 +137,7 @@ public final class RegistryClient {
             headers.put("Accept", "application/json");
             headers.put("Accept-Encoding", "gzip");
             etag.ifPresent(tag -> headers.put("If-None-Match", tag));
-            try (PlainGet get = plainGet(resolve("index.json"), headers, timeout)) {
+            try (PlainHttp get = plainHttp(resolve("index.json"), headers, timeout)) {
                 int status = get.status();
                 if (status == 304) return new IndexResponse(true, etag, new byte[0]);
                 if (status / 100 != 3 && get.plainBody()) { // redirects and chunked bodies: the JDK client below
@@ -247,7 +247,7 @@ public final class RegistryClient {
     }
 
     /**
-     * {@link #appendChunk(URI, long, long, Supplier)} for bytes of {@code layer}, over {@link PlainGet}
+     * {@link #appendChunk(URI, long, long, Supplier)} for bytes of {@code layer}, over {@link PlainHttp}
      * (http:// only, see {@link #plain()}): the rewritten first cluster from memory, the rest with
      * sendfile from the file, so the bytes never pass through the JVM. {@code sent} hears of every
      * byte written; the timeout applies to each wait as in the other variant.
@@ -264,8 +264,8 @@ public final class RegistryClient {
         ByteBuffer prefix = ByteBuffer.wrap(cluster, fromCluster, (int) Math.min(end, cluster.length) - fromCluster);
         long fromFile = Math.max(first, cluster.length);
         try (FileChannel file = FileChannel.open(layer.local().file(), StandardOpenOption.READ);
-             PlainGet answer = plainGet(location, "PATCH", headers,
-                     new PlainGet.Body(prefix, file, fromFile, Math.max(0, end - fromFile), sent), timeout)) {
+             PlainHttp answer = plainHttp(location, "PATCH", headers,
+                     new PlainHttp.Body(prefix, file, fromFile, Math.max(0, end - fromFile), sent), timeout)) {
             byte[] body = answer.readAll();
             if (answer.status() != 202) throw error("PATCH upload", answer.status(), answer::header, body);
             return offset(answer.header("Upload-Offset")).orElse(first + length);

@@ -32,7 +32,7 @@ import java.util.function.LongConsumer;
  * with an {@link HttpTimeoutException}; an interrupt ends it with {@link InterruptedException}.
  * The connection is used once ({@code Connection: close}).
  */
-final class PlainGet implements AutoCloseable {
+final class PlainHttp implements AutoCloseable {
     private static final int MAX_HEAD = 64 * 1024;
 
     private final SocketChannel channel;
@@ -45,7 +45,7 @@ final class PlainGet implements AutoCloseable {
     /** Body bytes still to come, or -1 when the body runs to the end of the connection. */
     private long remaining = -1;
 
-    private PlainGet(SocketChannel channel, Selector selector, Duration idleTimeout) {
+    private PlainHttp(SocketChannel channel, Selector selector, Duration idleTimeout) {
         this.channel = channel;
         this.selector = selector;
         this.idleTimeout = idleTimeout;
@@ -61,21 +61,21 @@ final class PlainGet implements AutoCloseable {
     }
 
     /** Connects, sends {@code GET url} with {@code headers}, and reads the status line and headers. */
-    static PlainGet open(URI url, Map<String, String> requestHeaders, Duration idleTimeout) throws IOException, InterruptedException {
+    static PlainHttp open(URI url, Map<String, String> requestHeaders, Duration idleTimeout) throws IOException, InterruptedException {
         return open(url, "GET", requestHeaders, null, idleTimeout);
     }
 
     /** Connects, sends {@code method url} with {@code headers} and {@code body} (may be null), and reads the answer's head. */
-    static PlainGet open(URI url, String method, Map<String, String> requestHeaders, Body body, Duration idleTimeout)
+    static PlainHttp open(URI url, String method, Map<String, String> requestHeaders, Body body, Duration idleTimeout)
             throws IOException, InterruptedException {
         int port = url.getPort() < 0 ? 80 : url.getPort();
         SocketChannel channel = SocketChannel.open();
         Selector selector = null;
-        PlainGet get = null;
+        PlainHttp get = null;
         try {
             channel.configureBlocking(false);
             selector = Selector.open();
-            get = new PlainGet(channel, selector, idleTimeout);
+            get = new PlainHttp(channel, selector, idleTimeout);
             if (!channel.connect(new InetSocketAddress(url.getHost(), port))) {
                 get.await(SelectionKey.OP_CONNECT, "connecting");
                 channel.finishConnect();
