@@ -25,7 +25,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
 import java.util.regex.Matcher;
@@ -61,10 +60,10 @@ final class LayerDownload {
     /**
      * How downloads behave.
      *
-     * @param connections the connection slots all downloads of a pull share ({@code --jobs})
+     * @param connections the connection slots all downloads of a pull share ({@code --jobs}), opened as they help
      * @param splitBytes  the smallest range a layer is split into
      */
-    record Policy(int maxAttempts, Backoff backoff, Duration idleTimeout, Semaphore connections, long splitBytes) {}
+    record Policy(int maxAttempts, Backoff backoff, Duration idleTimeout, ConnectionGate connections, long splitBytes) {}
 
     private final RegistryClient registry;
     private final CacheLayout cache;
@@ -303,6 +302,7 @@ final class LayerDownload {
                 progress.rewind(had);
             }
             boolean ended = false;
+            long began = System.nanoTime();
             while (!ended && !segment.complete()) {
                 buffer.clear();
                 long receiving = timings.start();
@@ -334,7 +334,9 @@ final class LayerDownload {
                 written += length;
                 progress.advance(length);
                 hasher.poke();
+                policy.connections().observe(written, get.waitedNanos(), System.nanoTime() - began);
             }
+            policy.connections().ended(written, get.waitedNanos(), System.nanoTime() - began);
             if (problem == null && !segment.complete()) problem = "the response ended after " + Human.bytes(written) + ", before the range did";
         } catch (IOException e) {
             throw new ClientException("cannot write the download to " + part + ": " + e.getMessage()
@@ -357,9 +359,12 @@ final class LayerDownload {
                 progress.rewind(had);
             }
             channel.position(segment.next());
+            long began = System.nanoTime();
+            long waited = 0;
             while (true) {
-                long polled = timings.start();
+                long polled = System.nanoTime();
                 Object next = body.poll();
+                waited += System.nanoTime() - polled;
                 timings.add("receive-wait", polled);
                 if (next == null) {
                     if (body.idleNanos() > policy.idleTimeout().toNanos()) {
@@ -390,7 +395,9 @@ final class LayerDownload {
                 progress.advance(length);
                 hasher.poke();
                 body.consumed(length);
+                policy.connections().observe(written, waited, System.nanoTime() - began);
             }
+            policy.connections().ended(written, waited, System.nanoTime() - began);
         } catch (IOException e) {
             throw new ClientException("cannot write the download to " + part + ": " + e.getMessage()
                     + "; check the cache's disk (free space, permissions)", e);

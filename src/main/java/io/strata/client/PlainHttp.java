@@ -42,6 +42,8 @@ final class PlainHttp implements AutoCloseable {
     private final Map<String, String> headers = new LinkedHashMap<>();
     /** Body bytes read with the head, handed out before reading the socket again. */
     private ByteBuffer leftover = ByteBuffer.allocate(0);
+    /** Time spent waiting for body bytes to arrive. */
+    private long waitedNanos;
     /** Body bytes still to come, or -1 when the body runs to the end of the connection. */
     private long remaining = -1;
 
@@ -128,6 +130,9 @@ final class PlainHttp implements AutoCloseable {
 
     int status() { return status; }
 
+    /** How long reads of the body waited for bytes from the network so far. */
+    long waitedNanos() { return waitedNanos; }
+
     /** A response header by name (case-insensitive). */
     Optional<String> header(String name) { return Optional.ofNullable(headers.get(name.toLowerCase(Locale.ROOT))); }
 
@@ -157,7 +162,11 @@ final class PlainHttp implements AutoCloseable {
                 into.put(leftover.slice(leftover.position(), n));
                 leftover.position(leftover.position() + n);
             } else {
-                while ((n = channel.read(into)) == 0) await(SelectionKey.OP_READ, "receiving");
+                while ((n = channel.read(into)) == 0) {
+                    long waiting = System.nanoTime();
+                    await(SelectionKey.OP_READ, "receiving");
+                    waitedNanos += System.nanoTime() - waiting;
+                }
                 if (n < 0) {
                     if (remaining > 0) throw new EOFException("the connection closed early");
                     remaining = 0;

@@ -28,6 +28,11 @@ final class Timings {
     /** A recorder for {@code what} (e.g. "pull 3f2a… 600 MiB"), or one that records nothing when timings are off. */
     static Timings of(String what) { return ENABLED ? new Timings(what, true) : OFF; }
 
+    /** Prints one line of its own, e.g. a decision taken on measurements. */
+    static void note(String line) {
+        if (ENABLED) System.err.println("timings: " + line);
+    }
+
     /** The current time, for {@link #add}; 0 when off, so a disabled recorder costs no clock reads. */
     long start() { return on ? System.nanoTime() : 0; }
 
