@@ -1,6 +1,7 @@
 package io.strata.client;
 
-import java.util.concurrent.Semaphore;
+import java.util.Comparator;
+import java.util.PriorityQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -19,19 +20,48 @@ final class ConnectionGate {
     /** A slow link is recognised within this time, so the other connections start with little delay. */
     static final long PROBE_NANOS = 200_000_000L;
 
-    private final Semaphore slots;
     private final int jobs;
     private final AtomicBoolean decided;
+    private final Object lock = new Object();
+    /** Waiting requests, lowest rank first, then in arrival order. */
+    private final PriorityQueue<long[]> waiting = new PriorityQueue<>(Comparator.<long[]>comparingLong(w -> w[0]).thenComparingLong(w -> w[1]));
+    private long arrivals;
+    private int free;
 
     ConnectionGate(int jobs) {
         this.jobs = jobs;
-        this.slots = new Semaphore(1, true);
+        this.free = 1;
         this.decided = new AtomicBoolean(jobs <= 1);
     }
 
-    void acquire() throws InterruptedException { slots.acquire(); }
+    /**
+     * Takes a slot, waiting for one; among waiting requests the lowest {@code rank} goes first (a
+     * range's index in its layer), so a layer's first range comes before its later ones and the
+     * hasher, which needs the layer from its start, is never left waiting behind a later range.
+     */
+    void acquire(int rank) throws InterruptedException {
+        synchronized (lock) {
+            long[] me = {rank, arrivals++};
+            waiting.add(me);
+            try {
+                while (free == 0 || waiting.peek() != me) lock.wait();
+            } catch (InterruptedException e) {
+                waiting.remove(me);
+                lock.notifyAll();
+                throw e;
+            }
+            waiting.poll();
+            free--;
+            lock.notifyAll();
+        }
+    }
 
-    void release() { slots.release(); }
+    void release() {
+        synchronized (lock) {
+            free++;
+            lock.notifyAll();
+        }
+    }
 
     /** A connection has received {@code bytes} in {@code elapsedNanos}, of which it waited {@code waitedNanos} for the network. */
     void observe(long bytes, long waitedNanos, long elapsedNanos) {
@@ -49,7 +79,12 @@ final class ConnectionGate {
 
     private void decide(boolean open, long bytes, long waitedNanos, long elapsedNanos) {
         if (!decided.compareAndSet(false, true)) return;
-        if (open) slots.release(jobs - 1);
+        if (open) {
+            synchronized (lock) {
+                free += jobs - 1;
+                lock.notifyAll();
+            }
+        }
         Timings.note(String.format(java.util.Locale.ROOT, "connections: %s after %s in %.3fs, %.0f%% of it waiting for the network",
                 open ? jobs + " (opened)" : "1 (the network is not the limit)", Human.bytes(bytes), elapsedNanos / 1e9,
                 elapsedNanos > 0 ? 100.0 * waitedNanos / elapsedNanos : 0));

@@ -139,10 +139,12 @@ final class LayerDownload {
             throws IOException, InterruptedException {
         boolean whole = segments.size() == 1;
         List<Future<?>> workers = new ArrayList<>();
-        for (Segment segment : segments) {
+        for (int i = 0; i < segments.size(); i++) {
+            Segment segment = segments.get(i);
             if (segment.complete()) continue;
+            int rank = i;
             workers.add(threads.submit(() -> {
-                fetchRange(url, digest, size, segment, whole, hasher, timings);
+                fetchRange(url, digest, size, segment, rank, whole, hasher, timings);
                 return null;
             }));
         }
@@ -164,13 +166,14 @@ final class LayerDownload {
         }
     }
 
-    private void fetchRange(URI url, Digest digest, long size, Segment segment, boolean whole, PrefixHasher hasher, Timings timings)
+    private void fetchRange(URI url, Digest digest, long size, Segment segment, int rank, boolean whole, PrefixHasher hasher,
+                            Timings timings)
             throws IOException, InterruptedException {
         int stalls = 0;
         ByteBuffer buffer = ByteBuffer.allocateDirect(RECEIVE_BUFFER);
         while (!segment.complete()) {
             Attempt attempt;
-            policy.connections().acquire();
+            policy.connections().acquire(rank);
             try {
                 attempt = attempt(url, digest, size, segment, whole, hasher, buffer, timings);
             } finally {
