@@ -102,6 +102,13 @@ public final class RegistryClient {
         return client;
     }
 
+    /** Builds the JDK client in a background thread, so the first request that needs it does not wait ~0.3 s for it. */
+    void warmUp() {
+        Thread thread = new Thread(this::http, "strata-http-warm-up");
+        thread.setDaemon(true);
+        thread.start();
+    }
+
     /** Whether requests to the registry can go over {@link PlainHttp} (plain http://). */
     boolean plain() { return "http".equalsIgnoreCase(base.getScheme()); }
 
