@@ -5,6 +5,7 @@
 #
 #   bench/pull-push.sh                  # ROUNDS=3 by default
 #   ROUNDS=1 THROTTLE=0 bench/pull-push.sh
+#   CLIENT_JAR=/tmp/old-strata.jar bench/pull-push.sh   # another build's client, same server
 #
 # Every round starts its own registry (the jar of this tree) on a free port with a fresh data dir,
 # pushes the chain into it (an empty registry), then pulls it into an empty cache with --jobs 1 and
@@ -20,7 +21,7 @@ THROTTLE=${THROTTLE:-50000000}
 HERE=$(cd "$(dirname "$0")/.." && pwd); JAR=$HERE/target/strata.jar
 [ -f "$JAR" ] && [ -d "$HERE/target/test-classes/io/strata/testing" ] || (cd "$HERE" && mvn -q -o -DskipTests package)
 W=${BENCH_DIR:-/tmp/strata-pull-bench}; rm -rf "$W"; mkdir -p "$W/chain"
-CLIENT=(java -Xmx64m -jar "$JAR")
+CLIENT=(java -Xmx64m -jar "${CLIENT_JAR:-$JAR}") # CLIENT_JAR=old.jar measures another client against this tree's server
 SERVER_PID=; PROXY_PID=
 cleanup() {
   [ -z "$SERVER_PID" ] || kill "$SERVER_PID" 2>/dev/null || true
