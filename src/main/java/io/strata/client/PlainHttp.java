@@ -38,6 +38,8 @@ final class PlainHttp implements AutoCloseable {
     private final SocketChannel channel;
     private final Selector selector;
     private final Duration idleTimeout;
+    /** A HEAD answer has headers only, whatever its Content-Length says. */
+    private final boolean headRequest;
     private int status;
     private final Map<String, String> headers = new LinkedHashMap<>();
     /** Body bytes read with the head, handed out before reading the socket again. */
@@ -47,7 +49,8 @@ final class PlainHttp implements AutoCloseable {
     /** Body bytes still to come, or -1 when the body runs to the end of the connection. */
     private long remaining = -1;
 
-    private PlainHttp(SocketChannel channel, Selector selector, Duration idleTimeout) {
+    private PlainHttp(SocketChannel channel, Selector selector, Duration idleTimeout, boolean headRequest) {
+        this.headRequest = headRequest;
         this.channel = channel;
         this.selector = selector;
         this.idleTimeout = idleTimeout;
@@ -77,7 +80,7 @@ final class PlainHttp implements AutoCloseable {
         try {
             channel.configureBlocking(false);
             selector = Selector.open();
-            get = new PlainHttp(channel, selector, idleTimeout);
+            get = new PlainHttp(channel, selector, idleTimeout, method.equals("HEAD"));
             if (!channel.connect(new InetSocketAddress(url.getHost(), port))) {
                 get.await(SelectionKey.OP_CONNECT, "connecting");
                 channel.finishConnect();
@@ -232,7 +235,7 @@ final class PlainHttp implements AutoCloseable {
             if (colon > 0) headers.merge(lines[i].substring(0, colon).strip().toLowerCase(Locale.ROOT), lines[i].substring(colon + 1).strip(), (a, b) -> a + ", " + b);
         }
         leftover = ByteBuffer.wrap(head.array(), end + 4, head.position() - end - 4);
-        remaining = status == 204 || status == 304 ? 0 : contentLength().orElse(-1);
+        remaining = headRequest || status == 204 || status == 304 ? 0 : contentLength().orElse(-1);
         if (remaining > 0 && leftover.remaining() > remaining) leftover.limit(leftover.position() + (int) remaining);
     }
 

@@ -88,7 +88,7 @@ public final class Pusher {
                     + " the registry's operator makes one with 'strata token create --scope push,publish'");
         }
 
-        registry.warmUp(); // HEAD, the upload sessions and publish go over the JDK client: build it while the base is hashed
+        registry.warmUp(); // over https every request goes over the JDK client: build it while the base is hashed
         List<LocalLayer> local = LocalChain.follow(options.top());
         console.info("push: " + options.top() + ": a chain of " + local.size() + " layer" + (local.size() == 1 ? "" : "s")
                 + ", " + Human.bytes(local.stream().mapToLong(LocalLayer::size).sum()));

@@ -28,6 +28,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
 import java.util.function.LongConsumer;
 import java.util.function.Supplier;
 import java.util.zip.GZIPInputStream;
@@ -102,8 +103,9 @@ public final class RegistryClient {
         return client;
     }
 
-    /** Builds the JDK client in a background thread, so the first request that needs it does not wait ~0.3 s for it. */
+    /** Builds the JDK client in a background thread if requests will need it (https), so the first does not wait ~0.3 s for it. */
     void warmUp() {
+        if (plain()) return;
         Thread thread = new Thread(this::http, "strata-http-warm-up");
         thread.setDaemon(true);
         thread.start();
@@ -176,31 +178,28 @@ public final class RegistryClient {
 
     /** Whether the registry stores {@code digest} ({@code HEAD /layers/<sha256>.qcow2}). */
     public boolean hasLayer(Digest digest) throws IOException, InterruptedException {
-        HttpRequest request = HttpRequest.newBuilder(layerUri(digest)).timeout(timeout)
-                .method("HEAD", HttpRequest.BodyPublishers.noBody()).build();
-        HttpResponse<Void> response = send(request, HttpResponse.BodyHandlers.discarding());
-        if (response.statusCode() == 200) return true;
-        if (response.statusCode() == 404) return false;
-        throw error("HEAD layers/" + digest.fileName(), response.statusCode(), response.headers(), new byte[0]);
+        Reply reply = call("HEAD", layerUri(digest), Map.of(), null);
+        if (reply.status() == 200) return true;
+        if (reply.status() == 404) return false;
+        throw error("HEAD layers/" + digest.fileName(), reply.status(), reply.header(), new byte[0]);
     }
 
     // ------------------------------------------------------------------ uploads (DESIGN §6)
 
     /** {@code POST /api/v1/uploads}: a new resumable upload; returns its location. */
     public URI startUpload() throws IOException, InterruptedException {
-        HttpResponse<byte[]> response = send(authed(resolve("api/v1/uploads")).POST(HttpRequest.BodyPublishers.noBody()).build(),
-                HttpResponse.BodyHandlers.ofByteArray());
-        if (response.statusCode() != 202) throw error("POST api/v1/uploads", response.statusCode(), response.headers(), response.body());
-        String location = response.headers().firstValue("Location").orElseThrow(() ->
+        Reply reply = call("POST", resolve("api/v1/uploads"), auth(), new byte[0]);
+        if (reply.status() != 202) throw error("POST api/v1/uploads", reply.status(), reply.header(), reply.body());
+        String location = reply.header().apply("Location").orElseThrow(() ->
                 new ClientException("the registry started an upload without a Location header; is it a Strata registry?"));
         return base.resolve(location);
     }
 
     /** How many bytes of the upload the registry holds ({@code GET <location>}, header {@code Upload-Offset}). */
     public long uploadOffset(URI location) throws IOException, InterruptedException {
-        HttpResponse<byte[]> response = send(authed(location).GET().build(), HttpResponse.BodyHandlers.ofByteArray());
-        if (response.statusCode() != 200) throw error("GET upload", response.statusCode(), response.headers(), response.body());
-        return offsetHeader(response).orElseThrow(() -> new ClientException("the registry did not say how much of the upload it holds"));
+        Reply reply = call("GET", location, auth(), null);
+        if (reply.status() != 200) throw error("GET upload", reply.status(), reply.header(), reply.body());
+        return offset(reply.header().apply("Upload-Offset")).orElseThrow(() -> new ClientException("the registry did not say how much of the upload it holds"));
     }
 
     /**
@@ -282,17 +281,14 @@ public final class RegistryClient {
     /** {@code PUT <location>?digest=sha256:<hex>}: makes the upload the layer {@code digest}. */
     public void finishUpload(URI location, Digest digest) throws IOException, InterruptedException {
         URI finish = URI.create(location + (location.getRawQuery() == null ? "?" : "&") + "digest=sha256:" + digest.hex());
-        HttpResponse<byte[]> response = send(authed(finish).PUT(HttpRequest.BodyPublishers.noBody()).build(),
-                HttpResponse.BodyHandlers.ofByteArray());
-        if (response.statusCode() != 201 && response.statusCode() != 200) {
-            throw error("PUT upload", response.statusCode(), response.headers(), response.body());
-        }
+        Reply reply = call("PUT", finish, auth(), new byte[0]);
+        if (reply.status() != 201 && reply.status() != 200) throw error("PUT upload", reply.status(), reply.header(), reply.body());
     }
 
     /** {@code DELETE <location>}, best effort: an abandoned upload also expires on its own. */
     public void cancelUpload(URI location) {
         try {
-            send(authed(location).DELETE().build(), HttpResponse.BodyHandlers.discarding());
+            call("DELETE", location, auth(), new byte[0]);
         } catch (IOException e) {
             // the registry expires it
         } catch (InterruptedException e) {
@@ -304,23 +300,45 @@ public final class RegistryClient {
 
     /** {@code POST /api/v1/images}; returns the image as the registry describes it. */
     public JsonNode publish(JsonNode body) throws IOException, InterruptedException {
-        HttpRequest request = authed(resolve("api/v1/images")).header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body))).build();
-        HttpResponse<byte[]> response = send(request, HttpResponse.BodyHandlers.ofByteArray());
-        if (response.statusCode() != 201) throw error("POST api/v1/images", response.statusCode(), response.headers(), response.body());
-        return JSON.readTree(response.body());
+        Map<String, String> headers = new LinkedHashMap<>(auth());
+        headers.put("Content-Type", "application/json");
+        Reply reply = call("POST", resolve("api/v1/images"), headers, JSON.writeValueAsBytes(body));
+        if (reply.status() != 201) throw error("POST api/v1/images", reply.status(), reply.header(), reply.body());
+        return JSON.readTree(reply.body());
     }
 
     /** {@code GET /api/v1/images/<fingerprint>}, empty on 404. */
     public Optional<JsonNode> image(Digest fingerprint) throws IOException, InterruptedException {
-        HttpRequest request = HttpRequest.newBuilder(resolve("api/v1/images/" + fingerprint.hex())).timeout(timeout).GET().build();
-        HttpResponse<byte[]> response = send(request, HttpResponse.BodyHandlers.ofByteArray());
-        if (response.statusCode() == 404) return Optional.empty();
-        if (response.statusCode() != 200) throw error("GET api/v1/images", response.statusCode(), response.headers(), response.body());
-        return Optional.of(JSON.readTree(response.body()));
+        Reply reply = call("GET", resolve("api/v1/images/" + fingerprint.hex()), Map.of(), null);
+        if (reply.status() == 404) return Optional.empty();
+        if (reply.status() != 200) throw error("GET api/v1/images", reply.status(), reply.header(), reply.body());
+        return Optional.of(JSON.readTree(reply.body()));
     }
 
     // ------------------------------------------------------------------ internals
+
+    /** A small answer, read whole. */
+    private record Reply(int status, Function<String, Optional<String>> header, byte[] body) {}
+
+    /**
+     * One request with a small body (or none: null), over {@link PlainHttp} to an http:// registry,
+     * else (and for redirects and chunked answers) over the JDK client.
+     */
+    private Reply call(String method, URI uri, Map<String, String> headers, byte[] body) throws IOException, InterruptedException {
+        if (plain()) {
+            PlainHttp.Body payload = body == null ? null : new PlainHttp.Body(ByteBuffer.wrap(body), null, 0, 0, n -> { });
+            try (PlainHttp answer = plainHttp(uri, method, headers, payload, timeout)) {
+                if (answer.status() / 100 != 3 && answer.plainBody()) return new Reply(answer.status(), answer::header, answer.readAll());
+            }
+        }
+        HttpRequest.Builder request = HttpRequest.newBuilder(uri).timeout(timeout)
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
+        headers.forEach(request::header);
+        HttpResponse<byte[]> response = send(request.build(), HttpResponse.BodyHandlers.ofByteArray());
+        return new Reply(response.statusCode(), response.headers()::firstValue, response.body());
+    }
+
+    private Map<String, String> auth() throws ClientException { return Map.of("Authorization", "Bearer " + secret()); }
 
     private HttpRequest.Builder authed(URI uri) throws ClientException {
         return HttpRequest.newBuilder(uri).timeout(timeout).header("Authorization", "Bearer " + secret());
