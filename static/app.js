@@ -123,6 +123,56 @@ function closeDetail() {
 
 // ---- loading and status -------------------------------------------------------------------------
 
+// A private registry (serve --private) answers 401 to every read without a token. The page then asks
+// for one and keeps it only for this tab (sessionStorage, never localStorage or a cookie), sending it
+// as a Bearer token on its own fetches.
+const TOKEN_KEY = 'strata.token';
+
+function authHeaders() {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+class TokenNeeded extends Error {}
+
+async function refusalMessage(response) {
+  try {
+    const body = await response.json();
+    return body?.errors?.[0]?.message || '';
+  } catch {
+    return '';
+  }
+}
+
+function showTokenPrompt(error) {
+  const hadToken = sessionStorage.getItem(TOKEN_KEY) !== null;
+  sessionStorage.removeItem(TOKEN_KEY);
+  const input = h('input', {
+    id: 'token-input', type: 'password', name: 'token', autocomplete: 'off', spellcheck: 'false',
+    placeholder: 'strata_pat_…', required: true,
+  });
+  const form = h('form', {
+    class: 'token-form', id: 'token-form',
+    onsubmit: (event) => {
+      event.preventDefault();
+      const token = input.value.trim();
+      if (!token) return;
+      sessionStorage.setItem(TOKEN_KEY, token);
+      load();
+    },
+  },
+  h('label', { for: 'token-input' }, 'Access token'),
+  input,
+  h('div', { class: 'status-actions' }, h('button', { type: 'submit', class: 'button primary' }, 'Open the catalog')));
+  showStatus(h('div', { class: 'status-card', role: 'alert', dataset: { state: 'token' } },
+    h('p', { class: 'status-title' }, 'This registry is private'),
+    h('p', { class: 'status-detail' }, hadToken && error.message
+      ? `The token was refused: ${error.message}`
+      : 'Reading it needs a token (any scope). It is kept only in this tab and sent only to this registry.'),
+    form));
+  input.focus();
+}
+
 class LoadError extends Error {
   constructor(title, detail) {
     super(detail);
@@ -139,6 +189,10 @@ async function load() {
     state.catalog = buildCatalog(await fetchIndex());
   } catch (error) {
     view.main.removeAttribute('aria-busy');
+    if (error instanceof TokenNeeded) {
+      showTokenPrompt(error);
+      return;
+    }
     showLoadError(error);
     return;
   }
@@ -160,11 +214,12 @@ async function load() {
 async function fetchIndex() {
   let response;
   try {
-    response = await fetch('index.json', { headers: { Accept: 'application/json' }, cache: 'no-cache' });
+    response = await fetch('index.json', { headers: { Accept: 'application/json', ...authHeaders() }, cache: 'no-cache' });
   } catch {
     throw new LoadError('Cannot reach the registry',
       `The request for ${registryBase}/index.json got no answer. Check that the registry is running and reachable, then retry.`);
   }
+  if (response.status === 401) throw new TokenNeeded(await refusalMessage(response));
   if (!response.ok) {
     throw new LoadError('The registry could not serve its catalog',
       `GET /index.json answered HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}.`);
@@ -618,7 +673,7 @@ async function requestAliasHistory(catalog, alias) {
   const path = `api/v1/alias-history/${alias.split('/').map(encodeURIComponent).join('/')}`;
   let response;
   try {
-    response = await fetch(path, { headers: { Accept: 'application/json' }, cache: 'no-cache' });
+    response = await fetch(path, { headers: { Accept: 'application/json', ...authHeaders() }, cache: 'no-cache' });
   } catch {
     throw new HistoryError('the registry did not answer');
   }

@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import io.javalin.Javalin;
 import io.javalin.compression.CompressionStrategy;
 import io.javalin.json.JavalinJackson;
+import io.strata.audit.AuditDao;
+import io.strata.audit.AuditLog;
 import io.strata.auth.TokenDao;
 import io.strata.auth.TokenService;
 import io.strata.catalog.CatalogService;
@@ -16,10 +18,12 @@ import io.strata.db.Database;
 import io.strata.gc.GarbageCollector;
 import io.strata.http.Routes;
 import io.strata.http.Services;
+import io.strata.http.guard.Hardening;
 import io.strata.layer.FsLayerStore;
 import io.strata.layer.LayerDao;
 import io.strata.layer.LayerService;
 import io.strata.layer.Recovery;
+import io.strata.tls.HttpsEndpoint;
 import io.strata.upload.UploadDao;
 import io.strata.upload.UploadService;
 import org.slf4j.Logger;
@@ -28,6 +32,7 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.time.Clock;
+import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -41,13 +46,16 @@ public final class StrataServer implements AutoCloseable {
     private final Javalin app;
     private final ScheduledExecutorService maintenance;
     private final DataDirLock lock;
+    private final Optional<HttpsEndpoint> https;
 
-    private StrataServer(ServerConfig config, Services services, Javalin app, ScheduledExecutorService maintenance, DataDirLock lock) {
+    private StrataServer(ServerConfig config, Services services, Javalin app, ScheduledExecutorService maintenance, DataDirLock lock,
+                         Optional<HttpsEndpoint> https) {
         this.config = config;
         this.services = services;
         this.app = app;
         this.maintenance = maintenance;
         this.lock = lock;
+        this.https = https;
     }
 
     /** Opens (or creates) the data directory, recovers it after any crash, and starts listening. */
@@ -63,6 +71,8 @@ public final class StrataServer implements AutoCloseable {
     }
 
     private static StrataServer start(ServerConfig config, DataDirLock lock) throws IOException {
+        // Unusable certificate files stop the start before the database is touched.
+        Optional<HttpsEndpoint> https = config.tls().isPresent() ? Optional.of(HttpsEndpoint.load(config.tls().get())) : Optional.empty();
         Services services = openServices(config);
         new Recovery(services.layers(), services.database().dao(LayerDao.class)).run();
         services.uploads().recover();
@@ -83,7 +93,9 @@ public final class StrataServer implements AutoCloseable {
             } else {
                 javalin.staticFiles.add("/static", Location.CLASSPATH);
             }
-            Routes.install(javalin, services, json);
+            Routes.install(javalin, services, json, config.limits(), config.access(), privatePages(config));
+            https.ifPresent(endpoint -> endpoint.install(javalin.jetty, config.host(), config.port()));
+            Hardening.install(javalin, config.limits());
         });
         app.start();
 
@@ -101,7 +113,7 @@ public final class StrataServer implements AutoCloseable {
                 LOG.warn("upload expiry failed", e);
             }
         }, period, period, TimeUnit.SECONDS);
-        return new StrataServer(config, services, app, maintenance, lock);
+        return new StrataServer(config, services, app, maintenance, lock, https);
     }
 
     /** The services without HTTP, for commands that work on a data directory directly (token, gc, verify). */
@@ -109,13 +121,30 @@ public final class StrataServer implements AutoCloseable {
         Files.createDirectories(config.dataDir());
         Database database = Database.open(config.dataDir().resolve("strata.db"));
         FsLayerStore store = new FsLayerStore(config.dataDir());
-        LayerService layers = new LayerService(store, database.dao(LayerDao.class), config.allowEncryption());
-        UploadService uploads = new UploadService(layers, database.dao(UploadDao.class), config.maxLayerBytes(),
-                config.minFreeBytes(), config.uploadExpiry(), Clock.systemUTC());
-        TokenService tokens = new TokenService(database.dao(TokenDao.class));
+        LayerService layers = new LayerService(store, database.dao(LayerDao.class), config.allowEncryption(),
+                config.limits().maxVirtualSize(), config.limits().maxChainDepth());
         CatalogService catalog = new CatalogService(database.jdbi(), Clock.systemUTC());
+        UploadService uploads = new UploadService(layers, database.dao(UploadDao.class), config.maxLayerBytes(),
+                config.minFreeBytes(), config.uploadExpiry(), Clock.systemUTC(), config.access().maxOpenUploads(), catalog::publishedLayers);
+        TokenService tokens = new TokenService(database.dao(TokenDao.class), Clock.systemUTC());
         GarbageCollector gc = new GarbageCollector(layers, database.dao(LayerDao.class), catalog, uploads, Clock.systemUTC());
-        return new Services(database, layers, uploads, tokens, catalog, new IndexService(catalog), gc);
+        AuditLog audit = new AuditLog(database.dao(AuditDao.class), Clock.systemUTC());
+        return new Services(database, layers, uploads, tokens, catalog, new IndexService(catalog), gc, audit);
+    }
+
+    /** The catalog page's HTML, which a private registry answers with 401 to a browser without a token (the page then asks for one). */
+    private static java.util.Map<String, java.util.function.Supplier<byte[]>> privatePages(ServerConfig config) {
+        java.util.function.Supplier<byte[]> page = () -> {
+            try {
+                if (config.staticDir().isPresent()) return Files.readAllBytes(config.staticDir().get().resolve("index.html"));
+                try (var in = StrataServer.class.getResourceAsStream("/static/index.html")) {
+                    return in == null ? "<!doctype html><title>Strata</title>".getBytes() : in.readAllBytes();
+                }
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        };
+        return java.util.Map.of("/", page, "/index.html", page);
     }
 
     public int port() { return app.port(); }
@@ -124,6 +153,14 @@ public final class StrataServer implements AutoCloseable {
         String host = config.host().contains(":") ? "[" + config.host() + "]" : config.host();
         return "http://" + (host.equals("0.0.0.0") ? "127.0.0.1" : host) + ":" + port();
     }
+
+    /** The same port over TLS, when {@code --tls-cert} is given; {@link #baseUrl()} keeps answering plain HTTP. */
+    public Optional<String> httpsUrl() {
+        return https.map(endpoint -> "https" + baseUrl().substring("http".length()));
+    }
+
+    /** The HTTPS side (its certificate, a renewal check), when TLS is on. */
+    public Optional<HttpsEndpoint> https() { return https; }
 
     public Services services() { return services; }
 

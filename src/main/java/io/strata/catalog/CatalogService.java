@@ -123,11 +123,15 @@ public final class CatalogService {
     }
 
     /** Unpublishes a version; its layers stay until garbage collection. Aliases fall back to the product's next newest version. */
-    public Image deleteImage(Digest fingerprint) {
+    public Image deleteImage(Digest fingerprint) { return deleteImage(fingerprint, product -> {}); }
+
+    /** As {@link #deleteImage(Digest)}, after {@code allowed} accepted the image's product id (it throws to refuse), in the same transaction. */
+    public Image deleteImage(Digest fingerprint, java.util.function.Consumer<String> allowed) {
         synchronized (writeLock) {
         Image deleted = inTransaction(handle -> {
             ImageDao images = handle.attach(ImageDao.class);
             Image image = images.find(fingerprint.hex()).orElseThrow(() -> unknownImage(fingerprint.hex()));
+            allowed.accept(image.product().id());
             Set<String> affected = new LinkedHashSet<>(handle.attach(AliasDao.class).namesFor(image.product().id()));
             Map<String, String> before = resolve(handle, affected);
             images.delete(fingerprint.hex());
@@ -143,7 +147,13 @@ public final class CatalogService {
     }
 
     /** Points {@code alias} at a product (which must have a version); returns the fingerprint it now resolves to. */
-    public String setAlias(String alias, String productId) {
+    public String setAlias(String alias, String productId) { return setAlias(alias, productId, current -> {}); }
+
+    /**
+     * As {@link #setAlias(String, String)}, after {@code allowedToMove} accepted the product the alias
+     * points at now (it throws to refuse; not called for a new alias), in the same transaction.
+     */
+    public String setAlias(String alias, String productId, java.util.function.Consumer<String> allowedToMove) {
         PublishRequest.checkAlias(alias);
         Product product = Product.parse(productId);
         if (product == null) {
@@ -156,6 +166,7 @@ public final class CatalogService {
                 throw new ApiException(ErrorCode.IMAGE_UNKNOWN, "product " + product.id() + " has no published version to point an alias at",
                         Map.of("product", product.id()));
             }
+            handle.attach(AliasDao.class).productOf(alias).ifPresent(allowedToMove);
             Map<String, String> before = resolve(handle, Set.of(alias));
             Instant now = now();
             handle.attach(AliasDao.class).upsert(alias, product.id(), now.toString());
@@ -168,11 +179,14 @@ public final class CatalogService {
         }
     }
 
-    public void deleteAlias(String alias) {
+    public void deleteAlias(String alias) { deleteAlias(alias, product -> {}); }
+
+    /** As {@link #deleteAlias(String)}, after {@code allowed} accepted the product the alias points at (it throws to refuse). */
+    public void deleteAlias(String alias, java.util.function.Consumer<String> allowed) {
         synchronized (writeLock) {
         inTransaction(handle -> {
             AliasDao aliases = handle.attach(AliasDao.class);
-            if (aliases.productOf(alias).isEmpty()) throw unknownAlias(alias);
+            allowed.accept(aliases.productOf(alias).orElseThrow(() -> unknownAlias(alias)));
             aliases.delete(alias);
             Instant now = now();
             aliases.record(alias, null, null, "deleted", now.toString());
@@ -203,6 +217,15 @@ public final class CatalogService {
     }
 
     /** The aliases currently resolving to {@code image}. */
+    /** Every layer some image's chain uses (hidden images too: their layers are published, only incomplete). */
+    public Set<Digest> publishedLayers() {
+        Snapshot snapshot = current;
+        Set<Digest> layers = new java.util.HashSet<>();
+        for (Image image : snapshot.images()) layers.addAll(image.chain());
+        for (Image image : snapshot.hidden()) layers.addAll(image.chain());
+        return layers;
+    }
+
     public List<String> aliasesOf(Image image) { return current.aliasesOf(image.fingerprint()); }
 
     /**

@@ -1,8 +1,11 @@
 package io.strata.cli;
 
 import io.strata.StrataServer;
+import io.strata.config.AccessConfig;
+import io.strata.config.Limits;
 import io.strata.config.ServerConfig;
 import io.strata.config.Units;
+import io.strata.tls.TlsConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -52,11 +55,58 @@ final class ServeCommand implements Callable<Integer> {
             description = "Serve the catalog page from DIR instead of the copy built into the jar (for working on the page).")
     Path staticDir;
 
+    @Option(names = "--tls-cert", paramLabel = "FILE", defaultValue = "${env:STRATA_TLS_CERT}",
+            description = "Also serve HTTPS (TLS 1.3/1.2) on the same port with this PEM certificate chain, server certificate first; "
+                    + "plain HTTP keeps working. Needs --tls-key; renewed files are picked up without a restart (env STRATA_TLS_CERT).")
+    Path tlsCert;
+
+    @Option(names = "--tls-key", paramLabel = "FILE", defaultValue = "${env:STRATA_TLS_KEY}",
+            description = "The certificate's private key: unencrypted PKCS#8 PEM ('BEGIN PRIVATE KEY'), RSA or EC (env STRATA_TLS_KEY).")
+    Path tlsKey;
+
+    @Option(names = "--write-rate", paramLabel = "N", defaultValue = "${env:STRATA_WRITE_RATE:-100}",
+            description = "Write requests (POST/PUT/PATCH/DELETE) per second one client address may make on average; more get 429 (env STRATA_WRITE_RATE; default: ${DEFAULT-VALUE}).")
+    String writeRate;
+
+    @Option(names = "--write-burst", paramLabel = "N", defaultValue = "${env:STRATA_WRITE_BURST:-1000}",
+            description = "Write requests one address may make at once before --write-rate applies (env STRATA_WRITE_BURST; default: ${DEFAULT-VALUE}).")
+    int writeBurst;
+
+    @Option(names = "--min-upload-rate", paramLabel = "SIZE", defaultValue = "${env:STRATA_MIN_UPLOAD_RATE:-16K}",
+            description = "Upload bodies slower than SIZE per second over 10 s get 408 (the session keeps what arrived); 0 disables (env STRATA_MIN_UPLOAD_RATE; default: ${DEFAULT-VALUE}).")
+    String minUploadRate;
+
+    @Option(names = "--idle-timeout", paramLabel = "DURATION", defaultValue = "${env:STRATA_IDLE_TIMEOUT:-30s}",
+            description = "Close connections with no traffic this long (env STRATA_IDLE_TIMEOUT; default: ${DEFAULT-VALUE}).")
+    String idleTimeout;
+
+    @Option(names = "--header-timeout", paramLabel = "DURATION", defaultValue = "${env:STRATA_HEADER_TIMEOUT:-10s}",
+            description = "Close connections whose request headers take longer than this to arrive (env STRATA_HEADER_TIMEOUT; default: ${DEFAULT-VALUE}).")
+    String headerTimeout;
+
+    @Option(names = "--max-virtual-size", paramLabel = "SIZE", defaultValue = "${env:STRATA_MAX_VIRTUAL_SIZE:-16T}",
+            description = "Refuse layers whose virtual (guest) disk size is larger (env STRATA_MAX_VIRTUAL_SIZE; default: ${DEFAULT-VALUE}).")
+    String maxVirtualSize;
+
+    @Option(names = "--max-chain-depth", paramLabel = "N", defaultValue = "${env:STRATA_MAX_CHAIN_DEPTH:-32}",
+            description = "Refuse layers whose backing chain, the layer included, would be longer (env STRATA_MAX_CHAIN_DEPTH; default: ${DEFAULT-VALUE}).")
+    int maxChainDepth;
+
+    @Option(names = "--private", defaultValue = "${env:STRATA_PRIVATE:-false}",
+            description = {"Every read (index, streams, layers, catalog page, API) needs a token, as Bearer or as the",
+                    "password of HTTP Basic (curl -u x:TOKEN); any scope reads. /healthz stays public (env STRATA_PRIVATE)."})
+    boolean privateMode;
+
+    @Option(names = "--max-open-uploads", paramLabel = "N", defaultValue = "${env:STRATA_MAX_OPEN_UPLOADS:-32}",
+            description = "Resumable upload sessions one token may have open at once; more answer 429 (env STRATA_MAX_OPEN_UPLOADS; default: ${DEFAULT-VALUE}).")
+    int maxOpenUploads;
+
     @Override
     public Integer call() throws Exception {
         ServerConfig config = new ServerConfig(data.dataDir.toAbsolutePath().normalize(), host, port,
                 Units.parseSize(maxLayerSize), Units.parseSize(minFree), Units.parseDuration(uploadExpiry),
-                allowEncrypted, Optional.ofNullable(staticDir), Optional.ofNullable(importDir));
+                allowEncrypted, Optional.ofNullable(staticDir), Optional.ofNullable(importDir), tls(), limits(),
+                new AccessConfig(privateMode, maxOpenUploads));
         StrataServer server = StrataServer.start(config);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -64,11 +114,30 @@ final class ServeCommand implements Callable<Integer> {
             stopped.countDown();
         }, "strata-shutdown"));
         System.out.println("strata listening on " + server.baseUrl() + "  (data: " + config.dataDir() + ")");
+        server.httpsUrl().ifPresent(https -> System.out.println("  https:   " + https + "/   (certificate "
+                + server.https().orElseThrow().certificate().getSubjectX500Principal().getName() + ", plain HTTP on the same port)"));
         System.out.println("  layers:  " + server.baseUrl() + "/layers/<sha256>.qcow2");
         System.out.println("  catalog: " + server.baseUrl() + "/   index: " + server.baseUrl() + "/index.json");
         System.out.println("  health:  " + server.baseUrl() + "/healthz");
+        if (privateMode) System.out.println("  private: every read needs a token (any scope), e.g. curl -u x:TOKEN " + server.baseUrl() + "/index.json");
         System.out.println("  push token: java -jar strata.jar token create --data " + config.dataDir() + " --scope push");
         stopped.await();
         return 0;
+    }
+
+    private Optional<TlsConfig> tls() {
+        if (tlsCert == null && tlsKey == null) return Optional.empty();
+        if (tlsCert == null || tlsKey == null) {
+            throw new IllegalArgumentException("--tls-cert and --tls-key go together (env STRATA_TLS_CERT, STRATA_TLS_KEY): got only "
+                    + (tlsCert == null ? "--tls-key" : "--tls-cert") + "; give both to serve HTTPS, or neither for plain HTTP only");
+        }
+        return Optional.of(new TlsConfig(tlsCert.toAbsolutePath().normalize(), tlsKey.toAbsolutePath().normalize()));
+    }
+
+    private Limits limits() {
+        String rate = writeRate.strip();
+        if (rate.endsWith("/s")) rate = rate.substring(0, rate.length() - 2);
+        return new Limits(Double.parseDouble(rate), writeBurst, Units.parseSize(minUploadRate), Limits.DEFAULT_UPLOAD_RATE_WINDOW,
+                Units.parseDuration(idleTimeout), Units.parseDuration(headerTimeout), Units.parseSize(maxVirtualSize), maxChainDepth);
     }
 }

@@ -3,6 +3,7 @@ package io.strata.client;
 import io.strata.client.LocalChain.LocalLayer;
 import io.strata.layer.Digest;
 import io.strata.layer.qcow2.Qcow2Exception;
+import io.strata.layer.qcow2.Qcow2Info;
 import io.strata.layer.qcow2.Qcow2Inspector;
 
 import java.io.ByteArrayInputStream;
@@ -90,8 +91,12 @@ public record CanonicalLayer(LocalLayer local, byte[] firstCluster, Digest diges
             int read = in.readNBytes(head, 0, length);
             if (read != length) throw new ClientException(local.file() + " shrank while being read");
         }
-        try {
-            Qcow2Inspector.inspect(ByteBuffer.wrap(head), local.size() <= Qcow2Inspector.MAX_HEADER_BYTES, true);
+        try (FileChannel file = FileChannel.open(local.file(), StandardOpenOption.READ)) {
+            Qcow2Info info = Qcow2Inspector.inspect(ByteBuffer.wrap(head), local.size() <= Qcow2Inspector.MAX_HEADER_BYTES, true);
+            // The canonical stream: the new first cluster, then the file.
+            Qcow2Inspector.inspectEnd(info, local.size(), (destination, position) -> position < cluster.length
+                    ? Qcow2Inspector.source(ByteBuffer.wrap(cluster)).read(destination, position)
+                    : file.read(destination, position));
         } catch (Qcow2Exception e) {
             throw new ClientException(local.file() + " cannot be a layer: " + e.getMessage(), e);
         }

@@ -142,7 +142,7 @@ public final class RegistryClient {
 
     public IndexResponse index(Optional<String> etag) throws IOException, InterruptedException {
         if (plain()) {
-            Map<String, String> headers = new LinkedHashMap<>();
+            Map<String, String> headers = new LinkedHashMap<>(readAuth());
             headers.put("Accept", "application/json");
             headers.put("Accept-Encoding", "gzip");
             etag.ifPresent(tag -> headers.put("If-None-Match", tag));
@@ -157,7 +157,7 @@ public final class RegistryClient {
                 }
             }
         }
-        HttpRequest.Builder request = HttpRequest.newBuilder(resolve("index.json")).timeout(timeout)
+        HttpRequest.Builder request = reading(resolve("index.json"))
                 .header("Accept", "application/json").header("Accept-Encoding", "gzip");
         etag.ifPresent(tag -> request.header("If-None-Match", tag));
         HttpResponse<byte[]> response = send(request.GET().build(), HttpResponse.BodyHandlers.ofByteArray());
@@ -178,7 +178,7 @@ public final class RegistryClient {
 
     /** Whether the registry stores {@code digest} ({@code HEAD /layers/<sha256>.qcow2}). */
     public boolean hasLayer(Digest digest) throws IOException, InterruptedException {
-        Reply reply = call("HEAD", layerUri(digest), Map.of(), null);
+        Reply reply = call("HEAD", layerUri(digest), readAuth(), null);
         if (reply.status() == 200) return true;
         if (reply.status() == 404) return false;
         throw error("HEAD layers/" + digest.fileName(), reply.status(), reply.header(), new byte[0]);
@@ -309,7 +309,7 @@ public final class RegistryClient {
 
     /** {@code GET /api/v1/images/<fingerprint>}, empty on 404. */
     public Optional<JsonNode> image(Digest fingerprint) throws IOException, InterruptedException {
-        Reply reply = call("GET", resolve("api/v1/images/" + fingerprint.hex()), Map.of(), null);
+        Reply reply = call("GET", resolve("api/v1/images/" + fingerprint.hex()), readAuth(), null);
         if (reply.status() == 404) return Optional.empty();
         if (reply.status() != 200) throw error("GET api/v1/images", reply.status(), reply.header(), reply.body());
         return Optional.of(JSON.readTree(reply.body()));
@@ -339,6 +339,18 @@ public final class RegistryClient {
     }
 
     private Map<String, String> auth() throws ClientException { return Map.of("Authorization", "Bearer " + secret()); }
+
+    /** A read: carries the token when there is one, so reads of a private registry (serve --private) work too. */
+    private HttpRequest.Builder reading(URI uri) {
+        HttpRequest.Builder request = HttpRequest.newBuilder(uri).timeout(timeout);
+        token.ifPresent(secret -> request.header("Authorization", "Bearer " + secret));
+        return request;
+    }
+
+    /** The headers of a read: the token when there is one (see {@link #reading}). */
+    private Map<String, String> readAuth() {
+        return token.map(secret -> Map.of("Authorization", "Bearer " + secret)).orElse(Map.of());
+    }
 
     private HttpRequest.Builder authed(URI uri) throws ClientException {
         return HttpRequest.newBuilder(uri).timeout(timeout).header("Authorization", "Bearer " + secret());

@@ -1,5 +1,7 @@
 package io.strata.config;
 
+import io.strata.tls.TlsConfig;
+
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
@@ -17,6 +19,9 @@ import java.util.Optional;
  * @param allowEncryption  accept encrypted qcow2 layers (off by default: clients cannot open them without the key)
  * @param staticDir        the catalog page's files, served at {@code /}; empty means the built-in copy
  * @param importDir        a directory of samples to publish on first start, if any
+ * @param tls              HTTPS next to plain HTTP on the same port; empty means plain HTTP only
+ * @param limits           what a client may send before it is refused (hostile input, floods, slow clients)
+ * @param access           private mode and per-token upload bounds
  */
 public record ServerConfig(
         Path dataDir,
@@ -27,7 +32,10 @@ public record ServerConfig(
         Duration uploadExpiry,
         boolean allowEncryption,
         Optional<Path> staticDir,
-        Optional<Path> importDir) {
+        Optional<Path> importDir,
+        Optional<TlsConfig> tls,
+        Limits limits,
+        AccessConfig access) {
 
     public static final long DEFAULT_MAX_LAYER_BYTES = 64L << 30;
     public static final long DEFAULT_MIN_FREE_BYTES = 256L << 20;
@@ -36,26 +44,43 @@ public record ServerConfig(
     /** Defaults for a given data directory: localhost, port 8080, 64 GiB layers, 24 h upload expiry. */
     public static ServerConfig defaults(Path dataDir) {
         return new ServerConfig(dataDir, "127.0.0.1", 8080, DEFAULT_MAX_LAYER_BYTES, DEFAULT_MIN_FREE_BYTES,
-                DEFAULT_UPLOAD_EXPIRY, false, Optional.empty(), Optional.empty());
+                DEFAULT_UPLOAD_EXPIRY, false, Optional.empty(), Optional.empty(), Optional.empty(), Limits.defaults(), AccessConfig.defaults());
     }
 
     public ServerConfig withPort(int newPort) {
-        return new ServerConfig(dataDir, host, newPort, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir);
+        return new ServerConfig(dataDir, host, newPort, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, limits, access);
     }
 
     public ServerConfig withMaxLayerBytes(long bytes) {
-        return new ServerConfig(dataDir, host, port, bytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir);
+        return new ServerConfig(dataDir, host, port, bytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, limits, access);
     }
 
     public ServerConfig withUploadExpiry(Duration expiry) {
-        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, expiry, allowEncryption, staticDir, importDir);
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, expiry, allowEncryption, staticDir, importDir, tls, limits, access);
     }
 
     public ServerConfig withImportDir(Optional<Path> dir) {
-        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, dir);
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, dir, tls, limits, access);
     }
 
     public ServerConfig withStaticDir(Optional<Path> dir) {
-        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, dir, importDir);
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, dir, importDir, tls, limits, access);
+    }
+
+    public ServerConfig withTls(Optional<TlsConfig> newTls) {
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, newTls, limits, access);
+    }
+
+    public ServerConfig withLimits(Limits newLimits) {
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, newLimits, access);
+    }
+
+    public ServerConfig withAllowEncryption(boolean allow) {
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allow, staticDir, importDir, tls, limits, access);
+    }
+
+    public ServerConfig withAccess(AccessConfig newAccess) {
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, limits,
+                newAccess);
     }
 }

@@ -1,27 +1,25 @@
 package io.strata.db;
 
+import org.flywaydb.core.Flyway;
+import org.flywaydb.core.api.MigrationVersion;
+import org.flywaydb.core.api.configuration.FluentConfiguration;
 import org.jdbi.v3.core.Jdbi;
 import org.jdbi.v3.sqlobject.SqlObjectPlugin;
 import org.sqlite.SQLiteConfig;
 import org.sqlite.SQLiteDataSource;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
+import javax.sql.DataSource;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 
 /**
  * The embedded SQLite database ({@code strata.db}, WAL) and its schema migrations.
  *
- * <p>Migrations are the files {@code db/V<n>.sql} on the classpath, applied in order once each;
- * {@code PRAGMA user_version} records the last one applied, inside the same transaction, so a
- * crash mid-migration leaves the previous version intact.
+ * <p>Migrations are Flyway's versioned files {@code db/migration/V<n>__<what>.sql} on the classpath,
+ * recorded in {@code flyway_schema_history}. A data directory made before Flyway recorded its schema
+ * version in {@code PRAGMA user_version} only; such a database is baselined at that version the first
+ * time it is opened, so it upgrades in place and never re-runs a migration it already has.
  */
 public final class Database {
-    private static final int LATEST_VERSION = 3;
 
     private final Jdbi jdbi;
 
@@ -38,7 +36,7 @@ public final class Database {
         source.setUrl("jdbc:sqlite:" + file.toAbsolutePath());
         Jdbi jdbi = Jdbi.create(source).installPlugin(new SqlObjectPlugin());
         Database database = new Database(jdbi);
-        database.migrate();
+        database.migrate(source);
         return database;
     }
 
@@ -55,41 +53,23 @@ public final class Database {
         }
     }
 
-    private void migrate() {
-        jdbi.useTransaction(handle -> {
-            int current = handle.createQuery("PRAGMA user_version").mapTo(Integer.class).one();
-            for (int version = current + 1; version <= LATEST_VERSION; version++) {
-                for (String statement : statements(read("db/V" + version + ".sql"))) {
-                    handle.execute(statement);
-                }
-                handle.execute("PRAGMA user_version = " + version);
-            }
+    private void migrate(DataSource source) {
+        int legacyVersion = jdbi.withHandle(handle -> {
+            boolean hasHistory = handle.createQuery(
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'flyway_schema_history'")
+                    .mapTo(Integer.class).one() > 0;
+            return hasHistory ? 0 : handle.createQuery("PRAGMA user_version").mapTo(Integer.class).one();
         });
-    }
-
-    private static String read(String resource) {
-        try (InputStream in = Database.class.getClassLoader().getResourceAsStream(resource)) {
-            if (in == null) throw new IllegalStateException("missing migration " + resource);
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+        FluentConfiguration flyway = Flyway.configure()
+                .dataSource(source)
+                .locations("classpath:db/migration")
+                .failOnMissingLocations(true);
+        if (legacyVersion > 0) {
+            // Made by the runner before Flyway: its schema is exactly migrations 1..user_version.
+            flyway.baselineVersion(MigrationVersion.fromVersion(Integer.toString(legacyVersion)))
+                    .baselineDescription("schema made before Flyway (PRAGMA user_version " + legacyVersion + ")")
+                    .baselineOnMigrate(true);
         }
-    }
-
-    /** Splits a migration file on semicolons at line ends; our migrations hold no triggers or string literals with ';'. */
-    private static List<String> statements(String sql) {
-        List<String> out = new ArrayList<>();
-        StringBuilder current = new StringBuilder();
-        for (String line : sql.split("\n")) {
-            String trimmed = line.strip();
-            if (trimmed.startsWith("--") || trimmed.isEmpty()) continue;
-            current.append(line).append('\n');
-            if (trimmed.endsWith(";")) {
-                out.add(current.toString());
-                current.setLength(0);
-            }
-        }
-        if (!current.toString().isBlank()) out.add(current.toString());
-        return out;
+        flyway.load().migrate();
     }
 }

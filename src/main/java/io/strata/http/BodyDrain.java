@@ -17,7 +17,13 @@ final class BodyDrain {
 
     private BodyDrain() {}
 
+    private static final String SKIP = "strata.body-drain.skip";
+
+    /** For a response that closes the connection anyway (a body too slow to wait for). */
+    static void skip(Context ctx) { ctx.attribute(SKIP, Boolean.TRUE); }
+
     static void drain(Context ctx) {
+        if (ctx.attribute(SKIP) != null) return;
         String method = ctx.method().name();
         if (!method.equals("PUT") && !method.equals("PATCH") && !method.equals("POST")) return;
         // A client that asked for 100-continue has not sent the body; reading would ask for it.

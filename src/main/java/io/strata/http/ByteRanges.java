@@ -15,8 +15,13 @@ import java.util.Locale;
  * and would read the wrong bytes.
  */
 public final class ByteRanges {
-    /** More specs than this is a denial-of-service shape (RFC 9110 §14.2 lets a server reject it). */
-    static final int MAX_RANGES = 200;
+    /**
+     * More specs than this is a denial-of-service shape (RFC 9110 §14.2 lets a server reject it).
+     * qemu and the Strata client send one range per request; 64 leaves room for any real client.
+     */
+    static final int MAX_RANGES = 64;
+    /** RFC 9110 §14.2 names "more than two overlapping ranges" as an attack shape a server may reject. */
+    static final int MAX_OVERLAPPING = 2;
 
     private ByteRanges() {}
 
@@ -27,7 +32,7 @@ public final class ByteRanges {
         public String contentRange(long size) { return "bytes " + first + "-" + last + "/" + size; }
     }
 
-    public sealed interface Outcome permits Ignore, Unsatisfiable, Satisfiable, TooMany {}
+    public sealed interface Outcome permits Ignore, Unsatisfiable, Satisfiable, TooMany, Overlapping {}
 
     /** Serve the whole representation with 200. */
     public record Ignore() implements Outcome {}
@@ -37,6 +42,9 @@ public final class ByteRanges {
 
     /** Refuse a range set with too many parts. */
     public record TooMany(int count) implements Outcome {}
+
+    /** Refuse a range set where more than {@link #MAX_OVERLAPPING} ranges overlap another (the same bytes sent many times). */
+    public record Overlapping(int count) implements Outcome {}
 
     /** Answer 206 with these ranges (one: a plain body; several: multipart/byteranges). */
     public record Satisfiable(List<Range> ranges) implements Outcome {}
@@ -73,7 +81,28 @@ public final class ByteRanges {
             }
         }
         if (valid == 0) return new Ignore();
-        return satisfiable.isEmpty() ? new Unsatisfiable() : new Satisfiable(List.copyOf(satisfiable));
+        if (satisfiable.isEmpty()) return new Unsatisfiable();
+        int overlapping = overlapping(satisfiable);
+        return overlapping > MAX_OVERLAPPING ? new Overlapping(overlapping) : new Satisfiable(List.copyOf(satisfiable));
+    }
+
+    /** How many ranges share at least one byte with another range of the set. */
+    private static int overlapping(List<Range> ranges) {
+        if (ranges.size() <= MAX_OVERLAPPING) return 0;
+        List<Range> sorted = new ArrayList<>(ranges);
+        sorted.sort(java.util.Comparator.comparingLong(Range::first));
+        boolean[] overlaps = new boolean[sorted.size()];
+        int reach = 0; // index of the range reaching furthest so far
+        for (int i = 1; i < sorted.size(); i++) {
+            if (sorted.get(i).first() <= sorted.get(reach).last()) {
+                overlaps[i] = true;
+                overlaps[reach] = true;
+            }
+            if (sorted.get(i).last() > sorted.get(reach).last()) reach = i;
+        }
+        int count = 0;
+        for (boolean o : overlaps) if (o) count++;
+        return count;
     }
 
     private static boolean digits(String text) {

@@ -1,5 +1,6 @@
 package io.strata.http;
 
+import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -8,8 +9,11 @@ import io.javalin.http.Context;
 import io.strata.api.ApiException;
 import io.strata.api.ErrorCode;
 import io.strata.catalog.AliasChange;
+import io.strata.config.Limits;
 import io.strata.catalog.CatalogService;
 import io.strata.catalog.Image;
+import io.strata.auth.Scope;
+import io.strata.catalog.Product;
 import io.strata.catalog.PublishRequest;
 import io.strata.layer.Digest;
 
@@ -27,15 +31,22 @@ final class CatalogHandlers {
 
     private final CatalogService catalog;
     private final ObjectMapper json;
+    private final Access access;
 
-    CatalogHandlers(CatalogService catalog, ObjectMapper json) {
+    CatalogHandlers(CatalogService catalog, ObjectMapper json, Access access) {
         this.catalog = catalog;
+        this.access = access;
         this.json = json.copy().enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
                 .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
+        // A nesting bomb ([[[[...) is refused by the parser before it can exhaust the stack.
+        this.json.getFactory().setStreamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(Limits.MAX_JSON_NESTING).build());
     }
 
     void publish(Context ctx) throws IOException {
-        Image image = catalog.publish(read(ctx, PublishRequest.class));
+        PublishRequest request = read(ctx, PublishRequest.class).validated();
+        Access.note(ctx, "image.publish", request.product().id() + " " + request.version() + " " + request.layer());
+        access.require(ctx, Scope.on(Scope.Action.PUBLISH, request.product().id()));
+        Image image = catalog.publish(request);
         ctx.status(201).header("Location", "/api/v1/images/" + image.fingerprint().hex()).json(view(image, catalog.aliasesOf(image)));
     }
 
@@ -51,7 +62,8 @@ final class CatalogHandlers {
         if (!Digest.isValid(fingerprint)) {
             throw new ApiException(ErrorCode.IMAGE_UNKNOWN, "an image fingerprint is 64 lowercase hex characters", Map.of("fingerprint", fingerprint));
         }
-        catalog.deleteImage(new Digest(fingerprint));
+        Access.note(ctx, "image.delete", fingerprint);
+        catalog.deleteImage(new Digest(fingerprint), product -> access.require(ctx, Scope.on(Scope.Action.DELETE, product)));
         ctx.status(204);
     }
 
@@ -60,7 +72,10 @@ final class CatalogHandlers {
     void setAlias(Context ctx) throws IOException {
         String alias = ctx.pathParam("alias");
         AliasBody body = read(ctx, AliasBody.class);
-        String fingerprint = catalog.setAlias(alias, body.product());
+        Access.note(ctx, "alias.set", alias + " -> " + body.product());
+        // Moving an alias needs the scope on the product it leaves as well as on the one it joins.
+        if (Product.parse(body.product()) != null) access.require(ctx, Scope.on(Scope.Action.PUBLISH, body.product()));
+        String fingerprint = catalog.setAlias(alias, body.product(), old -> access.require(ctx, Scope.on(Scope.Action.PUBLISH, old)));
         Map<String, Object> answer = new LinkedHashMap<>();
         answer.put("alias", alias);
         answer.put("product", body.product());
@@ -69,7 +84,8 @@ final class CatalogHandlers {
     }
 
     void deleteAlias(Context ctx) {
-        catalog.deleteAlias(ctx.pathParam("alias"));
+        Access.note(ctx, "alias.delete", ctx.pathParam("alias"));
+        catalog.deleteAlias(ctx.pathParam("alias"), product -> access.require(ctx, Scope.on(Scope.Action.PUBLISH, product)));
         ctx.status(204);
     }
 
@@ -83,11 +99,15 @@ final class CatalogHandlers {
     }
 
     private <T> T read(Context ctx, Class<T> type) throws IOException {
+        checkContentType(ctx.header("Content-Type"));
         long declared = ctx.req().getContentLengthLong();
         if (declared > MAX_BODY_BYTES) throw tooLarge();
         byte[] body;
         try (InputStream in = ctx.req().getInputStream()) {
             body = in.readNBytes(MAX_BODY_BYTES + 1);
+        } catch (IOException e) {
+            // Jetty fails the read on broken chunked framing, a timeout or a cut connection: the client's doing.
+            throw new ApiException(ErrorCode.REQUEST_INVALID, "the request body could not be read (malformed chunked encoding, a stall or a cut connection)");
         }
         if (body.length > MAX_BODY_BYTES) throw tooLarge();
         if (body.length == 0) throw new ApiException(ErrorCode.BODY_INVALID, "the request needs a JSON body");
@@ -108,8 +128,21 @@ final class CatalogHandlers {
         }
     }
 
+    /**
+     * JSON, or no type, or the form type curl's {@code --data} sends when not told otherwise (the
+     * README's examples rely on it); anything else is a client sending the wrong thing.
+     */
+    static void checkContentType(String header) {
+        if (header == null) return;
+        String type = header.split(";", 2)[0].strip().toLowerCase(java.util.Locale.ROOT);
+        if (type.isEmpty() || type.equals("application/json") || type.endsWith("+json")
+                || type.equals("application/x-www-form-urlencoded")) return;
+        throw new ApiException(ErrorCode.UNSUPPORTED_MEDIA_TYPE, "this endpoint takes a JSON body; send Content-Type: application/json, not '"
+                + (type.length() > 80 ? type.substring(0, 80) : type) + "'", Map.of("content_type", type.length() > 80 ? type.substring(0, 80) : type));
+    }
+
     private static ApiException tooLarge() {
-        return new ApiException(ErrorCode.BODY_INVALID, "the JSON body is larger than " + MAX_BODY_BYTES + " bytes", Map.of("limit", MAX_BODY_BYTES));
+        return new ApiException(ErrorCode.BODY_TOO_LARGE, "the JSON body is larger than " + MAX_BODY_BYTES + " bytes", Map.of("limit", MAX_BODY_BYTES));
     }
 
     /** An image as in /index.json, plus its fingerprint. */

@@ -16,6 +16,8 @@ import java.util.Map;
  */
 final class ErrorRenderer {
     private static final Logger LOG = LoggerFactory.getLogger(ErrorRenderer.class);
+    /** The request attribute holding the error code answered (and the scope a 403 needed), for the audit row. */
+    static final String REASON_KEY = "strata.error";
 
     private ErrorRenderer() {}
 
@@ -44,7 +46,9 @@ final class ErrorRenderer {
     private static void write(Context ctx, ErrorCode code, String message, Map<String, Object> detail) {
         if (ctx.res().isCommitted()) return; // a body was already streaming; the connection is closed instead
         ctx.status(code.httpStatus());
-        if (code == ErrorCode.UNAUTHORIZED) ctx.header("WWW-Authenticate", "Bearer realm=\"strata\"");
+        String challenge = ErrorBody.challenge(code, detail);
+        if (challenge != null) ctx.header("WWW-Authenticate", challenge);
+        ctx.attribute(REASON_KEY, code == ErrorCode.DENIED && detail.get("needed") != null ? code.name() + " needs " + detail.get("needed") : code.name());
         ctx.header("Cache-Control", "no-store");
         ctx.contentType("application/json").result(ErrorBody.json(code, message, detail));
     }

@@ -2,6 +2,7 @@ package io.strata.http;
 
 import io.strata.api.ApiException;
 import io.strata.api.ErrorCode;
+import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpMethod;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
@@ -16,6 +17,7 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * The hot public reads (layer bytes and the index documents), answered on Jetty's core API in
@@ -35,6 +37,21 @@ final class FastReads extends Handler.Wrapper {
 
     private final Map<String, Read> exact = new HashMap<>();
     private final Map<String, Read> prefixes = new HashMap<>();
+    /** Set only on a private registry, so the public case costs one null check. */
+    private Access access;
+    private Map<String, Supplier<byte[]>> privatePages = Map.of();
+
+    /**
+     * Makes every read served here need a token, and answers {@code pages} (the catalog page's
+     * HTML, which Javalin serves) without one with 401 and the page itself as the body: the page
+     * shows nothing of the registry until it is given a token, and a browser cannot attach one to
+     * the request for the page.
+     */
+    FastReads requireToken(Access access, Map<String, Supplier<byte[]>> pages) {
+        this.access = access;
+        this.privatePages = Map.copyOf(pages);
+        return this;
+    }
 
     FastReads exact(String path, Read read) {
         exact.put(path, read);
@@ -60,6 +77,18 @@ final class FastReads extends Handler.Wrapper {
             read = prefixes.get(path.substring(0, slash + 1));
             rest = path.substring(slash + 1);
         }
+        if (access != null && (read != null || privatePages.containsKey(path))) {
+            ApiException refused = access.refuseRead(request);
+            if (refused != null) {
+                Supplier<byte[]> page = privatePages.get(path);
+                if (page != null && refused.code() == ErrorCode.UNAUTHORIZED) {
+                    writePage(response, callback, page.get(), head);
+                } else {
+                    ErrorBody.write(response, callback, refused, head);
+                }
+                return true;
+            }
+        }
         if (read == null) return super.handle(request, response, callback);
         try {
             read.handle(request, response, callback, rest, head);
@@ -70,6 +99,19 @@ final class FastReads extends Handler.Wrapper {
             ErrorBody.write(response, callback, new ApiException(ErrorCode.INTERNAL), head);
         }
         return true;
+    }
+
+    private static void writePage(Response response, Callback callback, byte[] body, boolean head) {
+        response.setStatus(401);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/html; charset=utf-8");
+        response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
+        response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer realm=\"strata\"");
+        response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
+        if (head) {
+            callback.succeeded();
+        } else {
+            response.write(true, ByteBuffer.wrap(body), callback);
+        }
     }
 
     /** Writes buffers in order without blocking a thread; the last write completes the response. */

@@ -19,6 +19,7 @@ final class GcHandler {
 
     static void collect(Context ctx, GarbageCollector gc) throws Exception {
         boolean dryRun = Boolean.parseBoolean(ctx.queryParam("dry_run"));
+        Access.note(ctx, "gc", dryRun ? "dry run" : "collect");
         Duration minAge = DEFAULT_MIN_AGE;
         String age = ctx.queryParam("min_age");
         if (age != null) {

@@ -92,6 +92,11 @@ final class LayerHandler implements FastReads.Read {
             headers.put(HttpHeader.CONTENT_RANGE, "bytes */" + size);
             throw new ApiException(ErrorCode.RANGE_NOT_SATISFIABLE, "at most " + ByteRanges.MAX_RANGES
                     + " ranges per request, got " + tooMany.count(), Map.of("size", size));
+        } else if (outcome instanceof ByteRanges.Overlapping overlapping) {
+            headers.put(HttpHeader.CONTENT_RANGE, "bytes */" + size);
+            throw new ApiException(ErrorCode.RANGE_NOT_SATISFIABLE, overlapping.count()
+                    + " of the requested ranges overlap; ask for each byte once (at most " + ByteRanges.MAX_OVERLAPPING + " overlapping ranges)",
+                    Map.of("size", size));
         } else {
             response.setStatus(200);
             headers.put(OCTET_STREAM);

@@ -5,27 +5,40 @@ import io.javalin.config.JavalinConfig;
 import io.javalin.http.HttpResponseException;
 import io.strata.api.ApiException;
 import io.strata.api.ErrorCode;
-import io.strata.auth.TokenService;
+import io.strata.config.AccessConfig;
+import io.strata.config.Limits;
 import io.strata.index.IndexService;
 
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
- * Every route of the server, in one table. Reads are public; writes name the scope they need.
+ * Every route of the server, in one table. Reads are public (unless private); writes name the scope they need.
  * Handlers parse the request, call one service method and set status and headers.
  */
 public final class Routes {
     private Routes() {}
 
-    public static void install(JavalinConfig config, Services services, ObjectMapper json) {
+    public static void install(JavalinConfig config, Services services, ObjectMapper json, Limits limits) {
+        install(config, services, json, limits, AccessConfig.defaults(), Map.of());
+    }
+
+    /**
+     * @param privatePages on a private registry, the catalog page's HTML by path, answered with 401
+     *                     to a request without a token (see {@link FastReads#requireToken})
+     */
+    public static void install(JavalinConfig config, Services services, ObjectMapper json, Limits limits, AccessConfig accessConfig,
+                               Map<String, Supplier<byte[]>> privatePages) {
+        Access access = new Access(services.tokens(), services.audit(), accessConfig.privateMode());
         LayerHandler layers = new LayerHandler(services.layers());
-        UploadHandlers uploads = new UploadHandlers(services.uploads());
-        CatalogHandlers catalog = new CatalogHandlers(services.catalog(), json);
+        UploadHandlers uploads = new UploadHandlers(services.uploads(), limits);
+        CatalogHandlers catalog = new CatalogHandlers(services.catalog(), json, access);
+        TokenHandlers tokens = new TokenHandlers(services.tokens(), services.audit(), access, json);
         IndexHandler index = new IndexHandler(services.index());
-        TokenService tokens = services.tokens();
         var routes = config.routes;
 
-        routes.beforeMatched(ctx -> Access.check(ctx, tokens));
+        // Who may do what (DESIGN §11): Need roles below; routes without one are reads (token needed only with --private).
+        routes.beforeMatched(access::check);
 
         // GET and HEAD of the hot public reads, on Jetty's core API in front of Javalin (see FastReads).
         FastReads reads = new FastReads()
@@ -33,13 +46,14 @@ public final class Routes {
                 .exact("/streams/v1/index.json", index.of(IndexService.Kind.STREAMS_INDEX))// simplestreams index:1.0
                 .exact("/streams/v1/images.json", index.of(IndexService.Kind.STREAMS_IMAGES))// simplestreams products:1.0
                 .prefix("/layers/", layers);                                            // layer bytes (DESIGN §5)
+        if (accessConfig.privateMode()) reads.requireToken(access, privatePages);
         config.jetty.modifyServer(server -> {
             // Outermost, so these requests skip the servlet context, sessions and Javalin entirely.
             reads.setHandler(server.getHandler());
             server.setHandler(reads);
         });
 
-        routes.get("/healthz", ctx -> Health.check(ctx, services));
+        routes.get("/healthz", ctx -> Health.check(ctx, services), Access.PUBLIC);
 
         // Publishing layers (DESIGN §6).
         routes.get("/api/v1/layers/{digest}", ctx -> ctx.json(LayerView.of(services.layers()
@@ -56,7 +70,7 @@ public final class Routes {
         // Images and aliases (DESIGN §3, §6). Alias names contain '/': <alias> takes the rest of the path.
         routes.post("/api/v1/images", catalog::publish, Access.PUBLISH);
         routes.get("/api/v1/images/<ref>", catalog::image);
-        routes.delete("/api/v1/images/{fingerprint}", catalog::deleteImage, Access.PUBLISH);
+        routes.delete("/api/v1/images/{fingerprint}", catalog::deleteImage, Access.DELETE);
         routes.put("/api/v1/aliases/<alias>", catalog::setAlias, Access.PUBLISH);
         routes.delete("/api/v1/aliases/<alias>", catalog::deleteAlias, Access.PUBLISH);
         routes.get("/api/v1/alias-history/<alias>", catalog::aliasHistory);
@@ -64,7 +78,14 @@ public final class Routes {
         // Maintenance.
         routes.post("/api/v1/gc", ctx -> GcHandler.collect(ctx, services.gc()), Access.ADMIN);
 
+        // Tokens and the audit log (issue 10): a token makes tokens with a subset of its own scopes.
+        routes.post("/api/v1/tokens", tokens::create, Access.TOKEN);
+        routes.get("/api/v1/tokens", tokens::list, Access.ADMIN);
+        routes.delete("/api/v1/tokens/{id}", tokens::revoke, Access.ADMIN);
+        routes.get("/api/v1/audit", tokens::audit, Access.ADMIN);
+
         routes.after(BodyDrain::drain);
+        routes.after(access::audit);
 
         routes.exception(ApiException.class, ErrorRenderer::render);
         routes.exception(HttpResponseException.class, ErrorRenderer::render);

@@ -1,5 +1,6 @@
 package io.strata.http;
 
+import io.strata.audit.AuditLog;
 import io.strata.auth.TokenService;
 import io.strata.catalog.CatalogService;
 import io.strata.db.Database;
@@ -10,4 +11,4 @@ import io.strata.upload.UploadService;
 
 /** What the routes call into; built once by {@link io.strata.StrataServer}. */
 public record Services(Database database, LayerService layers, UploadService uploads, TokenService tokens,
-                       CatalogService catalog, IndexService index, GarbageCollector gc) {}
+                       CatalogService catalog, IndexService index, GarbageCollector gc, AuditLog audit) {}

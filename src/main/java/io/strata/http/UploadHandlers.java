@@ -3,6 +3,8 @@ package io.strata.http;
 import io.javalin.http.Context;
 import io.strata.api.ApiException;
 import io.strata.api.ErrorCode;
+import io.strata.config.Limits;
+import io.strata.http.guard.MinRateInputStream;
 import io.strata.layer.Digest;
 import io.strata.layer.LayerService.Accepted;
 import io.strata.upload.UploadService;
@@ -20,26 +22,39 @@ final class UploadHandlers {
     private static final Pattern CONTENT_RANGE = Pattern.compile("(?:bytes\\s+)?(\\d{1,19})-(\\d{1,19})(?:/(\\d{1,19}|\\*))?");
 
     private final UploadService uploads;
+    private final Limits limits;
 
-    UploadHandlers(UploadService uploads) { this.uploads = uploads; }
+    UploadHandlers(UploadService uploads, Limits limits) {
+        this.uploads = uploads;
+        this.limits = limits;
+    }
 
     void putLayer(Context ctx) throws IOException {
+        Access.note(ctx, "layer.put", ctx.pathParam("digest"));
         Digest digest = digestParam(ctx.pathParam("digest"));
-        Accepted accepted = uploads.putLayer(digest, ctx.req().getInputStream(), ctx.req().getContentLengthLong());
-        stored(ctx, accepted);
+        MinRateInputStream body = body(ctx);
+        try {
+            stored(ctx, uploads.putLayer(digest, body, ctx.req().getContentLengthLong(), Access.uploader(ctx)));
+        } catch (ApiException e) {
+            throw slowOr(ctx, body, e);
+        }
     }
 
     void start(Context ctx) throws IOException {
-        UploadSession session = uploads.start();
+        Access.note(ctx, "upload.start", "new session");
+        UploadSession session = uploads.start(Access.uploader(ctx));
+        Access.note(ctx, "upload.start", session.id());
         describe(ctx, session, 202);
     }
 
     void status(Context ctx) throws InterruptedException {
+        uploads.checkOwner(ctx.pathParam("id"), Access.uploader(ctx));
         describe(ctx, uploads.status(ctx.pathParam("id")), 200);
     }
 
     void append(Context ctx) throws IOException, InterruptedException {
         String id = ctx.pathParam("id");
+        uploads.checkOwner(id, Access.uploader(ctx));
         try {
             OptionalLong start = OptionalLong.empty();
             OptionalLong end = OptionalLong.empty();
@@ -58,7 +73,12 @@ final class UploadHandlers {
                             Map.of("received", uploads.status(id).received()));
                 }
             }
-            describe(ctx, uploads.append(id, start, end, ctx.req().getInputStream(), ctx.req().getContentLengthLong()), 202);
+            MinRateInputStream body = body(ctx);
+            try {
+                describe(ctx, uploads.append(id, start, end, body, ctx.req().getContentLengthLong(), Access.uploader(ctx)), 202);
+            } catch (ApiException e) {
+                throw slowOr(ctx, body, e);
+            }
         } catch (ApiException e) {
             if (e.detail().get("received") instanceof Long received) offsetHeaders(ctx, received);
             throw e;
@@ -67,15 +87,43 @@ final class UploadHandlers {
 
     void finish(Context ctx) throws IOException {
         String digest = ctx.queryParam("digest");
+        Access.note(ctx, "upload.finish", ctx.pathParam("id") + " as " + digest);
+        uploads.checkOwner(ctx.pathParam("id"), Access.uploader(ctx));
         if (digest == null || !digest.startsWith("sha256:")) {
             throw new ApiException(ErrorCode.DIGEST_INVALID, "finish the upload with PUT <location>?digest=sha256:<64 lowercase hex>");
         }
         Digest claimed = digestParam(digest.substring("sha256:".length()));
         long length = ctx.req().getContentLengthLong();
-        stored(ctx, uploads.finish(ctx.pathParam("id"), claimed, ctx.req().getInputStream(), length));
+        MinRateInputStream body = body(ctx);
+        try {
+            stored(ctx, uploads.finish(ctx.pathParam("id"), claimed, body, length, Access.uploader(ctx)));
+        } catch (ApiException e) {
+            throw slowOr(ctx, body, e);
+        }
+    }
+
+    private MinRateInputStream body(Context ctx) throws IOException {
+        return new MinRateInputStream(ctx.req().getInputStream(), limits.minUploadRate(), limits.uploadRateWindow());
+    }
+
+    /**
+     * A body cut off because it was too slow is the client's doing, not a malformed request: 408
+     * with what the session kept, and the connection closed instead of waiting for the rest.
+     */
+    private static ApiException slowOr(Context ctx, MinRateInputStream body, ApiException e) {
+        if (!body.tripped()) return e;
+        ctx.header("Connection", "close");
+        BodyDrain.skip(ctx);
+        Map<String, Object> detail = new java.util.LinkedHashMap<>(e.detail());
+        detail.put("min_rate", body.minRate());
+        return new ApiException(ErrorCode.UPLOAD_TOO_SLOW, "the body arrived slower than " + body.minRate()
+                + " bytes per second (or stalled) and was cut off; a resumable upload keeps what arrived: ask GET on the upload for its offset and continue from there",
+                detail);
     }
 
     void cancel(Context ctx) throws IOException {
+        Access.note(ctx, "upload.cancel", ctx.pathParam("id"));
+        uploads.checkOwner(ctx.pathParam("id"), Access.uploader(ctx));
         uploads.cancel(ctx.pathParam("id"));
         ctx.status(204);
     }

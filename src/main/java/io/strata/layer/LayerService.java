@@ -10,8 +10,10 @@ import io.strata.layer.qcow2.Qcow2Inspector;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
@@ -40,10 +42,20 @@ public final class LayerService {
     /** Parents of uploads in flight, with a count each: garbage collection must not remove them. */
     private final ConcurrentHashMap<Digest, AtomicInteger> pins = new ConcurrentHashMap<>();
 
+    /** The most guest-visible bytes a layer may declare, and the most layers its chain may have (itself included). */
+    private final long maxVirtualSize;
+    private final int maxChainDepth;
+
     public LayerService(LayerStore store, LayerDao dao, boolean allowEncryption) {
+        this(store, dao, allowEncryption, Long.MAX_VALUE, Integer.MAX_VALUE);
+    }
+
+    public LayerService(LayerStore store, LayerDao dao, boolean allowEncryption, long maxVirtualSize, int maxChainDepth) {
         this.store = store;
         this.dao = dao;
         this.allowEncryption = allowEncryption;
+        this.maxVirtualSize = maxVirtualSize;
+        this.maxChainDepth = maxChainDepth;
         this.records = Caffeine.newBuilder().maximumSize(100_000)
                 .expireAfter(new com.github.benmanes.caffeine.cache.Expiry<Digest, Optional<LayerRecord>>() {
                     @Override public long expireAfterCreate(Digest key, Optional<LayerRecord> value, long now) {
@@ -72,10 +84,47 @@ public final class LayerService {
      * bytes or the first cluster, whichever the header needs.
      */
     public Qcow2Info inspect(ByteBuffer head, boolean complete) {
+        Qcow2Info info;
         try {
-            return Qcow2Inspector.inspect(head, complete, allowEncryption);
+            info = Qcow2Inspector.inspect(head, complete, allowEncryption);
         } catch (Qcow2Exception e) {
             throw new ApiException(ErrorCode.QCOW2_INVALID, e.getMessage(), Map.of("check", e.check().id()));
+        }
+        checkLimits(info);
+        return info;
+    }
+
+    /**
+     * The registry's own bounds on what a publisher can make clients open (serve
+     * --max-virtual-size, --max-chain-depth), checked with the header, so that an upload is refused
+     * after its first bytes. Refused like a bad header (QCOW2_INVALID, nothing kept), with their
+     * own {@code detail.check}.
+     */
+    private void checkLimits(Qcow2Info info) {
+        if (info.virtualSize() > maxVirtualSize) {
+            Map<String, Object> detail = new LinkedHashMap<>();
+            detail.put("check", "max_virtual_size");
+            detail.put("virtual_size", info.virtualSize());
+            detail.put("limit", maxVirtualSize);
+            throw new ApiException(ErrorCode.QCOW2_INVALID, "the layer's virtual size of " + info.virtualSize()
+                    + " bytes is larger than this registry accepts (" + maxVirtualSize + " bytes, serve --max-virtual-size)", detail);
+        }
+        Optional<Digest> parent = info.parent();
+        if (parent.isEmpty()) return;
+        // Depth of the stored chain under the parent; an unknown parent is reported by accept as PARENT_UNKNOWN.
+        int depth = 1;
+        for (Optional<Digest> next = parent; next.isPresent() && depth <= maxChainDepth; depth++) {
+            Optional<LayerRecord> record = find(next.get());
+            if (record.isEmpty()) return;
+            next = record.get().parent();
+        }
+        if (depth > maxChainDepth) {
+            Map<String, Object> detail = new LinkedHashMap<>();
+            detail.put("check", "max_chain_depth");
+            detail.put("parent", parent.get().hex());
+            detail.put("limit", maxChainDepth);
+            throw new ApiException(ErrorCode.QCOW2_INVALID, "the layer would make a backing chain longer than this registry accepts ("
+                    + maxChainDepth + " layers, serve --max-chain-depth); flatten the chain (qemu-img convert) and publish that", detail);
         }
     }
 
@@ -96,6 +145,7 @@ public final class LayerService {
                         "the received bytes have sha256 " + actual.hex() + ", not the claimed " + claimed.hex()
                                 + "; check that the file was not changed and the whole body was sent", detail);
             }
+            inspectEnd(temp, size, header);
             Optional<Digest> parent = header.parent();
             if (parent.isPresent() && dao.find(parent.get().hex()).isEmpty()) {
                 throw new ApiException(ErrorCode.PARENT_UNKNOWN,
@@ -113,6 +163,15 @@ public final class LayerService {
         } finally {
             commitLock.readLock().unlock();
             if (!moved) Files.deleteIfExists(temp);
+        }
+    }
+
+    /** The inspector's checks that need the whole file (its length and last bytes), before it is stored. */
+    private static void inspectEnd(Path temp, long size, Qcow2Info header) throws IOException {
+        try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.READ)) {
+            Qcow2Inspector.inspectEnd(header, size, channel::read);
+        } catch (Qcow2Exception e) {
+            throw new ApiException(ErrorCode.QCOW2_INVALID, e.getMessage(), Map.of("check", e.check().id()));
         }
     }
 

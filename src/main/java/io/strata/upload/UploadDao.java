@@ -16,8 +16,24 @@ import java.util.Optional;
 /** The {@code uploads} table. */
 @RegisterRowMapper(UploadDao.Mapper.class)
 public interface UploadDao {
-    @SqlUpdate("INSERT INTO uploads (id, received, created_at, updated_at) VALUES (:id, 0, :now, :now)")
-    void insert(@Bind("id") String id, @Bind("now") String now);
+    @SqlUpdate("INSERT INTO uploads (id, received, created_at, updated_at, token_id) VALUES (:id, 0, :now, :now, :token)")
+    void insert(@Bind("id") String id, @Bind("now") String now, @Bind("token") Long tokenId);
+
+    @SqlQuery("SELECT token_id FROM uploads WHERE id = :id AND token_id IS NOT NULL")
+    Optional<Long> ownerOf(@Bind("id") String id);
+
+    @SqlQuery("SELECT count(*) FROM uploads WHERE token_id = :token")
+    int countOpen(@Bind("token") long tokenId);
+
+    @SqlQuery("SELECT COALESCE(SUM(received), 0) FROM uploads WHERE token_id = :token")
+    long sessionBytes(@Bind("token") long tokenId);
+
+    /** Layers first stored by the token's uploads, as {@code digest size} pairs. */
+    @SqlQuery("SELECT digest || ' ' || size FROM layers WHERE uploaded_by = :token")
+    List<String> layersBy(@Bind("token") long tokenId);
+
+    @SqlUpdate("UPDATE layers SET uploaded_by = :token WHERE digest = :digest AND uploaded_by IS NULL")
+    int setUploader(@Bind("digest") String digest, @Bind("token") long tokenId);
 
     @SqlQuery("SELECT * FROM uploads WHERE id = :id")
     Optional<UploadSession> find(@Bind("id") String id);

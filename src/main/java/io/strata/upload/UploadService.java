@@ -33,6 +33,7 @@ import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
 import java.util.regex.Pattern;
 
 /**
@@ -59,6 +60,10 @@ public final class UploadService {
     private final Duration expiry;
     private final Clock clock;
     private final Map<String, Live> live = new ConcurrentHashMap<>();
+    private final int maxOpenPerToken;
+    private final Supplier<Set<Digest>> publishedLayers;
+    /** Serialises session starts so two at once cannot both pass the open-session bound. */
+    private final Object startLock = new Object();
 
     /** In-memory companion of a session row: a lock so one request writes at a time, and the hash so far. */
     private static final class Live {
@@ -68,6 +73,17 @@ public final class UploadService {
     }
 
     public UploadService(LayerService layers, UploadDao dao, long maxLayerBytes, long minFreeBytes, Duration expiry, Clock clock) {
+        this(layers, dao, maxLayerBytes, minFreeBytes, expiry, clock, Integer.MAX_VALUE, Set::of);
+    }
+
+    /**
+     * @param maxOpenPerToken resumable sessions one token may have open at once
+     * @param publishedLayers the layers some published image uses (they no longer count against a quota)
+     */
+    public UploadService(LayerService layers, UploadDao dao, long maxLayerBytes, long minFreeBytes, Duration expiry, Clock clock,
+                         int maxOpenPerToken, Supplier<Set<Digest>> publishedLayers) {
+        this.maxOpenPerToken = maxOpenPerToken;
+        this.publishedLayers = publishedLayers;
         this.layers = layers;
         this.store = layers.store();
         this.dao = dao;
@@ -84,9 +100,14 @@ public final class UploadService {
      * without reading the body (dedup). {@code contentLength} is -1 when the body is chunked.
      */
     public Accepted putLayer(Digest claimed, InputStream body, long contentLength) throws IOException {
+        return putLayer(claimed, body, contentLength, Uploader.NONE);
+    }
+
+    public Accepted putLayer(Digest claimed, InputStream body, long contentLength, Uploader uploader) throws IOException {
         Optional<io.strata.layer.LayerRecord> existing = layers.find(claimed);
         if (existing.isPresent()) return new Accepted(existing.get(), false);
         checkDeclaredSize(contentLength, 0);
+        checkQuota(uploader, contentLength);
         Path temp = store.newTempFile("put-");
         try {
             long start = System.nanoTime();
@@ -103,6 +124,7 @@ public final class UploadService {
                 synced = System.nanoTime();
                 Qcow2Info header = head.finish();
                 accepted = layers.accept(temp, claimed, Digest.of(digest.digest()), size, header);
+                charge(uploader, accepted);
             }
             long done = System.nanoTime();
             LOG.info("stored layer {} ({} bytes) in {} ms: receive+hash {} ms, final fsync {} ms, commit {} ms", claimed.shortHex(), size,
@@ -115,10 +137,25 @@ public final class UploadService {
 
     // ------------------------------------------------------------------ resumable
 
-    public UploadSession start() throws IOException {
+    public UploadSession start() throws IOException { return start(Uploader.NONE); }
+
+    /** Opens a session for {@code uploader}; refused when its token already has the most open sessions allowed. */
+    public UploadSession start(Uploader uploader) throws IOException {
         String id = UUID.randomUUID().toString().replace("-", "");
-        Files.createFile(partFile(id));
-        dao.insert(id, now().toString());
+        synchronized (startLock) {
+            if (uploader.tokenId().isPresent()) {
+                int open = dao.countOpen(uploader.tokenId().getAsLong());
+                if (open >= maxOpenPerToken) {
+                    Map<String, Object> detail = new LinkedHashMap<>();
+                    detail.put("open", open);
+                    detail.put("limit", maxOpenPerToken);
+                    throw new ApiException(ErrorCode.TOO_MANY_UPLOADS, "this token already has " + open + " open upload sessions (the limit is "
+                            + maxOpenPerToken + "); finish or cancel (DELETE) one, or wait until abandoned ones expire", detail);
+                }
+            }
+            Files.createFile(partFile(id));
+            dao.insert(id, now().toString(), uploader.tokenId().isPresent() ? uploader.tokenId().getAsLong() : null);
+        }
         Live state = new Live();
         state.digest = sha256();
         state.hashedUpTo = 0;
@@ -147,6 +184,11 @@ public final class UploadService {
      * what arrived: the client asks {@link #status} and continues from there.
      */
     public UploadSession append(String id, OptionalLong start, OptionalLong end, InputStream body, long contentLength) throws IOException {
+        return append(id, start, end, body, contentLength, Uploader.NONE);
+    }
+
+    public UploadSession append(String id, OptionalLong start, OptionalLong end, InputStream body, long contentLength,
+                                Uploader uploader) throws IOException {
         UploadSession session = session(id);
         Live state = lockFor(id);
         try {
@@ -164,6 +206,7 @@ public final class UploadService {
             }
             // Size first: a range beyond the limit is refused as too large whatever its Content-Length says.
             checkDeclaredSize(declared, received);
+            checkQuota(uploader, declared);
             if (end.isPresent() && contentLength >= 0 && contentLength != declared) {
                 throw new ApiException(ErrorCode.UPLOAD_INVALID, "Content-Range covers " + declared
                         + " bytes but Content-Length is " + contentLength);
@@ -176,10 +219,15 @@ public final class UploadService {
 
     /** Completes the session as layer {@code claimed}, with an optional last chunk in {@code body}. */
     public Accepted finish(String id, Digest claimed, InputStream body, long contentLength) throws IOException {
+        return finish(id, claimed, body, contentLength, Uploader.NONE);
+    }
+
+    public Accepted finish(String id, Digest claimed, InputStream body, long contentLength, Uploader uploader) throws IOException {
         session(id);
         Live state = lockFor(id);
         try {
             UploadSession session = session(id);
+            if (contentLength != 0) checkQuota(uploader, contentLength);
             if (contentLength != 0) session = write(id, state, session.received(), body, contentLength);
             Path part = partFile(id);
             ensureHashed(id, state, session.received());
@@ -187,6 +235,7 @@ public final class UploadService {
             Accepted accepted;
             try {
                 accepted = layers.accept(part, claimed, Digest.of(state.digest.digest()), session.received(), header);
+                charge(uploader, accepted);
             } finally {
                 // accept consumed the file (stored or deleted); the session is over either way.
                 dao.delete(id);
@@ -384,6 +433,61 @@ public final class UploadService {
             detail.put("free", free);
             throw new ApiException(ErrorCode.INSUFFICIENT_STORAGE, "the registry has " + free + " bytes free and needs "
                     + declared + " plus a reserve of " + minFreeBytes + "; try again later or ask its operator to free space", detail);
+        }
+    }
+
+    /**
+     * Refuses, as unknown, a session that another token started: a session belongs to its token
+     * (its bytes count against that token's bounds). Sessions from before tokens were recorded
+     * belong to anyone, as before.
+     */
+    public void checkOwner(String id, Uploader uploader) {
+        if (uploader.tokenId().isEmpty() || id == null || !SESSION_ID.matcher(id).matches()) return;
+        Optional<Long> owner = dao.ownerOf(id);
+        if (owner.isPresent() && owner.get() != uploader.tokenId().getAsLong()) {
+            throw new ApiException(ErrorCode.UPLOAD_UNKNOWN, "upload " + id + " belongs to another token; continue it with the token "
+                    + "that started it, or start a new one with POST /api/v1/uploads");
+        }
+    }
+
+    /**
+     * The quota rule (README "Tokens"): the bytes of the token's open sessions plus the layers its
+     * uploads first stored that no published image uses, plus this request's declared bytes, must
+     * not exceed the quota. A token with a quota must declare each body's size.
+     */
+    private void checkQuota(Uploader uploader, long declared) {
+        if (uploader.quotaBytes().isEmpty() || uploader.tokenId().isEmpty()) return;
+        if (declared < 0) {
+            throw new ApiException(ErrorCode.LENGTH_REQUIRED, "this token has an upload quota: send Content-Length (or Content-Range) "
+                    + "so the registry can check the quota before storing anything");
+        }
+        long quota = uploader.quotaBytes().getAsLong();
+        long used = pendingBytes(uploader.tokenId().getAsLong());
+        if (used + declared > quota) {
+            Map<String, Object> detail = new LinkedHashMap<>();
+            detail.put("quota", quota);
+            detail.put("used", used);
+            detail.put("requested", declared);
+            throw new ApiException(ErrorCode.QUOTA_EXCEEDED, "this token may hold " + quota + " bytes not yet in a published image and holds "
+                    + used + "; this upload needs " + declared + " more. Publish an image using the uploaded layers, cancel open "
+                    + "uploads, or ask an admin for a larger quota", detail);
+        }
+    }
+
+    /** Bytes counted against a token's quota now. */
+    public long pendingBytes(long tokenId) {
+        Set<Digest> published = publishedLayers.get();
+        long total = dao.sessionBytes(tokenId);
+        for (String row : dao.layersBy(tokenId)) {
+            int space = row.indexOf(' ');
+            if (!published.contains(new Digest(row.substring(0, space)))) total += Long.parseLong(row.substring(space + 1));
+        }
+        return total;
+    }
+
+    private void charge(Uploader uploader, Accepted accepted) {
+        if (accepted.created() && uploader.tokenId().isPresent()) {
+            dao.setUploader(accepted.layer().digest().hex(), uploader.tokenId().getAsLong());
         }
     }
 

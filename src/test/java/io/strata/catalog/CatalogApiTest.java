@@ -218,7 +218,7 @@ class CatalogApiTest {
         assertEquals(400, publish("{").statusCode());
         assertEquals(400, publish("").statusCode());
         assertEquals(400, publish("[]").statusCode());
-        assertEquals(400, publish("{\"os\":\"" + "a".repeat(70 * 1024) + "\"}").statusCode(), "over 64 KiB");
+        assertEquals(413, publish("{\"os\":\"" + "a".repeat(70 * 1024) + "\"}").statusCode(), "over 64 KiB");
         assertEquals(201, publish(body("debian", "12", "amd64", "cloud", "20261122_1000", base)).statusCode());
         HttpResponse<String> sameVersion = publish(body("debian", "12", "amd64", "cloud", "20261122_1000", other));
         assertEquals(409, sameVersion.statusCode(), sameVersion.body());

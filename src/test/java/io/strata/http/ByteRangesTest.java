@@ -74,6 +74,29 @@ class ByteRangesTest {
     }
 
     @Test
+    void as_many_ranges_as_the_limit_are_served() {
+        String header = "bytes=" + java.util.stream.IntStream.range(0, ByteRanges.MAX_RANGES)
+                .mapToObj(i -> i * 10 + "-" + (i * 10 + 1)).collect(java.util.stream.Collectors.joining(","));
+        ByteRanges.Outcome outcome = ByteRanges.parse(header, SIZE);
+        assertInstanceOf(ByteRanges.Satisfiable.class, outcome);
+        assertEquals(ByteRanges.MAX_RANGES, ((ByteRanges.Satisfiable) outcome).ranges().size());
+    }
+
+    @Test
+    void more_than_two_overlapping_ranges_are_refused_not_served() {
+        assertInstanceOf(ByteRanges.Overlapping.class, ByteRanges.parse("bytes=0-,0-,0-", SIZE));
+        assertInstanceOf(ByteRanges.Overlapping.class, ByteRanges.parse("bytes=0-99,50-149,100-199", SIZE));
+        assertInstanceOf(ByteRanges.Overlapping.class, ByteRanges.parse("bytes=0-999,10-19,500-509,900-909", SIZE));
+    }
+
+    @Test
+    void two_overlapping_ranges_or_many_disjoint_ones_are_served() {
+        assertInstanceOf(ByteRanges.Satisfiable.class, ByteRanges.parse("bytes=0-99,50-149", SIZE));
+        assertInstanceOf(ByteRanges.Satisfiable.class, ByteRanges.parse("bytes=0-99,50-149,500-599", SIZE));
+        assertInstanceOf(ByteRanges.Satisfiable.class, ByteRanges.parse("bytes=900-909,0-9,100-109,200-209", SIZE));
+    }
+
+    @Test
     void a_range_reports_its_content_range() {
         assertEquals("bytes 10-19/1000", new Range(10, 19).contentRange(SIZE));
         assertEquals(List.of(new Range(0, 9)), ((ByteRanges.Satisfiable) ByteRanges.parse("bytes=0-9", SIZE)).ranges());

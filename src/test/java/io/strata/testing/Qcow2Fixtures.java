@@ -148,7 +148,7 @@ public final class Qcow2Fixtures {
         cases.add(new BadCase("a backing format of raw", rebasedWithFormat(dir, layerName, "raw"),
                 Check.BACKING_FORMAT, "\"backing-filename-format\": \"raw\""));
         cases.add(new BadCase("a backing name without a backing format",
-                withU32(child, extensionOffset(child, EXTENSION_BACKING_FORMAT), 0x5354524b), Check.BACKING_FORMAT,
+                withU32(child, extensionOffset(child, EXTENSION_BACKING_FORMAT), 0), Check.BACKING_FORMAT,
                 "\"backing-filename\": \"" + layerName + "\""));
 
         cases.add(new BadCase("an external data file made by qemu-img", withDataFile, Check.EXTERNAL_DATA_FILE,

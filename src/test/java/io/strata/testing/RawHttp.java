@@ -35,6 +35,52 @@ public final class RawHttp implements AutoCloseable {
         return raw;
     }
 
+    /** Opens a connection and sends {@code request} byte for byte: for requests no client library would form. */
+    public static RawHttp exchange(URI base, byte[] request) throws IOException {
+        Socket socket = new Socket(base.getHost(), base.getPort());
+        socket.setSoTimeout(10_000);
+        RawHttp raw = new RawHttp(socket);
+        raw.out.write(request);
+        raw.out.flush();
+        return raw;
+    }
+
+    /** A response: status, the head as text, and the body its Content-Length announced. */
+    public record Reply(int status, String head, byte[] body) {
+        public String bodyText() { return new String(body, StandardCharsets.UTF_8); }
+
+        public java.util.Optional<String> header(String name) {
+            for (String line : head.split("\r\n")) {
+                int colon = line.indexOf(':');
+                if (colon > 0 && line.substring(0, colon).strip().equalsIgnoreCase(name)) return java.util.Optional.of(line.substring(colon + 1).strip());
+            }
+            return java.util.Optional.empty();
+        }
+    }
+
+    /** Reads one whole response (the body by its Content-Length, or to the end of the connection without one). */
+    public Reply reply() throws IOException {
+        String head = responseHead();
+        if (head.isEmpty()) throw new IOException("the server closed the connection without a response");
+        int status = Integer.parseInt(head.substring(9, 12));
+        InputStream in = socket.getInputStream();
+        String length = new Reply(status, head, new byte[0]).header("Content-Length").orElse(null);
+        byte[] body = length != null ? in.readNBytes(Integer.parseInt(length)) : in.readAllBytes();
+        return new Reply(status, head, body);
+    }
+
+    /** True when the server closes the connection (end of stream or reset) within {@code millis}. */
+    public boolean closedWithin(int millis) throws IOException {
+        socket.setSoTimeout(millis);
+        try {
+            return socket.getInputStream().read() < 0;
+        } catch (java.net.SocketTimeoutException e) {
+            return false;
+        } catch (java.net.SocketException e) {
+            return true; // reset
+        }
+    }
+
     public void send(byte[] more) throws IOException {
         out.write(more);
         out.flush();

@@ -14,7 +14,6 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.EnumSet;
 import java.util.List;
 import java.util.stream.Stream;
 
@@ -34,9 +33,16 @@ public final class TestRegistry implements AutoCloseable {
         this.dataDir = dataDir;
         this.server = server;
         var tokens = server.services().tokens();
-        this.adminToken = tokens.create("test-admin", EnumSet.of(Scope.ADMIN)).secret();
-        this.pushToken = tokens.create("test-push", EnumSet.of(Scope.PUSH)).secret();
-        this.publishToken = tokens.create("test-publish", EnumSet.of(Scope.PUBLISH)).secret();
+        this.adminToken = tokens.create("test-admin", List.of(Scope.ADMIN)).secret();
+        this.pushToken = tokens.create("test-push", List.of(Scope.all(Scope.Action.PUSH))).secret();
+        // A publisher of every product: publishes, moves aliases and unpublishes (delete:*).
+        this.publishToken = tokens.create("test-publish", List.of(Scope.all(Scope.Action.PUBLISH), Scope.all(Scope.Action.DELETE))).secret();
+    }
+
+    /** A new token with the given scopes (e.g. "publish:debian:*", "read"), the default expiry and no quota. */
+    public String token(String... scopes) {
+        return server.services().tokens().create("test-" + String.join("+", scopes).replace(':', '.'),
+                Stream.of(scopes).map(Scope::parse).toList()).secret();
     }
 
     public static TestRegistry start(Path dataDir) throws IOException {

@@ -197,6 +197,22 @@ class ResumableUploadTest {
     }
 
     @Test
+    void a_file_whose_data_lies_past_its_end_is_refused_at_the_finish_and_the_session_is_gone() throws IOException {
+        io.strata.testing.HostileCorpus.HostileFile cut = io.strata.testing.HostileCorpus.files().stream()
+                .filter(file -> file.name().equals("l2-data-past-end.qcow2")).findFirst().orElseThrow();
+        String location = startUpload();
+        assertEquals(202, patch(location, null, cut.bytes()).statusCode(), "a valid header passes the first step");
+
+        HttpResponse<String> done = finish(location, TestRegistry.sha256(cut.bytes()), new byte[0]);
+
+        assertEquals(400, done.statusCode(), done.body());
+        assertTrue(done.body().contains("\"check\":\"l2_entry\""), done.body());
+        assertEquals(404, registry.send(registry.authed(location, registry.pushToken).GET().build()).statusCode());
+        assertTrue(Files.notExists(sessionFile(location)));
+        assertEquals(404, registry.send(registry.request("/layers/" + TestRegistry.sha256(cut.bytes()).fileName()).build()).statusCode());
+    }
+
+    @Test
     void cancelling_removes_the_session_and_its_bytes() throws IOException {
         String location = startUpload();
         assertEquals(202, patch(location, null, slice(0, 10_000)).statusCode());
@@ -209,11 +225,15 @@ class ResumableUploadTest {
 
     @Test
     void unknown_and_malformed_session_ids_answer_404() {
-        for (String id : List.of("0123456789abcdef0123456789abcdef", "..%2F..%2Fstrata.db", "x")) {
+        for (String id : List.of("0123456789abcdef0123456789abcdef", "x")) {
             HttpResponse<String> response = registry.send(registry.authed("/api/v1/uploads/" + id, registry.pushToken).GET().build());
             assertEquals(404, response.statusCode(), id);
             assertTrue(response.body().contains("UPLOAD_UNKNOWN") || response.body().contains("NOT_FOUND"), response.body());
         }
+        // An id that tries to leave the upload area is refused as an ambiguous path before any lookup.
+        HttpResponse<String> traversal = registry.send(registry.authed("/api/v1/uploads/..%2F..%2Fstrata.db", registry.pushToken).GET().build());
+        assertEquals(400, traversal.statusCode());
+        assertTrue(traversal.body().contains("URI_INVALID"), traversal.body());
     }
 
     @Test

@@ -15,7 +15,9 @@ import java.util.Optional;
 /**
  * The layout of a qcow2 file's first cluster, read leniently: unlike {@link Qcow2Inspector} it
  * accepts any backing name (a publisher's local path), because its job is to read that name and
- * to write the first cluster again with the canonical one ({@link #rebased}).
+ * to write the first cluster again with the canonical one ({@link #rebased}). The header
+ * extension area is read by the inspector's own walker ({@link HeaderExtensions}), so push keeps
+ * exactly the extensions the registry will judge, and refuses an area the registry would refuse.
  *
  * <p>{@link #rebased} does to the first cluster what {@code qemu-img rebase -u -F FORMAT -b NAME}
  * does to the file, and nothing else: qemu rewrites the header cluster as header fields, the
@@ -95,27 +97,12 @@ public record Qcow2Header(int version, int clusterSize, long headerLength, Optio
         long end = backingOffset != 0 ? backingOffset : clusterSize;
         List<Extension> extensions = new ArrayList<>();
         Optional<String> backingFormat = Optional.empty();
-        long position = headerLength;
-        while (position + EXTENSION_HEADER_LENGTH <= end) {
-            int type = bytes.getInt((int) position);
-            long length = Integer.toUnsignedLong(bytes.getInt((int) position + 4));
-            if (type == EXTENSION_END) break;
-            long data = position + EXTENSION_HEADER_LENGTH;
-            if (length > end - data) {
-                throw new Qcow2Exception(Check.HEADER_EXTENSION, "header extension 0x" + Integer.toHexString(type)
-                        + " runs past the extension area");
-            }
-            byte[] value = new byte[(int) length];
-            bytes.get((int) data, value);
-            if (type == EXTENSION_BACKING_FORMAT) {
-                if (backingFormat.isPresent()) {
-                    throw new Qcow2Exception(Check.HEADER_EXTENSION, "the backing format extension appears twice");
-                }
-                backingFormat = Optional.of(new String(value, StandardCharsets.ISO_8859_1));
+        for (HeaderExtensions.Found found : HeaderExtensions.walk(bytes, headerLength, end)) {
+            if (found.type() == EXTENSION_BACKING_FORMAT) {
+                backingFormat = Optional.of(new String(found.data(), StandardCharsets.ISO_8859_1));
             } else {
-                extensions.add(new Extension(type, value));
+                extensions.add(new Extension(found.type(), found.data()));
             }
-            position = data + ((length + 7) & ~7L);
         }
         Optional<String> backingName = Optional.empty();
         if (backingOffset != 0 && backingSize > 0) {

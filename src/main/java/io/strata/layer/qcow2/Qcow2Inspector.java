@@ -9,13 +9,16 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.HashSet;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
-import java.util.Set;
 
 /**
- * The format inspector of DESIGN §2: decides from the first cluster alone whether a file is a
- * qcow2 layer Strata may store and serve.
+ * The format inspector of DESIGN §2: decides whether a file is a qcow2 layer Strata may store and
+ * serve. It runs in two steps so an upload streams through in bounded memory: {@link #inspect}
+ * judges the first cluster (and the first {@link #MAX_HEADER_BYTES}) as soon as they arrive;
+ * {@link #inspectEnd} then judges what needs the file's length and its last
+ * {@link #TAIL_BYTES} once the upload is complete, before it is stored.
  *
  * <p>Layers are opened by qemu on every client that pulls them, so anything in a header that makes
  * qemu reach outside the chain is refused: a backing name other than a sibling layer
@@ -42,6 +45,17 @@ import java.util.Set;
  *
  * <p>A backing format extension without a backing name is accepted: qemu ignores it, and it names
  * nothing that could be opened.
+ *
+ * <p>Beyond the header, it checks what qemu reads when it opens the file, with qemu's own limits
+ * ({@code block/qcow2.h}): the L1 table (at most {@code QCOW_MAX_L1_SIZE}, 32 MiB, and large
+ * enough for the virtual size), the refcount table (at most {@code QCOW_MAX_REFTABLE_SIZE}, 8 MiB),
+ * the bitmap directory and the encryption header, each cluster-aligned, inside the file and apart
+ * from each other and from the header cluster; the entries of the L1, L2 and refcount tables and
+ * of the bitmap directory point inside the file ({@link TableEntries}, {@link BitmapDirectory}).
+ * It does not check refcount values against cluster use: that is all of {@code qemu-img check},
+ * and a reader of a layer never consults refcounts. Internal snapshots are refused (a layer is
+ * one state of a disk), and so are header extensions Strata does not know, and files that another
+ * format's detector would also claim ({@link ForeignFormats}).
  */
 public final class Qcow2Inspector {
     /** The largest cluster qemu opens (cluster_bits 21), hence the most bytes a header can span. */
@@ -50,12 +64,8 @@ public final class Qcow2Inspector {
     /** A canonical backing name is a layer's file name: its sha256 followed by this suffix. */
     static final String LAYER_SUFFIX = ".qcow2";
 
-    private static final int SIZE_OFFSET = 24;
-    private static final int CRYPT_METHOD_OFFSET = 32;
-    private static final int INCOMPATIBLE_FEATURES_OFFSET = 72;
-    private static final int COMPATIBLE_FEATURES_OFFSET = 80;
-    private static final int AUTOCLEAR_FEATURES_OFFSET = 88;
-    private static final int COMPRESSION_TYPE_OFFSET = 104;
+    /** How many bytes at the end of the file {@link #inspectEnd} needs. */
+    public static final int TAIL_BYTES = ForeignFormats.TAIL_BYTES;
 
     private static final int VERSION_3_MIN_HEADER_LENGTH = 104;
     private static final int MIN_CLUSTER_BITS = 9;
@@ -76,13 +86,20 @@ public final class Qcow2Inspector {
     private static final int CRYPT_AES = 1;
     private static final int CRYPT_LUKS = 2;
 
-    private static final int EXTENSION_FEATURE_NAME_TABLE = 0x6803f857;
-    private static final int EXTENSION_BITMAPS = 0x23852875;
-    private static final int EXTENSION_FULL_DISK_ENCRYPTION = 0x0537be77;
-    private static final int EXTENSION_EXTERNAL_DATA_FILE = 0x44415441;
-    private static final Set<Integer> SPECIFIED_EXTENSIONS = Set.of(EXTENSION_BACKING_FORMAT,
-            EXTENSION_FEATURE_NAME_TABLE, EXTENSION_BITMAPS, EXTENSION_FULL_DISK_ENCRYPTION,
-            EXTENSION_EXTERNAL_DATA_FILE);
+    // qemu block/qcow2.h: QCOW_MAX_L1_SIZE, QCOW_MAX_REFTABLE_SIZE, QCOW2_MAX_BITMAPS,
+    // QCOW2_MAX_BITMAP_DIRECTORY_SIZE (1024 bytes per bitmap).
+    private static final long MAX_L1_BYTES = 32L << 20;
+    private static final long MAX_REFCOUNT_TABLE_BYTES = 8L << 20;
+    private static final long MAX_BITMAPS = 65535;
+    private static final long MAX_BITMAP_DIRECTORY_BYTES = 1024 * MAX_BITMAPS;
+    private static final int MAX_REFCOUNT_ORDER = 6;
+    private static final int VERSION_2_REFCOUNT_ORDER = 4;
+    /** qemu keeps the backing format in a 16-byte buffer with its NUL and refuses longer ones. */
+    private static final int MAX_BACKING_FORMAT_LENGTH = 15;
+    private static final int FEATURE_NAME_ENTRY_LENGTH = 48;
+    private static final int BITMAPS_EXTENSION_LENGTH = 24;
+    private static final int CRYPT_HEADER_EXTENSION_LENGTH = 16;
+    private static final long DATA_FILE_RAW_AUTOCLEAR_BIT = 1L << 1;
 
     private static final String REBASE_ADVICE = "run 'qemu-img rebase -u -F qcow2 -b <parent-sha256>.qcow2 child.qcow2'"
             + " (the parent's sha256 is its layer id), or upload the chain with 'strata push', which does this for you";
@@ -120,12 +137,20 @@ public final class Qcow2Inspector {
             throw new Qcow2Exception(Check.VIRTUAL_SIZE, "the virtual size " + Long.toUnsignedString(virtualSize)
                     + " is larger than qemu can address; the header is damaged: " + CONVERT_ADVICE);
         }
+        if (virtualSize % 512 != 0) {
+            // qemu addresses a disk in 512-byte sectors and silently drops the rest; qemu-img never writes such a size.
+            throw new Qcow2Exception(Check.VIRTUAL_SIZE, "the virtual size " + virtualSize + " is not a multiple of 512"
+                    + " bytes; qemu would ignore the last " + virtualSize % 512 + " bytes: " + CONVERT_ADVICE);
+        }
         long headerLength = version == 2 ? VERSION_2_HEADER_LENGTH : readVersion3HeaderLength(bytes, clusterSize);
         long incompatible = version == 2 ? 0 : bytes.getLong(INCOMPATIBLE_FEATURES_OFFSET);
         long compatible = version == 2 ? 0 : bytes.getLong(COMPATIBLE_FEATURES_OFFSET);
         long autoclear = version == 2 ? 0 : bytes.getLong(AUTOCLEAR_FEATURES_OFFSET);
         int compressionType = headerLength > COMPRESSION_TYPE_OFFSET ? Byte.toUnsignedInt(bytes.get(COMPRESSION_TYPE_OFFSET)) : 0;
         checkIncompatibleFeatures(incompatible, clusterBits, compressionType);
+        if ((autoclear & DATA_FILE_RAW_AUTOCLEAR_BIT) != 0) {
+            throw externalDataFile(); // "the external data file is raw": meaningless, and refused by qemu, without one
+        }
 
         int cryptMethod = bytes.getInt(CRYPT_METHOD_OFFSET);
         checkCryptMethod(cryptMethod, allowEncryption);
@@ -137,7 +162,7 @@ public final class Qcow2Inspector {
         }
         // qemu reads extensions up to the backing name whenever an offset is set, even for an empty name.
         long extensionsEnd = backingOffset != 0 ? backingOffset : clusterSize;
-        Extensions extensions = readExtensions(bytes, headerLength, extensionsEnd, allowEncryption);
+        Extensions extensions = readExtensions(bytes, headerLength, extensionsEnd, allowEncryption, clusterSize);
         checkEncryptionConsistency(cryptMethod, extensions.fullDiskEncryption());
 
         Optional<String> backingName = Optional.empty();
@@ -147,13 +172,81 @@ public final class Qcow2Inspector {
             backingName = Optional.of(canonicalBackingName(name));
             checkBackingFormat(extensions.backingFormat(), backingName.get());
         }
+
+        checkRefcountOrder(version == 2 ? VERSION_2_REFCOUNT_ORDER : bytes.getInt(REFCOUNT_ORDER_OFFSET));
+        checkNoSnapshots(bytes, clusterSize);
+        List<Qcow2Info.Table> tables = new ArrayList<>();
+        tables.add(l1Table(bytes, clusterBits, virtualSize, (incompatible & EXTENDED_L2_BIT) != 0));
+        tables.add(refcountTable(bytes, clusterBits));
+        extensions.bitmapDirectory().ifPresent(tables::add);
+        extensions.cryptHeader().ifPresent(tables::add);
+        checkNoOverlap(tables, clusterSize);
+        ForeignFormats.checkHead(bytes);
         return new Qcow2Info(version, clusterBits, virtualSize, backingName, extensions.backingFormat(),
-                incompatible, compatible, autoclear, compressionType);
+                incompatible, compatible, autoclear, compressionType, tables, extensions.bitmapCount());
+    }
+
+    /** Reads bytes of the file at a position, as {@link FileChannel#read(ByteBuffer, long)} does (-1 at the end). */
+    @FunctionalInterface
+    public interface Source {
+        int read(ByteBuffer destination, long position) throws IOException;
     }
 
     /**
-     * Inspects a stored file from its first {@link #MAX_HEADER_BYTES} bytes (startup recovery,
-     * {@code strata verify}).
+     * The checks that need the whole file, run once an upload is complete and before it is
+     * stored: every table {@code info} points at ends inside the file, the entries of the L1, L2
+     * and refcount tables and of the bitmap directory point inside it, and the file does not end
+     * in another format's footer. Reads those tables in bounded chunks, never more than the file's
+     * length in all, and the last {@link #TAIL_BYTES}, from {@code file}.
+     *
+     * @param length the file's length in bytes
+     */
+    public static void inspectEnd(Qcow2Info info, long length, Source file) throws IOException, Qcow2Exception {
+        for (Qcow2Info.Table table : info.tables()) {
+            if (table.offset() > length - table.length()) {
+                throw new Qcow2Exception(table.check(), "the " + table.name() + " (" + table.length() + " bytes at offset "
+                        + table.offset() + ") ends past the end of the file at " + length + "; the file is truncated"
+                        + " or its header lies: upload the whole file, or " + CONVERT_ADVICE);
+            }
+        }
+        TableEntries.check(info, length, file);
+        for (Qcow2Info.Table table : info.tables()) {
+            if (table.check() == Check.BITMAPS_EXTENSION) BitmapDirectory.check(info, table, info.bitmapCount(), length, file);
+        }
+        ByteBuffer tail = ByteBuffer.allocate((int) Math.min(length, TAIL_BYTES));
+        long from = length - tail.capacity();
+        while (tail.hasRemaining()) {
+            if (file.read(tail, from + tail.position()) < 0) throw new IOException("the file is shorter than " + length + " bytes");
+        }
+        ForeignFormats.checkTail(tail.flip());
+    }
+
+    /** Both steps on a file held in memory (position to limit), e.g. by a test or a client. */
+    public static Qcow2Info inspect(ByteBuffer file, boolean allowEncryption) throws Qcow2Exception {
+        ByteBuffer bytes = file.slice();
+        Qcow2Info info = inspect(bytes, true, allowEncryption);
+        try {
+            inspectEnd(info, bytes.remaining(), source(bytes));
+        } catch (IOException e) {
+            throw new IllegalStateException("reading memory cannot fail", e);
+        }
+        return info;
+    }
+
+    /** A {@link Source} over bytes in memory (position to limit). */
+    public static Source source(ByteBuffer bytes) {
+        ByteBuffer file = bytes.slice();
+        return (destination, position) -> {
+            if (position >= file.limit()) return -1;
+            int count = (int) Math.min(destination.remaining(), file.limit() - position);
+            destination.put(file.slice((int) position, count));
+            return count;
+        };
+    }
+
+    /**
+     * Inspects a stored file, both steps, from its first {@link #MAX_HEADER_BYTES} bytes, its length
+     * and its last {@link #TAIL_BYTES} (startup recovery, {@code strata verify}).
      */
     public static Qcow2Info inspect(Path file, boolean allowEncryption) throws IOException, Qcow2Exception {
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
@@ -163,7 +256,9 @@ public final class Qcow2Inspector {
             }
             head.flip();
             // Fewer bytes than the limit can only mean the end of the file was reached.
-            return inspect(head, head.remaining() < MAX_HEADER_BYTES, allowEncryption);
+            Qcow2Info info = inspect(head, head.remaining() < MAX_HEADER_BYTES, allowEncryption);
+            inspectEnd(info, channel.size(), channel::read);
+            return info;
         }
     }
 
@@ -280,46 +375,167 @@ public final class Qcow2Inspector {
         }
     }
 
-    private record Extensions(Optional<String> backingFormat, boolean fullDiskEncryption) {}
+    private record Extensions(Optional<String> backingFormat, boolean fullDiskEncryption,
+                              Optional<Qcow2Info.Table> bitmapDirectory, Optional<Qcow2Info.Table> cryptHeader,
+                              long bitmapCount) {}
 
-    private static Extensions readExtensions(ByteBuffer bytes, long start, long end, boolean allowEncryption)
-            throws Qcow2Exception {
-        Set<Integer> seen = new HashSet<>();
+    private static Extensions readExtensions(ByteBuffer bytes, long start, long end, boolean allowEncryption,
+                                             int clusterSize) throws Qcow2Exception {
         Optional<String> backingFormat = Optional.empty();
-        boolean fullDiskEncryption = false;
-        long position = start;
-        while (position < end) {
-            if (end - position < EXTENSION_HEADER_LENGTH) {
-                throw malformedExtension("the header extension at offset " + position + " is cut off by the end of"
-                        + " the extension area at " + end);
-            }
-            int type = bytes.getInt((int) position);
-            long length = Integer.toUnsignedLong(bytes.getInt((int) position + 4));
-            if (type == EXTENSION_END) {
-                break;
-            }
-            long data = position + EXTENSION_HEADER_LENGTH;
-            if (length > end - data) {
-                throw malformedExtension("header extension 0x" + Integer.toHexString(type) + " at offset " + position
-                        + " claims " + length + " bytes, running past the end of the extension area at " + end);
-            }
-            if (SPECIFIED_EXTENSIONS.contains(type) && !seen.add(type)) {
-                // qemu keeps the last copy; a checker keeping the first would be fooled by a second one.
-                throw malformedExtension("header extension 0x" + Integer.toHexString(type) + " appears twice");
-            }
-            if (type == EXTENSION_BACKING_FORMAT) {
-                backingFormat = Optional.of(readString(bytes, data, length));
-            } else if (type == EXTENSION_EXTERNAL_DATA_FILE) {
-                throw externalDataFile();
-            } else if (type == EXTENSION_FULL_DISK_ENCRYPTION) {
-                if (!allowEncryption) {
-                    throw encryptionRefused("a full disk encryption header");
+        Optional<Qcow2Info.Table> bitmapDirectory = Optional.empty();
+        Optional<Qcow2Info.Table> cryptHeader = Optional.empty();
+        for (HeaderExtensions.Found found : HeaderExtensions.walk(bytes, start, end)) {
+            ByteBuffer data = ByteBuffer.wrap(found.data());
+            switch (found.type()) {
+                case EXTENSION_BACKING_FORMAT -> {
+                    if (found.data().length > MAX_BACKING_FORMAT_LENGTH) {
+                        throw HeaderExtensions.malformed("the backing format extension is " + found.data().length
+                                + " bytes long, qemu reads at most " + MAX_BACKING_FORMAT_LENGTH);
+                    }
+                    backingFormat = Optional.of(new String(found.data(), StandardCharsets.ISO_8859_1));
                 }
-                fullDiskEncryption = true;
+                case EXTENSION_FEATURE_NAME_TABLE -> {
+                    if (found.data().length % FEATURE_NAME_ENTRY_LENGTH != 0) {
+                        throw HeaderExtensions.malformed("the feature name table is " + found.data().length
+                                + " bytes long, not a whole number of 48-byte entries");
+                    }
+                }
+                case EXTENSION_BITMAPS -> bitmapDirectory = Optional.of(bitmapDirectory(data, clusterSize));
+                case EXTENSION_FULL_DISK_ENCRYPTION -> {
+                    if (!allowEncryption) {
+                        throw encryptionRefused("a full disk encryption header");
+                    }
+                    cryptHeader = Optional.of(cryptHeader(data, clusterSize));
+                }
+                case EXTENSION_EXTERNAL_DATA_FILE -> throw externalDataFile();
+                default -> throw new Qcow2Exception(Check.UNKNOWN_HEADER_EXTENSION, "header extension "
+                        + found.typeHex() + " at offset " + found.offset() + " is not one Strata knows (backing format,"
+                        + " feature name table, bitmaps, full disk encryption), so nobody can tell what qemu or a"
+                        + " future qemu does with it; " + CONVERT_ADVICE);
             }
-            position = data + roundUpTo8(length);
         }
-        return new Extensions(backingFormat, fullDiskEncryption);
+        long bitmapCount = bitmapDirectory.isPresent() ? bitmapCount(bytes, start, end) : 0;
+        return new Extensions(backingFormat, cryptHeader.isPresent(), bitmapDirectory, cryptHeader, bitmapCount);
+    }
+
+    private static long bitmapCount(ByteBuffer bytes, long start, long end) throws Qcow2Exception {
+        for (HeaderExtensions.Found found : HeaderExtensions.walk(bytes, start, end)) {
+            if (found.type() == EXTENSION_BITMAPS) return Integer.toUnsignedLong(ByteBuffer.wrap(found.data()).getInt(0));
+        }
+        throw new IllegalStateException("no bitmaps extension");
+    }
+
+    private static Qcow2Info.Table bitmapDirectory(ByteBuffer data, int clusterSize) throws Qcow2Exception {
+        String remove = "; remove the bitmaps with 'qemu-img bitmap --remove layer.qcow2 NAME' or " + CONVERT_ADVICE;
+        if (data.remaining() != BITMAPS_EXTENSION_LENGTH) {
+            throw new Qcow2Exception(Check.BITMAPS_EXTENSION, "the bitmaps extension is " + data.remaining()
+                    + " bytes long, not " + BITMAPS_EXTENSION_LENGTH + remove);
+        }
+        long count = Integer.toUnsignedLong(data.getInt(0));
+        int reserved = data.getInt(4);
+        long size = data.getLong(8);
+        long offset = data.getLong(16);
+        if (reserved != 0 || count == 0 || count > MAX_BITMAPS) {
+            throw new Qcow2Exception(Check.BITMAPS_EXTENSION, "the bitmaps extension claims " + count + " bitmaps"
+                    + (reserved != 0 ? " and sets reserved bits" : "") + "; qemu allows 1 to " + MAX_BITMAPS + remove);
+        }
+        if (size <= 0 || size > MAX_BITMAP_DIRECTORY_BYTES) {
+            throw new Qcow2Exception(Check.BITMAPS_EXTENSION, "the bitmap directory is " + Long.toUnsignedString(size)
+                    + " bytes long; qemu allows 1 to " + MAX_BITMAP_DIRECTORY_BYTES + remove);
+        }
+        return table("bitmap directory", Check.BITMAPS_EXTENSION, offset, size, clusterSize);
+    }
+
+    private static Qcow2Info.Table cryptHeader(ByteBuffer data, int clusterSize) throws Qcow2Exception {
+        if (data.remaining() != CRYPT_HEADER_EXTENSION_LENGTH) {
+            throw new Qcow2Exception(Check.CRYPT_HEADER, "the full disk encryption extension is " + data.remaining()
+                    + " bytes long, not " + CRYPT_HEADER_EXTENSION_LENGTH + "; " + CONVERT_ADVICE);
+        }
+        long offset = data.getLong(0);
+        long length = data.getLong(8);
+        if (length <= 0) {
+            throw new Qcow2Exception(Check.CRYPT_HEADER, "the encryption header is " + Long.toUnsignedString(length)
+                    + " bytes long; " + CONVERT_ADVICE);
+        }
+        return table("encryption header", Check.CRYPT_HEADER, offset, length, clusterSize);
+    }
+
+    private static void checkRefcountOrder(int order) throws Qcow2Exception {
+        if (Integer.toUnsignedLong(order) > MAX_REFCOUNT_ORDER) {
+            throw new Qcow2Exception(Check.REFCOUNT_ORDER, "refcount_order " + Integer.toUnsignedString(order)
+                    + " asks for refcounts wider than the 64 bits qcow2 allows (at most 6); " + CONVERT_ADVICE);
+        }
+    }
+
+    private static void checkNoSnapshots(ByteBuffer bytes, int clusterSize) throws Qcow2Exception {
+        // qemu checks the (empty) table's offset even without snapshots.
+        table("snapshot table", Check.SNAPSHOTS, bytes.getLong(SNAPSHOTS_OFFSET_OFFSET), 0, clusterSize);
+        int count = bytes.getInt(NB_SNAPSHOTS_OFFSET);
+        if (count != 0) {
+            throw new Qcow2Exception(Check.SNAPSHOTS, "the image holds " + (count == 1 ? "an internal snapshot"
+                    : Integer.toUnsignedString(count) + " internal snapshots") + "; a layer is one state of a disk, and a snapshot table is more for qemu to parse and"
+                    + " for clients to download: list them with 'qemu-img snapshot -l layer.qcow2', delete them with"
+                    + " 'qemu-img snapshot -d NAME layer.qcow2', or " + CONVERT_ADVICE);
+        }
+    }
+
+    private static Qcow2Info.Table l1Table(ByteBuffer bytes, int clusterBits, long virtualSize, boolean extendedL2)
+            throws Qcow2Exception {
+        long entries = Integer.toUnsignedLong(bytes.getInt(L1_SIZE_OFFSET));
+        if (entries > MAX_L1_BYTES / 8) {
+            throw new Qcow2Exception(Check.L1_TABLE_SIZE, "l1_size " + entries + " makes an L1 table of "
+                    + entries * 8 + " bytes, more than the 32 MiB qemu opens; the header is damaged: " + CONVERT_ADVICE);
+        }
+        // One L1 entry points at one L2 table of a cluster, whose entries (8 bytes, 16 extended) each map a cluster.
+        long guestBytesPerEntry = ((1L << clusterBits) / (extendedL2 ? 16 : 8)) << clusterBits;
+        long needed = virtualSize / guestBytesPerEntry + (virtualSize % guestBytesPerEntry == 0 ? 0 : 1);
+        if (entries < needed) {
+            throw new Qcow2Exception(Check.L1_TABLE_TOO_SMALL, "the virtual size " + virtualSize + " needs " + needed
+                    + " L1 entries with " + (1 << clusterBits) + "-byte clusters, but l1_size is " + entries
+                    + "; qemu refuses such an image (\"L1 table is too small\"): " + CONVERT_ADVICE);
+        }
+        return table("L1 table", Check.L1_TABLE_OFFSET, bytes.getLong(L1_TABLE_OFFSET_OFFSET), entries * 8, 1 << clusterBits);
+    }
+
+    private static Qcow2Info.Table refcountTable(ByteBuffer bytes, int clusterBits) throws Qcow2Exception {
+        long clusters = Integer.toUnsignedLong(bytes.getInt(REFCOUNT_TABLE_CLUSTERS_OFFSET));
+        long maxClusters = MAX_REFCOUNT_TABLE_BYTES >> clusterBits;
+        if (clusters == 0 || clusters > maxClusters) {
+            throw new Qcow2Exception(Check.REFCOUNT_TABLE_SIZE, "refcount_table_clusters is " + clusters + "; qemu opens"
+                    + " 1 to " + maxClusters + " clusters (8 MiB) of refcount table: " + CONVERT_ADVICE);
+        }
+        return table("refcount table", Check.REFCOUNT_TABLE_OFFSET, bytes.getLong(REFCOUNT_TABLE_OFFSET_OFFSET),
+                clusters << clusterBits, 1 << clusterBits);
+    }
+
+    /** A table at {@code offset}, which must be cluster-aligned and leave room for {@code length} bytes in 63 bits. */
+    private static Qcow2Info.Table table(String name, Check check, long offset, long length, int clusterSize)
+            throws Qcow2Exception {
+        if (offset < 0 || offset % clusterSize != 0 || offset > Long.MAX_VALUE - length) {
+            throw new Qcow2Exception(check, "the " + name + " offset " + Long.toUnsignedString(offset) + " is not a"
+                    + " multiple of the cluster size (" + clusterSize + ") inside a file qemu can address; the header"
+                    + " is damaged: " + CONVERT_ADVICE);
+        }
+        return new Qcow2Info.Table(name, check, offset, length);
+    }
+
+    /** The header cluster and every table occupy whole clusters, each of its own. */
+    private static void checkNoOverlap(List<Qcow2Info.Table> tables, int clusterSize) throws Qcow2Exception {
+        List<Qcow2Info.Table> all = new ArrayList<>();
+        all.add(new Qcow2Info.Table("header cluster", Check.TABLE_OVERLAP, 0, clusterSize));
+        all.addAll(tables);
+        for (int first = 0; first < all.size(); first++) {
+            for (int second = first + 1; second < all.size(); second++) {
+                Qcow2Info.Table one = all.get(first);
+                Qcow2Info.Table other = all.get(second);
+                if (one.length() > 0 && one.overlaps(other.offset(), other.clusterEnd(clusterSize) - other.offset(), clusterSize)) {
+                    throw new Qcow2Exception(Check.TABLE_OVERLAP, "the " + one.name() + " (offset " + one.offset()
+                            + ", " + one.length() + " bytes) and the " + other.name() + " (offset " + other.offset()
+                            + ", " + other.length() + " bytes) share clusters; qemu would read one as the other: "
+                            + CONVERT_ADVICE);
+                }
+            }
+        }
     }
 
     private static String canonicalBackingName(byte[] name) throws Qcow2Exception {
@@ -373,22 +589,12 @@ public final class Qcow2Inspector {
                 + " encryption");
     }
 
-    private static Qcow2Exception malformedExtension(String what) {
-        return new Qcow2Exception(Check.HEADER_EXTENSION, what + "; the header is damaged: " + CONVERT_ADVICE);
-    }
-
     private static void require(ByteBuffer bytes, long needed, String why) throws Qcow2Exception {
         if (bytes.remaining() < needed) {
             throw new Qcow2Exception(Check.TRUNCATED, bytes.remaining() == 0
                     ? "the upload is empty; upload the whole qcow2 file"
                     : "the file ends after " + bytes.remaining() + " bytes, but " + why + "; upload the whole file");
         }
-    }
-
-    private static String readString(ByteBuffer bytes, long offset, long length) {
-        byte[] value = new byte[(int) length];
-        bytes.get((int) offset, value);
-        return new String(value, StandardCharsets.ISO_8859_1);
     }
 
     /** Quotes untrusted bytes for a message: printable ASCII kept, the rest escaped, long names cut. */
@@ -405,5 +611,4 @@ public final class Qcow2Inspector {
         return quoted.append(value.length > MAX_QUOTED_NAME_LENGTH ? "'..." : "'").toString();
     }
 
-    private static long roundUpTo8(long length) { return (length + 7) & ~7L; }
 }

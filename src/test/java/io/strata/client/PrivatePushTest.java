@@ -1,0 +1,38 @@
+package io.strata.client;
+
+import io.strata.config.AccessConfig;
+import io.strata.config.ServerConfig;
+import io.strata.testing.QemuImg;
+import io.strata.testing.TestRegistry;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** {@code strata push} to a {@code serve --private} registry: its reads (index, layer checks) carry the token too. */
+class PrivatePushTest {
+    @TempDir Path dir;
+
+    @Test
+    void push_to_a_private_registry_works_with_a_publisher_token() throws Exception {
+        QemuImg.assumeAvailable();
+        try (TestRegistry registry = TestRegistry.start(ServerConfig.defaults(dir.resolve("data"))
+                .withAccess(AccessConfig.defaults().withPrivateMode(true)))) {
+            Path publisher = Files.createDirectories(dir.resolve("publisher"));
+            Path base = ClientFixtures.localLayer(publisher.resolve("base.qcow2"), null, 1, 0, 7);
+            Path top = ClientFixtures.localLayer(publisher.resolve("top.qcow2"), Path.of("base.qcow2"), 1, 64, 8);
+            String token = registry.token("push:*", "publish:private");
+
+            ClientFixtures.Run push = ClientFixtures.strata("push", top.toString(), "--registry", registry.url("/"), "--token", token,
+                    "--product", "private:1:amd64:cloud", "--version", "20261201_1000", "-q");
+
+            assertEquals(0, push.exitCode(), push.err());
+            assertTrue(registry.send(registry.authed("/index.json", token).build()).body().contains("private:1:amd64:cloud"));
+            assertEquals(2, registry.layerFiles().size());
+        }
+    }
+}
