@@ -6,6 +6,7 @@
 #   bench/pull-push.sh                  # ROUNDS=3 by default
 #   ROUNDS=1 THROTTLE=0 bench/pull-push.sh
 #   CLIENT_JAR=/tmp/old-strata.jar bench/pull-push.sh   # another build's client, same server
+#   COMPARE_JAR=/tmp/old-strata.jar bench/pull-push.sh  # also pull with that client, alternating with this one
 #
 # Every round starts its own registry (the jar of this tree) on a free port with a fresh data dir,
 # pushes the chain into it (an empty registry), then pulls it into an empty cache with --jobs 1 and
@@ -53,9 +54,10 @@ start_server() { # fresh data dir, free port; sets REGISTRY, STRATA_TOKEN, SERVE
   echo "the registry did not start: $(tail -5 "$W/server.log")" >&2; exit 1
 }
 stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; }
-pull() { # REGISTRY JOBS IMAGE: an empty cache, then the pull
+pull() { # REGISTRY JOBS IMAGE [JAR]: an empty cache, then the pull
   rm -rf "$W/cache"; sync; local t0; t0=$(now)
-  "${CLIENT[@]}" pull "$3" --registry "$1" --cache "$W/cache" --jobs "$2" --quiet > /dev/null
+  if [ -n "${4:-}" ]; then java -Xmx64m -jar "$4" pull "$3" --registry "$1" --cache "$W/cache" --jobs "$2" --quiet > /dev/null
+  else "${CLIENT[@]}" pull "$3" --registry "$1" --cache "$W/cache" --jobs "$2" --quiet > /dev/null; fi
   since "$t0"
 }
 
@@ -67,6 +69,12 @@ for r in $(seq 1 "$ROUNDS"); do
   out "push $(since "$t0")"
   out "pull-jobs1 $(pull "$REGISTRY" 1 bench/pull)"
   out "pull-jobs4 $(pull "$REGISTRY" 4 bench/pull)"
+  if [ -n "${COMPARE_JAR:-}" ]; then # the other client, alternating with this one against the same registry
+    out "other-pull-jobs1 $(pull "$REGISTRY" 1 bench/pull "$COMPARE_JAR")"
+    out "other-pull-jobs4 $(pull "$REGISTRY" 4 bench/pull "$COMPARE_JAR")"
+    out "pull-jobs1 $(pull "$REGISTRY" 1 bench/pull)"
+    out "pull-jobs4 $(pull "$REGISTRY" 4 bench/pull)"
+  fi
   qemu-img compare -q "$W/cache/layers/$fp.qcow2" "$W/chain/top.qcow2"
   out "sha256 $(java "$HERE/bench/Sha256.java" base.qcow2 mid.qcow2 top.qcow2 2> /dev/null)"
   rm -f "$W/dd.out"; sync; t0=$(now)
@@ -85,7 +93,7 @@ done
 
 m() { awk -v k="$1" '$1==k{print $2}' "$W/runs.txt" | median; }
 echo "medians over $ROUNDS round(s), $bytes bytes ($(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)):"
-for k in push pull-jobs1 pull-jobs4 sha256 dd-fsync throttled-jobs1 throttled-jobs4; do
+for k in push pull-jobs1 pull-jobs4 other-pull-jobs1 other-pull-jobs4 sha256 dd-fsync throttled-jobs1 throttled-jobs4; do
   v=$(m "$k"); [ -n "$v" ] || continue
   printf '  %-16s %6.2f s  %6.0f MB/s\n' "$k" "$v" "$(echo "$bytes / $v / 1000000" | bc -l)"
 done
@@ -97,4 +105,6 @@ ratio "pull --jobs 1 / limit" "$(m pull-jobs1)" "$limit"
 ratio "pull --jobs 4 / limit" "$(m pull-jobs4)" "$limit"
 ratio "push / limit" "$(m push)" "$limit"
 ratio "pull jobs4 / jobs1" "$(m pull-jobs4)" "$(m pull-jobs1)"
+[ -z "$(m other-pull-jobs1)" ] || ratio "pull jobs1 / COMPARE_JAR's" "$(m pull-jobs1)" "$(m other-pull-jobs1)"
+[ -z "$(m other-pull-jobs1)" ] || ratio "pull jobs4 / COMPARE_JAR's" "$(m pull-jobs4)" "$(m other-pull-jobs4)"
 [ -z "$(m throttled-jobs1)" ] || ratio "throttled jobs4 / jobs1" "$(m throttled-jobs4)" "$(m throttled-jobs1)"
