@@ -1,18 +1,35 @@
 #!/usr/bin/env bash
-# Push and pull a ~1 GiB three-layer chain (600 + 300 + 124 MiB of random data) against a running
-# registry on loopback, and fetch the same files with curl one after another for comparison.
+# strata push and pull of a ~1 GiB three-layer chain (600 + 300 + 124 MiB of random data) on
+# loopback, against the limits of this machine measured in the same rounds: JDK SHA-256 of the
+# same bytes (bench/Sha256.java, JVM start-up excluded) and `dd bs=4M conv=fsync` of them.
 #
-#   STRATA_TOKEN=<push,publish token> bench/pull-push.sh http://127.0.0.1:8080 [ROUNDS]
+#   bench/pull-push.sh                  # ROUNDS=3 by default
+#   ROUNDS=1 THROTTLE=0 bench/pull-push.sh
+#   CLIENT_JAR=/tmp/old-strata.jar bench/pull-push.sh   # another build's client, same server
+#   COMPARE_JAR=/tmp/old-strata.jar bench/pull-push.sh  # also pull with that client, alternating with this one
 #
-# Work files go to $BENCH_DIR (default /tmp/strata-pull-bench, ~3 GiB). Prints one line per run
-# and the medians. curl is measured bare, and with the sha256 check and fsync a pull also does.
+# Every round starts its own registry (the jar of this tree) on a free port with a fresh data dir,
+# pushes the chain into it (an empty registry), then pulls it into an empty cache with --jobs 1 and
+# --jobs 4. The clients run with -Xmx64m. Then, in the last round unless THROTTLE=0, the chain is
+# pulled once with --jobs 1 and --jobs 4 through a proxy throttling every connection to THROTTLE
+# bytes/s (default 50000000, so ~30 s; the tests' FaultyTcpProxy). Prints each run, the medians and
+# the ratios issue 11 asks for: pull/limit and push/limit with limit = max(sha256, dd), and
+# jobs4/jobs1. STRATA_TIMINGS=1 adds per-layer stage timings on stderr. Work files go to $BENCH_DIR
+# (default /tmp/strata-pull-bench, ~4 GiB).
 set -euo pipefail
-REGISTRY=${1:?usage: STRATA_TOKEN=... bench/pull-push.sh http://127.0.0.1:PORT [ROUNDS]}; REGISTRY=${REGISTRY%/}
-ROUNDS=${2:-3}
-: "${STRATA_TOKEN:?set STRATA_TOKEN to a token with the push and publish scopes}"
+ROUNDS=${ROUNDS:-3}
+THROTTLE=${THROTTLE:-50000000}
 HERE=$(cd "$(dirname "$0")/.." && pwd); JAR=$HERE/target/strata.jar
-[ -f "$JAR" ] || (cd "$HERE" && mvn -q -DskipTests package)
+[ -f "$JAR" ] && [ -d "$HERE/target/test-classes/io/strata/testing" ] || (cd "$HERE" && mvn -q -o -DskipTests package)
 W=${BENCH_DIR:-/tmp/strata-pull-bench}; rm -rf "$W"; mkdir -p "$W/chain"
+CLIENT=(java -Xmx64m -jar "${CLIENT_JAR:-$JAR}") # CLIENT_JAR=old.jar measures another client against this tree's server
+SERVER_PID=; PROXY_PID=
+cleanup() {
+  [ -z "$SERVER_PID" ] || kill "$SERVER_PID" 2>/dev/null || true
+  [ -z "$PROXY_PID" ] || kill "$PROXY_PID" 2>/dev/null || true
+}
+trap cleanup EXIT
+
 cd "$W/chain"
 layer() { # NAME BACKING MiB SEED
   if [ -z "$2" ]; then qemu-img create -q -f qcow2 "$1" 2G; else qemu-img create -q -f qcow2 -b "$2" -F qcow2 "$1"; fi
@@ -20,30 +37,74 @@ layer() { # NAME BACKING MiB SEED
   qemu-io -f qcow2 -c "write -q -s noise.bin $(($4 << 20)) $(($3 << 20))" "$1" > /dev/null; rm -f noise.bin
 }
 layer base.qcow2 "" 600 0; layer mid.qcow2 base.qcow2 300 600; layer top.qcow2 mid.qcow2 124 900
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+bytes=$(stat -c %s base.qcow2 mid.qcow2 top.qcow2 | paste -sd+ | bc)
+median() { sort -n | awk '{a[NR]=$1} END {if (NR) print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 now() { date +%s.%N; }
+since() { echo "$(now) - $1" | bc; }
+out() { echo "$*" | tee -a "$W/runs.txt"; }
 
-t0=$(now); fp=$(java -jar "$JAR" push top.qcow2 --registry "$REGISTRY" --product bench:1:amd64:pull \
-      --version "$(date -u +%Y%m%d_%H%M)" --alias bench/pull --quiet | tail -1); t1=$(now)
-push=$(echo "$t1 - $t0" | bc); bytes=$(stat -c %s base.qcow2 mid.qcow2 top.qcow2 | paste -sd+ | bc)
-echo "push: $bytes bytes in ${push}s ($(echo "$bytes / $push / 1000000" | bc) MB/s), fingerprint $fp"
-chain=$(curl -s "$REGISTRY/api/v1/images/$fp" | python3 -c 'import json,sys; print(" ".join(json.load(sys.stdin)["chain"]))')
+start_server() { # fresh data dir, free port; sets REGISTRY, STRATA_TOKEN, SERVER_PID
+  rm -rf "$W/data"
+  STRATA_TOKEN=$(java -jar "$JAR" token create --data "$W/data" --scope push,publish --name bench 2>/dev/null | tail -1)
+  export STRATA_TOKEN
+  local port; port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  java -jar "$JAR" serve --data "$W/data" --port "$port" > "$W/server.log" 2>&1 & SERVER_PID=$!
+  REGISTRY=http://127.0.0.1:$port
+  for _ in $(seq 1 100); do curl -sf "$REGISTRY/healthz" > /dev/null && return; sleep 0.1; done
+  echo "the registry did not start: $(tail -5 "$W/server.log")" >&2; exit 1
+}
+stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; }
+pull() { # REGISTRY JOBS IMAGE [JAR]: an empty cache, then the pull
+  rm -rf "$W/cache"; sync; local t0; t0=$(now)
+  if [ -n "${4:-}" ]; then java -Xmx64m -jar "$4" pull "$3" --registry "$1" --cache "$W/cache" --jobs "$2" --quiet > /dev/null
+  else "${CLIENT[@]}" pull "$3" --registry "$1" --cache "$W/cache" --jobs "$2" --quiet > /dev/null; fi
+  since "$t0"
+}
 
 for r in $(seq 1 "$ROUNDS"); do
-  for jobs in 1 4; do
-    rm -rf "$W/cache"; sync; t0=$(now)
-    java -jar "$JAR" pull bench/pull --registry "$REGISTRY" --cache "$W/cache" --jobs $jobs --quiet > /dev/null
-    t1=$(now); echo "pull-jobs$jobs $(echo "$t1 - $t0" | bc)"
-  done
-  rm -rf "$W/curl"; mkdir -p "$W/curl"; sync; t0=$(now)
-  for d in $chain; do curl -s -f -o "$W/curl/$d.qcow2" "$REGISTRY/layers/$d.qcow2"; done
-  t1=$(now); echo "curl-sequential $(echo "$t1 - $t0" | bc)"
-  (cd "$W/curl" && for d in $chain; do echo "$d  $d.qcow2"; done | sha256sum -c --quiet && sync "$W"/curl/*.qcow2)
-  t2=$(now); echo "curl-sequential+sha256+sync $(echo "$t2 - $t0" | bc)"
-done > "$W/runs.txt"
-cat "$W/runs.txt"
-echo "medians over $ROUNDS round(s), $bytes bytes:"
-for k in pull-jobs1 pull-jobs4 curl-sequential curl-sequential+sha256+sync; do
-  m=$(awk -v k="$k" '$1==k{print $2}' "$W/runs.txt" | median); printf '  %-28s %6.2f s  %5.0f MB/s\n' "$k" "$m" "$(echo "$bytes / $m / 1000000" | bc -l)"
+  start_server
+  sync; t0=$(now)
+  fp=$("${CLIENT[@]}" push top.qcow2 --registry "$REGISTRY" --product bench:1:amd64:pull --version 20261201_0000 \
+       --alias bench/pull --quiet | tail -1)
+  out "push $(since "$t0")"
+  out "pull-jobs1 $(pull "$REGISTRY" 1 bench/pull)"
+  out "pull-jobs4 $(pull "$REGISTRY" 4 bench/pull)"
+  if [ -n "${COMPARE_JAR:-}" ]; then # the other client, alternating with this one against the same registry
+    out "other-pull-jobs1 $(pull "$REGISTRY" 1 bench/pull "$COMPARE_JAR")"
+    out "other-pull-jobs4 $(pull "$REGISTRY" 4 bench/pull "$COMPARE_JAR")"
+    out "pull-jobs1 $(pull "$REGISTRY" 1 bench/pull)"
+    out "pull-jobs4 $(pull "$REGISTRY" 4 bench/pull)"
+  fi
+  qemu-img compare -q "$W/cache/layers/$fp.qcow2" "$W/chain/top.qcow2"
+  out "sha256 $(java "$HERE/bench/Sha256.java" base.qcow2 mid.qcow2 top.qcow2 2> /dev/null)"
+  rm -f "$W/dd.out"; sync; t0=$(now)
+  cat base.qcow2 mid.qcow2 top.qcow2 | dd of="$W/dd.out" bs=4M iflag=fullblock conv=fsync status=none
+  out "dd-fsync $(since "$t0")"; rm -f "$W/dd.out"
+  if [ "$r" = "$ROUNDS" ] && [ "$THROTTLE" != 0 ]; then
+    proxy=$(mktemp -u); mkfifo "$proxy"
+    java -cp "$HERE/target/test-classes" "$HERE/bench/ThrottledProxy.java" "$REGISTRY" "$THROTTLE" > "$proxy" & PROXY_PID=$!
+    read -r via < "$proxy"; rm -f "$proxy"
+    out "throttled-jobs1 $(pull "$via" 1 bench/pull)"
+    out "throttled-jobs4 $(pull "$via" 4 bench/pull)"
+    kill "$PROXY_PID"; PROXY_PID=
+  fi
+  stop_server
 done
-qemu-img compare "$W/cache/layers/$fp.qcow2" "$W/chain/top.qcow2"
+
+m() { awk -v k="$1" '$1==k{print $2}' "$W/runs.txt" | median; }
+echo "medians over $ROUNDS round(s), $bytes bytes ($(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)):"
+for k in push pull-jobs1 pull-jobs4 other-pull-jobs1 other-pull-jobs4 sha256 dd-fsync throttled-jobs1 throttled-jobs4; do
+  v=$(m "$k"); [ -n "$v" ] || continue
+  printf '  %-16s %6.2f s  %6.0f MB/s\n' "$k" "$v" "$(echo "$bytes / $v / 1000000" | bc -l)"
+done
+limit=$(echo "a=$(m sha256); b=$(m dd-fsync); if (a > b) a else b" | bc -l)
+ratio() { printf '  %-28s %5.2f\n' "$1" "$(echo "$2 / $3" | bc -l)"; }
+echo "ratios (goal: pull and push <= 1.30, jobs4/jobs1 <= 1.00, throttled jobs4/jobs1 close to 1/4):"
+printf '  %-28s %5.2f s\n' "limit = max(sha256, dd)" "$limit"
+ratio "pull --jobs 1 / limit" "$(m pull-jobs1)" "$limit"
+ratio "pull --jobs 4 / limit" "$(m pull-jobs4)" "$limit"
+ratio "push / limit" "$(m push)" "$limit"
+ratio "pull jobs4 / jobs1" "$(m pull-jobs4)" "$(m pull-jobs1)"
+[ -z "$(m other-pull-jobs1)" ] || ratio "pull jobs1 / COMPARE_JAR's" "$(m pull-jobs1)" "$(m other-pull-jobs1)"
+[ -z "$(m other-pull-jobs1)" ] || ratio "pull jobs4 / COMPARE_JAR's" "$(m pull-jobs4)" "$(m other-pull-jobs4)"
+[ -z "$(m throttled-jobs1)" ] || ratio "throttled jobs4 / jobs1" "$(m throttled-jobs4)" "$(m throttled-jobs1)"

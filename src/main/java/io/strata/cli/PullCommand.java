@@ -49,7 +49,9 @@ final class PullCommand implements Callable<Integer> {
 
     @Option(names = "--jobs", paramLabel = "N", defaultValue = "4",
             description = "Connections at once (default: ${DEFAULT-VALUE}): missing layers download in parallel, and"
-                    + " connections to spare fetch large layers (over 128 MiB) as parallel ranges.")
+                    + " connections to spare fetch large layers (over 128 MiB) as parallel ranges. The pull starts with one"
+                    + " connection and opens the others only if it mostly waits for the network (a slow or per-connection"
+                    + " limited link); when the disk or CPU is the limit, more connections would only compete for it.")
     int jobs;
 
     @Option(names = "--max-attempts", paramLabel = "N", defaultValue = "5",

@@ -16,14 +16,17 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -50,15 +53,17 @@ import java.util.regex.Pattern;
 final class LayerDownload {
     /** An attempt that added fewer bytes than this did not make progress. */
     static final long PROGRESS_BYTES = 64 * 1024;
+    /** Bytes read from the socket per write to the part: large writes cost the least per byte. */
+    private static final int RECEIVE_BUFFER = 1 << 20;
     private static final Pattern CONTENT_RANGE = Pattern.compile("bytes (\\d+)-(\\d+)/(\\d+|\\*)");
 
     /**
      * How downloads behave.
      *
-     * @param connections the connection slots all downloads of a pull share ({@code --jobs})
+     * @param connections the connection slots all downloads of a pull share ({@code --jobs}), opened as they help
      * @param splitBytes  the smallest range a layer is split into
      */
-    record Policy(int maxAttempts, Backoff backoff, Duration idleTimeout, Semaphore connections, long splitBytes) {}
+    record Policy(int maxAttempts, Backoff backoff, Duration idleTimeout, ConnectionGate connections, long splitBytes) {}
 
     private final RegistryClient registry;
     private final CacheLayout cache;
@@ -84,17 +89,20 @@ final class LayerDownload {
         Path part = cache.part(digest);
         Path record = cache.partState(digest);
         URI url = registry.resolve(layer.path());
+        Timings timings = Timings.of("pull " + digest.shortHex() + " " + Human.bytes(size));
         int corrupt = 0;
         while (true) {
             List<Segment> segments = PartState.plan(part, record, digest, size, connections, policy.splitBytes());
             progress.skip(segments.stream().mapToLong(s -> s.done.get()).sum());
             PartState.save(record, digest, size, PartState.snapshot(segments)); // before any hole appears
-            PrefixHasher hasher = new PrefixHasher(part, record, digest, size, segments);
+            PrefixHasher hasher = new PrefixHasher(part, record, digest, size, segments, timings);
             Future<?> hashing = threads.submit(hasher);
             String actual;
             try {
-                fetch(url, digest, size, segments, hasher);
+                fetch(url, digest, size, segments, hasher, timings);
+                long waited = timings.start();
                 actual = hasher.awaitDigest();
+                timings.add("verify-after-last-byte", waited);
             } catch (IOException | InterruptedException | RuntimeException e) {
                 hasher.stop();
                 waitQuietly(hashing);
@@ -105,7 +113,8 @@ final class LayerDownload {
             waitQuietly(hashing);
             if (actual.equals(digest.hex())) {
                 Files.deleteIfExists(record);
-                LayerFiles.commit(part, cache.layer(digest));
+                LayerFiles.commit(part, cache.layer(digest), timings);
+                timings.report();
                 return;
             }
             Files.deleteIfExists(part);
@@ -126,14 +135,16 @@ final class LayerDownload {
     }
 
     /** Runs one worker per unfinished range; the first failure stops the others. */
-    private void fetch(URI url, Digest digest, long size, List<Segment> segments, PrefixHasher hasher)
+    private void fetch(URI url, Digest digest, long size, List<Segment> segments, PrefixHasher hasher, Timings timings)
             throws IOException, InterruptedException {
         boolean whole = segments.size() == 1;
         List<Future<?>> workers = new ArrayList<>();
-        for (Segment segment : segments) {
+        for (int i = 0; i < segments.size(); i++) {
+            Segment segment = segments.get(i);
             if (segment.complete()) continue;
+            int rank = i;
             workers.add(threads.submit(() -> {
-                fetchRange(url, digest, size, segment, whole, hasher);
+                fetchRange(url, digest, size, segment, rank, whole, hasher, timings);
                 return null;
             }));
         }
@@ -155,14 +166,16 @@ final class LayerDownload {
         }
     }
 
-    private void fetchRange(URI url, Digest digest, long size, Segment segment, boolean whole, PrefixHasher hasher)
+    private void fetchRange(URI url, Digest digest, long size, Segment segment, int rank, boolean whole, PrefixHasher hasher,
+                            Timings timings)
             throws IOException, InterruptedException {
         int stalls = 0;
+        ByteBuffer buffer = ByteBuffer.allocateDirect(RECEIVE_BUFFER);
         while (!segment.complete()) {
             Attempt attempt;
-            policy.connections().acquire();
+            policy.connections().acquire(rank);
             try {
-                attempt = attempt(url, digest, size, segment, whole, hasher);
+                attempt = attempt(url, digest, size, segment, whole, hasher, buffer, timings);
             } finally {
                 policy.connections().release();
             }
@@ -188,62 +201,155 @@ final class LayerDownload {
 
     /**
      * One request for the rest of a range. Fatal answers (404, other 4xx, a size that contradicts
-     * the index) throw; retryable ones (a cut, a stall, 5xx, 416) return a problem.
+     * the index) throw; retryable ones (a cut, a stall, 5xx, 416) return a problem. Plain
+     * {@code http://} goes over {@link PlainHttp}; https, and answers it does not take (a redirect,
+     * a chunked body), go over the JDK client.
      */
-    private Attempt attempt(URI url, Digest digest, long size, Segment segment, boolean whole, PrefixHasher hasher)
-            throws IOException, InterruptedException {
+    private Attempt attempt(URI url, Digest digest, long size, Segment segment, boolean whole, PrefixHasher hasher,
+                            ByteBuffer buffer, Timings timings) throws IOException, InterruptedException {
         long from = segment.next();
         long last = segment.end - 1;
-        HttpRequest.Builder request = HttpRequest.newBuilder(url).timeout(policy.idleTimeout()).GET();
+        Map<String, String> headers = new LinkedHashMap<>();
         if (from > 0 || !whole) {
-            request.header("Range", "bytes=" + from + "-" + (whole ? "" : Long.toString(last)))
-                    .header("If-Range", "\"" + digest.hex() + "\"");
+            headers.put("Range", "bytes=" + from + "-" + (whole ? "" : Long.toString(last)));
+            headers.put("If-Range", "\"" + digest.hex() + "\"");
         }
+        if ("http".equalsIgnoreCase(url.getScheme())) {
+            long asked = timings.start();
+            PlainHttp get;
+            try {
+                get = PlainHttp.open(url, headers, policy.idleTimeout());
+            } catch (IOException e) {
+                return new Attempt(0, describe(e, 0));
+            }
+            try (get) {
+                timings.add("head", asked);
+                if (get.status() / 100 != 3 && get.plainBody()) {
+                    Verdict verdict = judge(get.status(), get::header, digest, size, from, last, whole);
+                    if (verdict.problem() != null) return new Attempt(0, verdict.problem());
+                    return receive(digest, segment, verdict.restart(), get, hasher, buffer, timings);
+                }
+            }
+        }
+        HttpRequest.Builder request = HttpRequest.newBuilder(url).timeout(policy.idleTimeout()).GET();
+        headers.forEach(request::header);
         BodyQueue body = new BodyQueue();
         CompletableFuture<HttpResponse<Void>> response = registry.http().sendAsync(request.build(), body::subscriberFor);
         try {
             ResponseInfo info;
+            long asked = timings.start();
             try {
                 info = body.awaitHead(response, policy.idleTimeout());
+                timings.add("head", asked);
             } catch (ExecutionException e) {
                 return new Attempt(0, describe(e.getCause(), 0));
             } catch (TimeoutException e) {
                 return new Attempt(0, "no answer within " + Human.seconds(policy.idleTimeout()));
             }
-            boolean restart = false;
-            int status = info.statusCode();
-            if (status == 206) {
-                String range = info.headers().firstValue("Content-Range").orElse("");
-                Matcher m = CONTENT_RANGE.matcher(range);
-                if (!m.matches() || Long.parseLong(m.group(1)) != from || Long.parseLong(m.group(2)) != last) {
-                    return new Attempt(0, "the registry answered range " + from + "-" + last + " with '" + range + "'");
-                }
-                if (!m.group(3).equals("*") && Long.parseLong(m.group(3)) != size) {
-                    throw sizeMismatch(digest, size, Long.parseLong(m.group(3)));
-                }
-            } else if (status == 200) {
-                long length = info.headers().firstValueAsLong("Content-Length").orElse(-1);
-                if (length >= 0 && length != size) throw sizeMismatch(digest, size, length);
-                if (!whole) return new Attempt(0, "the registry answered a range request with the whole file (200)");
-                restart = from > 0; // If-Range did not match or something in between ignored Range: the whole file again
-            } else if (status == 404 || status == 410) {
-                throw new ClientException("the registry no longer has layer " + digest.shortHex() + " (" + status
-                        + "); the image may have been deleted since the index was fetched: run the pull again to get the current index");
-            } else if (status == 416 || status >= 500 || status == 408 || status == 429) {
-                return new Attempt(0, "the registry answered " + status);
-            } else {
-                throw new ClientException("GET " + digest.fileName() + ": the registry answered " + status
-                        + "; check the --registry URL (a proxy in between may need configuring)");
-            }
-            return receive(digest, segment, restart, body, hasher);
+            Verdict verdict = judge(info.statusCode(), info.headers()::firstValue, digest, size, from, last, whole);
+            if (verdict.problem() != null) return new Attempt(0, verdict.problem());
+            return receive(digest, segment, verdict.restart(), body, hasher, timings);
         } finally {
             body.cancel();
             response.cancel(true);
         }
     }
 
-    /** Writes the body into the range and hands it to the hasher; returns what this request added. */
-    private Attempt receive(Digest digest, Segment segment, boolean restart, BodyQueue body, PrefixHasher hasher)
+    /** What an answer's head means: a retryable problem, or go on (restart: the whole file comes again from byte 0). */
+    private record Verdict(String problem, boolean restart) {}
+
+    /** Judges the status and headers of an answer to a request for bytes {@code from..last}; throws for fatal answers. */
+    private static Verdict judge(int status, Function<String, Optional<String>> header, Digest digest, long size, long from,
+                                 long last, boolean whole) throws ClientException {
+        if (status == 206) {
+            String range = header.apply("Content-Range").orElse("");
+            Matcher m = CONTENT_RANGE.matcher(range);
+            if (!m.matches() || Long.parseLong(m.group(1)) != from || Long.parseLong(m.group(2)) != last) {
+                return new Verdict("the registry answered range " + from + "-" + last + " with '" + range + "'", false);
+            }
+            if (!m.group(3).equals("*") && Long.parseLong(m.group(3)) != size) {
+                throw sizeMismatch(digest, size, Long.parseLong(m.group(3)));
+            }
+            return new Verdict(null, false);
+        } else if (status == 200) {
+            long length = header.apply("Content-Length").map(String::strip).filter(v -> v.matches("[0-9]{1,18}"))
+                    .map(Long::parseLong).orElse(-1L);
+            if (length >= 0 && length != size) throw sizeMismatch(digest, size, length);
+            if (!whole) return new Verdict("the registry answered a range request with the whole file (200)", false);
+            return new Verdict(null, from > 0); // If-Range did not match or something in between ignored Range: the whole file again
+        } else if (status == 404 || status == 410) {
+            throw new ClientException("the registry no longer has layer " + digest.shortHex() + " (" + status
+                    + "); the image may have been deleted since the index was fetched: run the pull again to get the current index");
+        } else if (status == 416 || status >= 500 || status == 408 || status == 429) {
+            return new Verdict("the registry answered " + status, false);
+        } else {
+            throw new ClientException("GET " + digest.fileName() + ": the registry answered " + status
+                    + "; check the --registry URL (a proxy in between may need configuring)");
+        }
+    }
+
+    /**
+     * Reads the body from the socket into {@code buffer} (as much as is ready, up to its size) and
+     * writes it at the range's next byte with positional writes; returns what this request added.
+     */
+    private Attempt receive(Digest digest, Segment segment, boolean restart, PlainHttp get, PrefixHasher hasher, ByteBuffer buffer,
+                            Timings timings) throws IOException, InterruptedException {
+        Path part = cache.part(digest);
+        long written = 0;
+        String problem = null;
+        try (FileChannel channel = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+            if (restart) {
+                long had = segment.done.getAndSet(0);
+                hasher.reset();
+                channel.truncate(0);
+                progress.rewind(had);
+            }
+            boolean ended = false;
+            long began = System.nanoTime();
+            while (!ended && !segment.complete()) {
+                buffer.clear();
+                long receiving = timings.start();
+                try {
+                    int n = get.read(buffer);
+                    while (n >= 0 && buffer.hasRemaining() && (n = get.readReady(buffer)) > 0) {
+                        // fill the buffer with what has arrived: fewer, larger writes
+                    }
+                    ended = n < 0;
+                } catch (java.net.http.HttpTimeoutException e) {
+                    problem = "no data for " + Human.seconds(policy.idleTimeout()) + " after " + Human.bytes(written);
+                    ended = true;
+                } catch (IOException e) {
+                    problem = describe(e, written);
+                    ended = true;
+                }
+                timings.add("receive", receiving);
+                buffer.flip();
+                int length = buffer.remaining();
+                if (length > segment.end - segment.next()) {
+                    problem = "the registry sent more bytes than the range holds";
+                    break;
+                }
+                long writing = timings.start();
+                long position = segment.next();
+                while (buffer.hasRemaining()) position += channel.write(buffer, position);
+                timings.add("write", writing);
+                segment.done.addAndGet(length);
+                written += length;
+                progress.advance(length);
+                hasher.poke();
+                policy.connections().observe(written, get.waitedNanos(), System.nanoTime() - began);
+            }
+            policy.connections().ended(written, get.waitedNanos(), System.nanoTime() - began);
+            if (problem == null && !segment.complete()) problem = "the response ended after " + Human.bytes(written) + ", before the range did";
+        } catch (IOException e) {
+            throw new ClientException("cannot write the download to " + part + ": " + e.getMessage()
+                    + "; check the cache's disk (free space, permissions)", e);
+        }
+        return new Attempt(written, problem);
+    }
+
+    /** Writes the body the JDK client receives into the range and hands it to the hasher; returns what this request added. */
+    private Attempt receive(Digest digest, Segment segment, boolean restart, BodyQueue body, PrefixHasher hasher, Timings timings)
             throws IOException, InterruptedException {
         Path part = cache.part(digest);
         long written = 0;
@@ -256,8 +362,13 @@ final class LayerDownload {
                 progress.rewind(had);
             }
             channel.position(segment.next());
+            long began = System.nanoTime();
+            long waited = 0;
             while (true) {
+                long polled = System.nanoTime();
                 Object next = body.poll();
+                waited += System.nanoTime() - polled;
+                timings.add("receive-wait", polled);
                 if (next == null) {
                     if (body.idleNanos() > policy.idleTimeout().toNanos()) {
                         problem = "no data for " + Human.seconds(policy.idleTimeout()) + " after " + Human.bytes(written);
@@ -275,7 +386,9 @@ final class LayerDownload {
                 }
                 @SuppressWarnings("unchecked")
                 List<ByteBuffer> buffers = (List<ByteBuffer>) next;
+                long writing = timings.start();
                 long length = write(channel, buffers, segment.end - segment.next());
+                timings.add("write", writing);
                 if (length < 0) {
                     problem = "the registry sent more bytes than the range holds";
                     break;
@@ -285,7 +398,9 @@ final class LayerDownload {
                 progress.advance(length);
                 hasher.poke();
                 body.consumed(length);
+                policy.connections().observe(written, waited, System.nanoTime() - began);
             }
+            policy.connections().ended(written, waited, System.nanoTime() - began);
         } catch (IOException e) {
             throw new ClientException("cannot write the download to " + part + ": " + e.getMessage()
                     + "; check the cache's disk (free space, permissions)", e);

@@ -21,11 +21,15 @@ final class LayerFiles {
     }
 
     /** fsync, then an atomic rename, then fsync of the directory: the verified layer appears whole or not at all. */
-    static void commit(Path part, Path target) throws IOException {
+    static void commit(Path part, Path target, Timings timings) throws IOException {
+        long syncing = timings.start();
         try (FileChannel channel = FileChannel.open(part, StandardOpenOption.WRITE)) {
             channel.force(true);
         }
+        timings.add("fsync-final", syncing);
+        long renaming = timings.start();
         Files.move(part, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         RefStore.fsyncDirectory(target.getParent());
+        timings.add("rename+dirsync", renaming);
     }
 }

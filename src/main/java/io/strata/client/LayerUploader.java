@@ -33,6 +33,7 @@ final class LayerUploader {
 
     void upload(CanonicalLayer layer) throws IOException, InterruptedException {
         String name = layer.digest().shortHex() + " (" + layer.local().file().getFileName() + ")";
+        Timings timings = Timings.of("push-upload " + name + " " + Human.bytes(layer.size()));
         URI location = null;
         long offset = 0;       // bytes the registry is known to hold
         long shown = 0;        // bytes the progress display counts for this layer
@@ -48,12 +49,22 @@ final class LayerUploader {
                     before = 0;
                 }
                 if (offset == layer.size()) {
+                    long finishing = timings.start();
                     registry.finishUpload(location, layer.digest());
+                    timings.add("finish", finishing);
+                    timings.report();
                     return;
                 }
                 long from = offset;
                 long length = Math.min(chunkBytes, layer.size() - offset);
-                offset = registry.appendChunk(location, from, length, () -> counting(layer, from, length, sent, progress));
+                long sending = timings.start();
+                offset = registry.plain()
+                        ? registry.appendChunk(location, from, length, layer, n -> {
+                            sent.addAndGet(n);
+                            progress.advance(n);
+                        })
+                        : registry.appendChunk(location, from, length, () -> counting(layer, from, length, sent, progress));
+                timings.add("chunks", sending);
                 shown = settle(shown + sent.get(), offset);
                 stalls = 0;
                 continue;

@@ -16,8 +16,9 @@ import java.util.List;
  * Hashes a partial download from the start as it becomes contiguous, in its own thread, while the
  * range writers keep writing: verification costs no time after the last byte arrives beyond
  * hashing what is left. Every {@link #FLUSH_BYTES} it also forces the file to disk and records
- * the segments, so the final fsync before the rename has little left to do and a crash loses
- * little. It reads back from the page cache, which is cheaper than hashing on the network threads.
+ * the segments (in a thread beside it), so the final fsync before the rename has little left to
+ * do and a crash loses little. It reads back from the page cache, which is cheaper than hashing
+ * on the network threads.
  */
 final class PrefixHasher implements Runnable {
     static final long FLUSH_BYTES = 64L << 20;
@@ -28,14 +29,17 @@ final class PrefixHasher implements Runnable {
     private final Digest layer;
     private final long size;
     private final List<Segment> segments;
+    private final Timings timings;
     private MessageDigest digest = Digest.sha256();
     private long hashed;
     private long flushed;
     private int generation;
     private boolean stopped;
     private IOException failure;
+    private volatile IOException flushFailure;
 
-    PrefixHasher(Path part, Path record, Digest layer, long size, List<Segment> segments) {
+    PrefixHasher(Path part, Path record, Digest layer, long size, List<Segment> segments, Timings timings) {
+        this.timings = timings;
         this.part = part;
         this.record = record;
         this.layer = layer;
@@ -73,51 +77,80 @@ final class PrefixHasher implements Runnable {
     @Override
     public void run() {
         ByteBuffer buffer = ByteBuffer.allocateDirect(CHUNK);
+        Thread flushing = null;
         try (FileChannel channel = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
-            while (true) {
-                long from;
-                long until;
-                int seen;
-                synchronized (this) {
-                    while (!stopped && prefix() <= hashed) wait(50);
-                    if (stopped && prefix() <= hashed) return;
-                    from = hashed;
-                    until = Math.min(prefix(), from + CHUNK);
-                    seen = generation;
+            try {
+                while (true) {
+                    long from;
+                    long until;
+                    int seen;
+                    MessageDigest into;
+                    long idle = timings.start();
+                    synchronized (this) {
+                        while (!stopped && prefix() <= hashed) wait(50);
+                        timings.add("hash-idle", idle);
+                        if (stopped && prefix() <= hashed) return;
+                        from = hashed;
+                        until = Math.min(prefix(), from + CHUNK);
+                        seen = generation;
+                        into = digest;
+                    }
+                    buffer.clear().limit((int) (until - from));
+                    long reading = timings.start();
+                    while (buffer.hasRemaining()) {
+                        if (channel.read(buffer, from + buffer.position()) < 0) break;
+                    }
+                    buffer.flip();
+                    timings.add("hash-readback", reading);
+                    // Outside the lock: the writers' poke() must not wait for 4 MiB of SHA-256.
+                    long hashing = timings.start();
+                    into.update(buffer);
+                    timings.add("hash", hashing);
+                    boolean flush;
+                    synchronized (this) {
+                        if (seen != generation) continue; // the part was truncated under us: start again
+                        hashed = until;
+                        flush = hashed - flushed >= FLUSH_BYTES && hashed < size && (flushing == null || !flushing.isAlive());
+                        if (flush) flushed = hashed;
+                        notifyAll();
+                    }
+                    if (flush) flushing = flushBeside(channel);
                 }
-                buffer.clear().limit((int) (until - from));
-                while (buffer.hasRemaining()) {
-                    if (channel.read(buffer, from + buffer.position()) < 0) break;
-                }
-                buffer.flip();
-                boolean flush;
-                synchronized (this) {
-                    if (seen != generation) continue; // the part was truncated under us: start again
-                    digest.update(buffer);
-                    hashed = from + (until - from);
-                    flush = hashed - flushed >= FLUSH_BYTES && hashed < size;
-                    notifyAll();
-                }
-                if (flush) flush(channel);
+            } finally {
+                if (flushing != null) flushing.join();
             }
         } catch (IOException e) {
-            synchronized (this) {
-                failure = e;
-                notifyAll();
-            }
+            fail(e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        if (flushFailure != null) fail(flushFailure);
     }
 
-    /** Forces written bytes to disk, then records the segments as they were before the force. */
-    private void flush(FileChannel channel) throws IOException {
+    private synchronized void fail(IOException e) {
+        if (failure == null) failure = e;
+        notifyAll();
+    }
+
+    /**
+     * Forces the written bytes to disk, then records the segments as they were before the force,
+     * in a thread of its own: neither the hashing nor the writers wait for the disk.
+     */
+    private Thread flushBeside(FileChannel channel) {
         List<long[]> snapshot = PartState.snapshot(segments);
-        channel.force(false);
-        PartState.save(record, layer, size, snapshot);
-        synchronized (this) {
-            flushed = hashed;
-        }
+        Thread thread = new Thread(() -> {
+            long flushing = timings.start();
+            try {
+                channel.force(false);
+                PartState.save(record, layer, size, snapshot);
+            } catch (IOException e) {
+                flushFailure = e;
+            }
+            timings.add("fsync-periodic", flushing);
+        }, "strata-pull-flush");
+        thread.setDaemon(true);
+        thread.start();
+        return thread;
     }
 
     /** Forces the part to disk and records where every segment got to (a pull that stops keeps this for the next). */

@@ -21,7 +21,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -138,7 +137,7 @@ public final class Puller {
         });
         try (Progress progress = console.progress("pull", missing.stream().mapToLong(p -> p.layer().size()).sum())) {
             LayerDownload.Policy policy = new LayerDownload.Policy(options.maxAttempts(), options.backoff(), options.idleTimeout(),
-                    new Semaphore(options.jobs(), true), options.splitBytes());
+                    new ConnectionGate(options.jobs()), options.splitBytes());
             LayerDownload download = new LayerDownload(registry, cache, progress, console, policy, threads);
             fetchAll(cache, plan, connections(missing, options.jobs(), options.splitBytes()), download, threads, progress, held, downloaded);
             CachedImage entry = entry(registry, fetched.index(), image, options.ref(), Instant.now());

@@ -16,6 +16,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 
 /**
  * {@code strata push}: follows the local backing chain of a top file, canonicalises each layer's
@@ -84,41 +88,44 @@ public final class Pusher {
                     + " the registry's operator makes one with 'strata token create --scope push,publish'");
         }
 
+        registry.warmUp(); // over https every request goes over the JDK client: build it while the base is hashed
         List<LocalLayer> local = LocalChain.follow(options.top());
         console.info("push: " + options.top() + ": a chain of " + local.size() + " layer" + (local.size() == 1 ? "" : "s")
                 + ", " + Human.bytes(local.stream().mapToLong(LocalLayer::size).sum()));
+        long chainBytes = local.stream().mapToLong(LocalLayer::size).sum();
+        // The chain is hashed base first in its own thread, each layer asked about (HEAD) as soon as
+        // its id is known; the uploads start with the base while the layers above are hashed, so
+        // hashing costs the push only the base's hash, not the whole chain's before the first byte is sent.
+        List<CompletableFuture<Checked>> checks = new ArrayList<>();
+        for (int i = 0; i < local.size(); i++) checks.add(new CompletableFuture<>());
+        ExecutorService hasher = Executors.newSingleThreadExecutor(runnable -> {
+            Thread thread = new Thread(runnable, "strata-push-hash");
+            thread.setDaemon(true);
+            return thread;
+        });
         List<CanonicalLayer> chain = new ArrayList<>();
-        try (Progress hashing = console.progress("hash", local.stream().mapToLong(LocalLayer::size).sum())) {
-            Optional<Digest> parent = Optional.empty();
-            for (LocalLayer layer : local) {
-                CanonicalLayer canonical = CanonicalLayer.of(layer, parent, hashing);
-                chain.add(canonical);
-                parent = Optional.of(canonical.digest());
-            }
-        }
-        for (CanonicalLayer layer : chain) {
-            console.info("push:   " + layer.digest().shortHex() + "  " + Human.bytes(layer.size()) + "  " + layer.local().file()
-                    + (layer.rewritten() ? "  (backing name rewritten to " + layer.parent().orElseThrow().fileName().substring(0, 12) + "….qcow2 in the upload)" : ""));
-        }
-
         List<CanonicalLayer> missing = new ArrayList<>();
-        for (CanonicalLayer layer : chain) {
-            boolean stored = Retry.call("push: HEAD " + layer.digest().shortHex(), options.maxAttempts(), options.backoff(), console,
-                    () -> registry.hasLayer(layer.digest()));
-            if (!stored) missing.add(layer);
+        Instant started = null;
+        try (Progress progress = console.progress("push", chainBytes)) {
+            hasher.submit(() -> check(registry, local, checks, chainBytes, options));
+            LayerUploader uploader = new LayerUploader(registry, progress, console, options.maxAttempts(), options.backoff(),
+                    options.chunkBytes());
+            for (CompletableFuture<Checked> check : checks) {
+                Checked checked = await(check);
+                chain.add(checked.layer());
+                if (checked.stored()) {
+                    progress.skip(checked.layer().size());
+                    continue;
+                }
+                if (started == null) started = Instant.now();
+                missing.add(checked.layer());
+                uploader.upload(checked.layer()); // base first: the registry checks each parent is stored
+            }
+        } finally {
+            hasher.shutdownNow();
         }
         long bytes = missing.stream().mapToLong(CanonicalLayer::size).sum();
-        if (missing.isEmpty()) {
-            console.info("push: all " + chain.size() + " layers are already on " + registry.name() + ": nothing to upload");
-        } else {
-            console.info("push: uploading " + missing.size() + " of " + chain.size() + " layers, " + Human.bytes(bytes)
-                    + (missing.size() < chain.size() ? " (" + (chain.size() - missing.size()) + " already on the registry)" : ""));
-            Instant started = Instant.now();
-            try (Progress progress = console.progress("push", bytes)) {
-                LayerUploader uploader = new LayerUploader(registry, progress, console, options.maxAttempts(), options.backoff(),
-                        options.chunkBytes());
-                for (CanonicalLayer layer : missing) uploader.upload(layer); // base first: the registry checks each parent is stored
-            }
+        if (started != null) {
             Duration took = Duration.between(started, Instant.now());
             console.info("push: uploaded " + Human.bytes(bytes) + " in " + Human.seconds(took)
                     + (took.toMillis() > 0 ? " (" + Human.rate(bytes * 1000.0 / took.toMillis()) + ")" : ""));
@@ -127,6 +134,62 @@ public final class Pusher {
         Digest top = chain.get(chain.size() - 1).digest();
         boolean alreadyPublished = publish(registry, metadata, top, options);
         return new Result(top, List.copyOf(chain), missing.size(), bytes, alreadyPublished);
+    }
+
+    /** A canonical layer and whether the registry has it already. */
+    private record Checked(CanonicalLayer layer, boolean stored) {}
+
+    /**
+     * Hashes the chain base first and asks the registry for each layer, completing {@code checks}
+     * in order; a failure fails the layer's check and every one after it. Says what will be uploaded
+     * once every layer is known.
+     */
+    private Void check(RegistryClient registry, List<LocalLayer> local, List<CompletableFuture<Checked>> checks, long chainBytes,
+                       Options options) {
+        Progress hashing = Console.silent().progress("hash", chainBytes); // the push display counts sent bytes
+        int i = 0;
+        try {
+            Optional<Digest> parent = Optional.empty();
+            List<Checked> all = new ArrayList<>();
+            for (; i < local.size(); i++) {
+                LocalLayer layer = local.get(i);
+                Timings timings = Timings.of("push-hash " + layer.file().getFileName() + " " + Human.bytes(layer.size()));
+                CanonicalLayer canonical = CanonicalLayer.of(layer, parent, hashing);
+                timings.report();
+                console.info("push:   " + canonical.digest().shortHex() + "  " + Human.bytes(canonical.size()) + "  " + layer.file()
+                        + (canonical.rewritten() ? "  (backing name rewritten to " + canonical.parent().orElseThrow().fileName().substring(0, 12)
+                        + "….qcow2 in the upload)" : ""));
+                boolean stored = Retry.call("push: HEAD " + canonical.digest().shortHex(), options.maxAttempts(), options.backoff(), console,
+                        () -> registry.hasLayer(canonical.digest()));
+                Checked checked = new Checked(canonical, stored);
+                all.add(checked);
+                checks.get(i).complete(checked);
+                parent = Optional.of(canonical.digest());
+            }
+            List<CanonicalLayer> missing = all.stream().filter(c -> !c.stored()).map(Checked::layer).toList();
+            if (missing.isEmpty()) {
+                console.info("push: all " + all.size() + " layers are already on " + registry.name() + ": nothing to upload");
+            } else {
+                console.info("push: uploading " + missing.size() + " of " + all.size() + " layers, "
+                        + Human.bytes(missing.stream().mapToLong(CanonicalLayer::size).sum())
+                        + (missing.size() < all.size() ? " (" + (all.size() - missing.size()) + " already on the registry)" : ""));
+            }
+        } catch (Exception e) {
+            for (; i < checks.size(); i++) checks.get(i).completeExceptionally(e);
+        }
+        return null;
+    }
+
+    private static Checked await(CompletableFuture<Checked> check) throws IOException, InterruptedException {
+        try {
+            return check.get();
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof IOException io) throw io;
+            if (cause instanceof InterruptedException interrupted) throw interrupted;
+            if (cause instanceof RuntimeException runtime) throw runtime;
+            throw new IOException(cause);
+        }
     }
 
     /** Publishes; true when the registry already had exactly this image (a repeated push). */

@@ -14,8 +14,13 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
@@ -23,6 +28,8 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
+import java.util.function.LongConsumer;
 import java.util.function.Supplier;
 import java.util.zip.GZIPInputStream;
 
@@ -39,7 +46,7 @@ public final class RegistryClient {
     private final URI base;
     private final Optional<String> token;
     private final Duration timeout;
-    private final HttpClient http;
+    private volatile HttpClient http;
 
     /**
      * @param base    the registry's root URL, ending with '/' (see {@link #baseUri})
@@ -49,8 +56,6 @@ public final class RegistryClient {
         this.base = base;
         this.token = token;
         this.timeout = timeout;
-        this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(timeout)
-                .followRedirects(HttpClient.Redirect.NORMAL).build();
     }
 
     /** Checks and normalises a --registry value: http(s), no query, ending with '/' so paths resolve under it. */
@@ -80,7 +85,49 @@ public final class RegistryClient {
     /** The registry as shown to users and recorded in the cache: the base URL. */
     public String name() { return base.toString(); }
 
-    HttpClient http() { return http; }
+    /**
+     * The JDK client, made on first use: building one costs ~0.3 s of start-up (it sets up TLS even
+     * for http://), which a pull from an http:// registry, all over {@link PlainHttp}, never pays.
+     */
+    HttpClient http() {
+        HttpClient client = http;
+        if (client == null) {
+            synchronized (this) {
+                if (http == null) {
+                    http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(timeout)
+                            .followRedirects(HttpClient.Redirect.NORMAL).build();
+                }
+                client = http;
+            }
+        }
+        return client;
+    }
+
+    /** Builds the JDK client in a background thread if requests will need it (https), so the first does not wait ~0.3 s for it. */
+    void warmUp() {
+        if (plain()) return;
+        Thread thread = new Thread(this::http, "strata-http-warm-up");
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    /** Whether requests to the registry can go over {@link PlainHttp} (plain http://). */
+    boolean plain() { return "http".equalsIgnoreCase(base.getScheme()); }
+
+    /** {@link PlainHttp#open}, with the same advice as {@link #send} when the registry cannot be reached. */
+    PlainHttp plainHttp(URI url, Map<String, String> headers, Duration idleTimeout) throws IOException, InterruptedException {
+        return plainHttp(url, "GET", headers, null, idleTimeout);
+    }
+
+    private PlainHttp plainHttp(URI url, String method, Map<String, String> headers, PlainHttp.Body body, Duration idleTimeout)
+            throws IOException, InterruptedException {
+        try {
+            return PlainHttp.open(url, method, headers, body, idleTimeout);
+        } catch (java.net.ConnectException e) {
+            throw new java.net.ConnectException("cannot connect to " + base + " (" + (e.getMessage() == null ? "connection refused" : e.getMessage())
+                    + "); is the registry running and the --registry URL right?");
+        }
+    }
 
     Duration timeout() { return timeout; }
 
@@ -94,6 +141,22 @@ public final class RegistryClient {
     public record IndexResponse(boolean notModified, Optional<String> etag, byte[] body) {}
 
     public IndexResponse index(Optional<String> etag) throws IOException, InterruptedException {
+        if (plain()) {
+            Map<String, String> headers = new LinkedHashMap<>(readAuth());
+            headers.put("Accept", "application/json");
+            headers.put("Accept-Encoding", "gzip");
+            etag.ifPresent(tag -> headers.put("If-None-Match", tag));
+            try (PlainHttp get = plainHttp(resolve("index.json"), headers, timeout)) {
+                int status = get.status();
+                if (status == 304) return new IndexResponse(true, etag, new byte[0]);
+                if (status / 100 != 3 && get.plainBody()) { // redirects and chunked bodies: the JDK client below
+                    byte[] body = get.readAll();
+                    if (status != 200) throw error("GET index.json", status, get::header, body);
+                    if (get.header("Content-Encoding").map(v -> v.equalsIgnoreCase("gzip")).orElse(false)) body = gunzip(body);
+                    return new IndexResponse(false, get.header("ETag"), body);
+                }
+            }
+        }
         HttpRequest.Builder request = reading(resolve("index.json"))
                 .header("Accept", "application/json").header("Accept-Encoding", "gzip");
         etag.ifPresent(tag -> request.header("If-None-Match", tag));
@@ -101,43 +164,42 @@ public final class RegistryClient {
         if (response.statusCode() == 304) return new IndexResponse(true, etag, new byte[0]);
         if (response.statusCode() != 200) throw error("GET index.json", response.statusCode(), response.headers(), response.body());
         byte[] body = response.body();
-        if (response.headers().firstValue("Content-Encoding").map(v -> v.equalsIgnoreCase("gzip")).orElse(false)) {
-            try (InputStream in = new GZIPInputStream(new ByteArrayInputStream(body))) {
-                body = in.readAllBytes();
-            }
-        }
+        if (response.headers().firstValue("Content-Encoding").map(v -> v.equalsIgnoreCase("gzip")).orElse(false)) body = gunzip(body);
         return new IndexResponse(false, response.headers().firstValue("ETag"), body);
+    }
+
+    private static byte[] gunzip(byte[] body) throws IOException {
+        try (InputStream in = new GZIPInputStream(new ByteArrayInputStream(body))) {
+            return in.readAllBytes();
+        }
     }
 
     // ------------------------------------------------------------------ layers
 
     /** Whether the registry stores {@code digest} ({@code HEAD /layers/<sha256>.qcow2}). */
     public boolean hasLayer(Digest digest) throws IOException, InterruptedException {
-        HttpRequest request = reading(layerUri(digest))
-                .method("HEAD", HttpRequest.BodyPublishers.noBody()).build();
-        HttpResponse<Void> response = send(request, HttpResponse.BodyHandlers.discarding());
-        if (response.statusCode() == 200) return true;
-        if (response.statusCode() == 404) return false;
-        throw error("HEAD layers/" + digest.fileName(), response.statusCode(), response.headers(), new byte[0]);
+        Reply reply = call("HEAD", layerUri(digest), readAuth(), null);
+        if (reply.status() == 200) return true;
+        if (reply.status() == 404) return false;
+        throw error("HEAD layers/" + digest.fileName(), reply.status(), reply.header(), new byte[0]);
     }
 
     // ------------------------------------------------------------------ uploads (DESIGN §6)
 
     /** {@code POST /api/v1/uploads}: a new resumable upload; returns its location. */
     public URI startUpload() throws IOException, InterruptedException {
-        HttpResponse<byte[]> response = send(authed(resolve("api/v1/uploads")).POST(HttpRequest.BodyPublishers.noBody()).build(),
-                HttpResponse.BodyHandlers.ofByteArray());
-        if (response.statusCode() != 202) throw error("POST api/v1/uploads", response.statusCode(), response.headers(), response.body());
-        String location = response.headers().firstValue("Location").orElseThrow(() ->
+        Reply reply = call("POST", resolve("api/v1/uploads"), auth(), new byte[0]);
+        if (reply.status() != 202) throw error("POST api/v1/uploads", reply.status(), reply.header(), reply.body());
+        String location = reply.header().apply("Location").orElseThrow(() ->
                 new ClientException("the registry started an upload without a Location header; is it a Strata registry?"));
         return base.resolve(location);
     }
 
     /** How many bytes of the upload the registry holds ({@code GET <location>}, header {@code Upload-Offset}). */
     public long uploadOffset(URI location) throws IOException, InterruptedException {
-        HttpResponse<byte[]> response = send(authed(location).GET().build(), HttpResponse.BodyHandlers.ofByteArray());
-        if (response.statusCode() != 200) throw error("GET upload", response.statusCode(), response.headers(), response.body());
-        return offsetHeader(response).orElseThrow(() -> new ClientException("the registry did not say how much of the upload it holds"));
+        Reply reply = call("GET", location, auth(), null);
+        if (reply.status() != 200) throw error("GET upload", reply.status(), reply.header(), reply.body());
+        return offset(reply.header().apply("Upload-Offset")).orElseThrow(() -> new ClientException("the registry did not say how much of the upload it holds"));
     }
 
     /**
@@ -167,7 +229,7 @@ public final class RegistryClient {
                 .header("Content-Type", "application/octet-stream")
                 .method("PATCH", HttpRequest.BodyPublishers.fromPublisher(HttpRequest.BodyPublishers.ofInputStream(watched), length))
                 .build();
-        CompletableFuture<HttpResponse<byte[]>> sending = http.sendAsync(request, HttpResponse.BodyHandlers.ofByteArray());
+        CompletableFuture<HttpResponse<byte[]>> sending = http().sendAsync(request, HttpResponse.BodyHandlers.ofByteArray());
         HttpResponse<byte[]> response;
         while (true) {
             try {
@@ -190,20 +252,43 @@ public final class RegistryClient {
         return offsetHeader(response).orElse(first + length);
     }
 
+    /**
+     * {@link #appendChunk(URI, long, long, Supplier)} for bytes of {@code layer}, over {@link PlainHttp}
+     * (http:// only, see {@link #plain()}): the rewritten first cluster from memory, the rest with
+     * sendfile from the file, so the bytes never pass through the JVM. {@code sent} hears of every
+     * byte written; the timeout applies to each wait as in the other variant.
+     */
+    long appendChunk(URI location, long first, long length, CanonicalLayer layer, LongConsumer sent)
+            throws IOException, InterruptedException {
+        Map<String, String> headers = new LinkedHashMap<>();
+        headers.put("Authorization", "Bearer " + secret());
+        headers.put("Content-Range", "bytes " + first + "-" + (first + length - 1) + "/*");
+        headers.put("Content-Type", "application/octet-stream");
+        byte[] cluster = layer.firstCluster();
+        long end = first + length;
+        int fromCluster = (int) Math.min(first, cluster.length);
+        ByteBuffer prefix = ByteBuffer.wrap(cluster, fromCluster, (int) Math.min(end, cluster.length) - fromCluster);
+        long fromFile = Math.max(first, cluster.length);
+        try (FileChannel file = FileChannel.open(layer.local().file(), StandardOpenOption.READ);
+             PlainHttp answer = plainHttp(location, "PATCH", headers,
+                     new PlainHttp.Body(prefix, file, fromFile, Math.max(0, end - fromFile), sent), timeout)) {
+            byte[] body = answer.readAll();
+            if (answer.status() != 202) throw error("PATCH upload", answer.status(), answer::header, body);
+            return offset(answer.header("Upload-Offset")).orElse(first + length);
+        }
+    }
+
     /** {@code PUT <location>?digest=sha256:<hex>}: makes the upload the layer {@code digest}. */
     public void finishUpload(URI location, Digest digest) throws IOException, InterruptedException {
         URI finish = URI.create(location + (location.getRawQuery() == null ? "?" : "&") + "digest=sha256:" + digest.hex());
-        HttpResponse<byte[]> response = send(authed(finish).PUT(HttpRequest.BodyPublishers.noBody()).build(),
-                HttpResponse.BodyHandlers.ofByteArray());
-        if (response.statusCode() != 201 && response.statusCode() != 200) {
-            throw error("PUT upload", response.statusCode(), response.headers(), response.body());
-        }
+        Reply reply = call("PUT", finish, auth(), new byte[0]);
+        if (reply.status() != 201 && reply.status() != 200) throw error("PUT upload", reply.status(), reply.header(), reply.body());
     }
 
     /** {@code DELETE <location>}, best effort: an abandoned upload also expires on its own. */
     public void cancelUpload(URI location) {
         try {
-            send(authed(location).DELETE().build(), HttpResponse.BodyHandlers.discarding());
+            call("DELETE", location, auth(), new byte[0]);
         } catch (IOException e) {
             // the registry expires it
         } catch (InterruptedException e) {
@@ -215,23 +300,45 @@ public final class RegistryClient {
 
     /** {@code POST /api/v1/images}; returns the image as the registry describes it. */
     public JsonNode publish(JsonNode body) throws IOException, InterruptedException {
-        HttpRequest request = authed(resolve("api/v1/images")).header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body))).build();
-        HttpResponse<byte[]> response = send(request, HttpResponse.BodyHandlers.ofByteArray());
-        if (response.statusCode() != 201) throw error("POST api/v1/images", response.statusCode(), response.headers(), response.body());
-        return JSON.readTree(response.body());
+        Map<String, String> headers = new LinkedHashMap<>(auth());
+        headers.put("Content-Type", "application/json");
+        Reply reply = call("POST", resolve("api/v1/images"), headers, JSON.writeValueAsBytes(body));
+        if (reply.status() != 201) throw error("POST api/v1/images", reply.status(), reply.header(), reply.body());
+        return JSON.readTree(reply.body());
     }
 
     /** {@code GET /api/v1/images/<fingerprint>}, empty on 404. */
     public Optional<JsonNode> image(Digest fingerprint) throws IOException, InterruptedException {
-        HttpRequest request = reading(resolve("api/v1/images/" + fingerprint.hex())).GET().build();
-        HttpResponse<byte[]> response = send(request, HttpResponse.BodyHandlers.ofByteArray());
-        if (response.statusCode() == 404) return Optional.empty();
-        if (response.statusCode() != 200) throw error("GET api/v1/images", response.statusCode(), response.headers(), response.body());
-        return Optional.of(JSON.readTree(response.body()));
+        Reply reply = call("GET", resolve("api/v1/images/" + fingerprint.hex()), readAuth(), null);
+        if (reply.status() == 404) return Optional.empty();
+        if (reply.status() != 200) throw error("GET api/v1/images", reply.status(), reply.header(), reply.body());
+        return Optional.of(JSON.readTree(reply.body()));
     }
 
     // ------------------------------------------------------------------ internals
+
+    /** A small answer, read whole. */
+    private record Reply(int status, Function<String, Optional<String>> header, byte[] body) {}
+
+    /**
+     * One request with a small body (or none: null), over {@link PlainHttp} to an http:// registry,
+     * else (and for redirects and chunked answers) over the JDK client.
+     */
+    private Reply call(String method, URI uri, Map<String, String> headers, byte[] body) throws IOException, InterruptedException {
+        if (plain()) {
+            PlainHttp.Body payload = body == null ? null : new PlainHttp.Body(ByteBuffer.wrap(body), null, 0, 0, n -> { });
+            try (PlainHttp answer = plainHttp(uri, method, headers, payload, timeout)) {
+                if (answer.status() / 100 != 3 && answer.plainBody()) return new Reply(answer.status(), answer::header, answer.readAll());
+            }
+        }
+        HttpRequest.Builder request = HttpRequest.newBuilder(uri).timeout(timeout)
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
+        headers.forEach(request::header);
+        HttpResponse<byte[]> response = send(request.build(), HttpResponse.BodyHandlers.ofByteArray());
+        return new Reply(response.statusCode(), response.headers()::firstValue, response.body());
+    }
+
+    private Map<String, String> auth() throws ClientException { return Map.of("Authorization", "Bearer " + secret()); }
 
     /** A read: carries the token when there is one, so reads of a private registry (serve --private) work too. */
     private HttpRequest.Builder reading(URI uri) {
@@ -240,16 +347,24 @@ public final class RegistryClient {
         return request;
     }
 
+    /** The headers of a read: the token when there is one (see {@link #reading}). */
+    private Map<String, String> readAuth() {
+        return token.map(secret -> Map.of("Authorization", "Bearer " + secret)).orElse(Map.of());
+    }
+
     private HttpRequest.Builder authed(URI uri) throws ClientException {
-        String secret = token.orElseThrow(() -> new ClientException(
+        return HttpRequest.newBuilder(uri).timeout(timeout).header("Authorization", "Bearer " + secret());
+    }
+
+    private String secret() throws ClientException {
+        return token.orElseThrow(() -> new ClientException(
                 "this needs a registry token: pass --token or set STRATA_TOKEN (make one on the registry with"
                         + " 'strata token create --scope push,publish')"));
-        return HttpRequest.newBuilder(uri).timeout(timeout).header("Authorization", "Bearer " + secret);
     }
 
     <T> HttpResponse<T> send(HttpRequest request, HttpResponse.BodyHandler<T> handler) throws IOException, InterruptedException {
         try {
-            return http.send(request, handler);
+            return http().send(request, handler);
         } catch (java.net.ConnectException e) {
             throw new java.net.ConnectException("cannot connect to " + base + " (" + (e.getMessage() == null ? "connection refused" : e.getMessage())
                     + "); is the registry running and the --registry URL right?");
@@ -257,7 +372,10 @@ public final class RegistryClient {
     }
 
     private static OptionalLong offsetHeader(HttpResponse<?> response) {
-        Optional<String> value = response.headers().firstValue("Upload-Offset");
+        return offset(response.headers().firstValue("Upload-Offset"));
+    }
+
+    private static OptionalLong offset(Optional<String> value) {
         if (value.isEmpty()) return OptionalLong.empty();
         try {
             return OptionalLong.of(Long.parseLong(value.get().strip()));
@@ -280,6 +398,10 @@ public final class RegistryClient {
 
     /** Turns an error response into an exception carrying the registry's own message ({"errors":[{code,message}]}). */
     static RegistryException error(String what, int status, java.net.http.HttpHeaders headers, byte[] body) {
+        return error(what, status, headers::firstValue, body);
+    }
+
+    static RegistryException error(String what, int status, java.util.function.Function<String, Optional<String>> headers, byte[] body) {
         String code = "";
         String message = "";
         try {
@@ -292,7 +414,7 @@ public final class RegistryClient {
             // not JSON: a proxy's page; the status says enough
         }
         OptionalLong offset = OptionalLong.empty();
-        Optional<String> header = headers.firstValue("Upload-Offset");
+        Optional<String> header = headers.apply("Upload-Offset");
         if (header.isPresent()) {
             try {
                 offset = OptionalLong.of(Long.parseLong(header.get().strip()));

@@ -106,6 +106,34 @@ class PullTest {
     }
 
     @Test
+    void a_pull_from_a_front_that_redirects_every_request_follows_it_and_verifies_every_layer() throws Exception {
+        // Answers the plain-socket client cannot take (a redirect) go over the JDK client, with the same checks.
+        com.sun.net.httpserver.HttpServer front = com.sun.net.httpserver.HttpServer.create(
+                new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 0);
+        java.util.concurrent.atomic.AtomicInteger redirected = new java.util.concurrent.atomic.AtomicInteger();
+        front.createContext("/", exchange -> {
+            redirected.incrementAndGet();
+            exchange.getResponseHeaders().add("Location", registry.url(exchange.getRequestURI().getRawPath()));
+            exchange.sendResponseHeaders(307, -1);
+            exchange.close();
+        });
+        front.start();
+        try {
+            Puller.Result result = new Puller(Console.silent())
+                    .pull(options("http://127.0.0.1:" + front.getAddress().getPort(), "test/1").withJobs(2));
+            assertEquals(top, result.fingerprint());
+            assertEquals(3, result.downloaded());
+            assertTrue(redirected.get() >= 4, "the index and each layer were redirected: " + redirected.get());
+        } finally {
+            front.stop(0);
+        }
+        for (Digest layer : List.of(base, mid, top)) {
+            assertEquals(layer, ClientFixtures.sha256(cache().layer(layer)));
+            assertFalse(Files.exists(cache().part(layer)));
+        }
+    }
+
+    @Test
     void a_pull_with_some_layers_cached_downloads_only_the_others() throws Exception {
         new Puller(Console.silent()).pull(options(registry.url("/"), "test/1"));
         try (FaultyTcpProxy proxy = new FaultyTcpProxy(registry.uri("/"), 1, Faults.NONE)) {

@@ -1,0 +1,108 @@
+package io.strata.client;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** How --jobs connection slots open: from what the first connection measured, and lowest range first. */
+class ConnectionGateTest {
+    private static final long MS = 1_000_000L;
+
+    @Test
+    void a_first_connection_that_mostly_waited_for_the_network_opens_every_slot() throws Exception {
+        ConnectionGate gate = new ConnectionGate(4);
+        gate.acquire(0);
+        gate.observe(ConnectionGate.PROBE_BYTES, 900 * MS, 1000 * MS);
+        assertEquals(3, slotsFreeWithin(gate, 3), "the other three slots are free at once");
+    }
+
+    @Test
+    void a_first_connection_that_was_busy_writing_keeps_the_pull_at_one_connection() throws Exception {
+        ConnectionGate gate = new ConnectionGate(4);
+        gate.acquire(0);
+        gate.observe(ConnectionGate.PROBE_BYTES, 10 * MS, 300 * MS);
+        gate.ended(ConnectionGate.PROBE_BYTES * 4, 10 * MS, 1200 * MS);
+        assertEquals(0, slotsFreeWithin(gate, 1), "no second slot while the first is held");
+        gate.release();
+        assertEquals(1, slotsFreeWithin(gate, 2), "one slot in all");
+    }
+
+    @Test
+    void a_first_request_too_small_to_judge_opens_every_slot() throws Exception {
+        ConnectionGate gate = new ConnectionGate(3);
+        gate.acquire(0);
+        gate.ended(64 * 1024, 0, MS);
+        assertEquals(2, slotsFreeWithin(gate, 2));
+    }
+
+    @Test
+    void one_job_is_one_connection_whatever_is_measured() throws Exception {
+        ConnectionGate gate = new ConnectionGate(1);
+        gate.acquire(0);
+        gate.observe(ConnectionGate.PROBE_BYTES, 1000 * MS, 1000 * MS);
+        gate.ended(0, 0, 0);
+        assertEquals(0, slotsFreeWithin(gate, 1));
+    }
+
+    @Test
+    void a_freed_slot_goes_to_the_waiting_request_of_the_lowest_range_index() throws Exception {
+        ConnectionGate gate = new ConnectionGate(4);
+        gate.acquire(0); // undecided: one slot, held
+        List<Integer> order = new CopyOnWriteArrayList<>();
+        CountDownLatch done = new CountDownLatch(3);
+        for (int rank : new int[] {2, 1, 0}) {
+            Thread waiter = new Thread(() -> {
+                try {
+                    gate.acquire(rank);
+                    order.add(rank);
+                    gate.release();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                } finally {
+                    done.countDown();
+                }
+            });
+            waiter.setDaemon(true);
+            waiter.start();
+            while (waiter.getState() != Thread.State.WAITING) Thread.sleep(1); // queued before the next arrives
+        }
+        gate.release();
+        assertTrue(done.await(10, TimeUnit.SECONDS));
+        assertEquals(List.of(0, 1, 2), order, "lowest range index first, whatever the arrival order");
+    }
+
+    /** Takes up to {@code max} slots from other threads and returns how many it got before one had to wait; then gives them back. */
+    private static int slotsFreeWithin(ConnectionGate gate, int max) throws InterruptedException {
+        int got = 0;
+        for (int i = 0; i < max; i++) {
+            Thread taker = new Thread(() -> {
+                try {
+                    gate.acquire(0);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            taker.setDaemon(true);
+            taker.start();
+            // It either takes a slot and ends, or parks waiting for one: no clock involved.
+            while (taker.isAlive() && taker.getState() != Thread.State.WAITING) Thread.onSpinWait();
+            if (taker.getState() == Thread.State.WAITING) {
+                taker.interrupt();
+                taker.join();
+                break;
+            }
+            taker.join();
+            got++;
+        }
+        for (int i = 0; i < got; i++) gate.release();
+        assertFalse(Thread.currentThread().isInterrupted());
+        return got;
+    }
+}
