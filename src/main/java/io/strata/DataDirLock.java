@@ -12,7 +12,7 @@ import java.nio.file.StandardOpenOption;
  * uploads. The OS releases the lock when the process dies, even by SIGKILL, so a crash never
  * leaves a stale lock behind.
  */
-final class DataDirLock implements AutoCloseable {
+public final class DataDirLock implements AutoCloseable {
     private final FileChannel channel;
     private final FileLock lock;
 
@@ -21,7 +21,7 @@ final class DataDirLock implements AutoCloseable {
         this.lock = lock;
     }
 
-    static DataDirLock acquire(Path dataDir) throws IOException {
+    public static DataDirLock acquire(Path dataDir) throws IOException {
         Path file = dataDir.resolve("strata.lock");
         FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         FileLock lock;

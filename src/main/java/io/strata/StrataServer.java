@@ -46,6 +46,8 @@ import java.util.concurrent.TimeUnit;
 /** A running registry: storage opened and recovered, services wired, HTTP listening. */
 public final class StrataServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(StrataServer.class);
+    /** How often a replica on a shared database asks whether another one changed the catalog. */
+    static final java.time.Duration CATALOG_POLL = java.time.Duration.ofMillis(200);
 
     private final ServerConfig config;
     private final Services services;
@@ -69,11 +71,12 @@ public final class StrataServer implements AutoCloseable {
     /** Opens (or creates) the data directory, recovers it after any crash, and starts listening. */
     public static StrataServer start(ServerConfig config) throws IOException {
         Files.createDirectories(config.dataDir());
-        DataDirLock lock = DataDirLock.acquire(config.dataDir());
+        // With the metadata in PostgreSQL the data directory is a store that replicas share; the cluster locks coordinate them.
+        DataDirLock lock = config.db().isShared() ? null : DataDirLock.acquire(config.dataDir());
         try {
             return start(config, lock);
         } catch (IOException | RuntimeException e) {
-            lock.close();
+            if (lock != null) lock.close();
             throw e;
         }
     }
@@ -82,8 +85,12 @@ public final class StrataServer implements AutoCloseable {
         // Unusable certificate files stop the start before the database is touched.
         Optional<HttpsEndpoint> https = config.tls().isPresent() ? Optional.of(HttpsEndpoint.load(config.tls().get())) : Optional.empty();
         Services services = openServices(config);
-        new Recovery(services.layers(), services.database().dao(LayerDao.class), services.lxd().recordedBlobs()).run();
-        services.uploads().recover();
+        try {
+            recover(services, config);
+        } catch (IOException | RuntimeException e) {
+            services.database().close();
+            throw e;
+        }
         if (config.importDir().isPresent()) new SampleImporter(services.uploads(), services.catalog()).importFrom(config.importDir().get());
 
         ObjectMapper json = new ObjectMapper().setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE);
@@ -107,7 +114,8 @@ public final class StrataServer implements AutoCloseable {
         });
         app.start();
 
-        ScheduledExecutorService maintenance = Executors.newSingleThreadScheduledExecutor(runnable -> {
+        // Two threads: a long expiry run must not hold back the catalog poll of a replica.
+        ScheduledExecutorService maintenance = Executors.newScheduledThreadPool(2, runnable -> {
             Thread thread = new Thread(runnable, "strata-maintenance");
             thread.setDaemon(true);
             return thread;
@@ -115,12 +123,23 @@ public final class StrataServer implements AutoCloseable {
         long period = Math.max(1, Math.min(60, config.uploadExpiry().toSeconds() / 4));
         maintenance.scheduleWithFixedDelay(() -> {
             try {
+                if (!services.database().cluster().isLeader()) return;
                 int expired = services.uploads().expire();
                 if (expired > 0) LOG.info("removed {} abandoned upload(s)", expired);
             } catch (Exception e) {
                 LOG.warn("upload expiry failed", e);
             }
         }, period, period, TimeUnit.SECONDS);
+        if (services.database().isShared()) {
+            // Another replica's publish is served here within CATALOG_POLL plus one reload.
+            maintenance.scheduleWithFixedDelay(() -> {
+                try {
+                    if (services.catalog().refreshIfChanged()) services.layers().invalidateAll();
+                } catch (Exception e) {
+                    LOG.warn("could not check the catalog for changes made by other replicas: {}", e.getMessage());
+                }
+            }, CATALOG_POLL.toMillis(), CATALOG_POLL.toMillis(), TimeUnit.MILLISECONDS);
+        }
 
         // Background jobs (LXD items). qemu-img reads chains over this server's own plain HTTP.
         JobWorker worker = new JobWorker(services.jobs(), config.lxd().lease());
@@ -137,14 +156,55 @@ public final class StrataServer implements AutoCloseable {
         return new StrataServer(config, services, app, maintenance, lock, worker, https);
     }
 
+    /**
+     * Startup recovery (DESIGN §7). On a shared database it runs while no replica commits a layer,
+     * so a file whose row another replica is about to write is not taken for a crash's leftover;
+     * the upload area is left to expiry there, since its files may belong to other replicas' uploads.
+     */
+    private static void recover(Services services, ServerConfig config) throws IOException {
+        Recovery.Report report;
+        try {
+            report = services.database().cluster().exclusive(() -> {
+                if (services.database().isShared()) checkSharedStore(services, config);
+                return new Recovery(services.layers(), services.database().dao(LayerDao.class), services.lxd().recordedBlobs()).run();
+            });
+        } catch (IOException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IOException("startup recovery failed: " + e.getMessage(), e);
+        }
+        if (report.changedAnything()) services.catalog().changed();
+        if (!services.database().isShared()) services.uploads().recover();
+    }
+
+    /**
+     * Recovery drops rows whose file is missing; on a shared database those rows are every
+     * replica's. A replica started on the wrong directory (an unmounted share, a typo) must not
+     * take that for a crash and empty the catalog of all of them.
+     */
+    private static void checkSharedStore(Services services, ServerConfig config) throws IOException {
+        java.util.Set<io.strata.layer.Digest> files;
+        try (var listed = services.layers().store().list()) {
+            files = listed.collect(java.util.stream.Collectors.toSet());
+        }
+        var rows = services.database().dao(LayerDao.class).all();
+        long present = rows.stream().filter(r -> files.contains(r.digest())).count();
+        if (!rows.isEmpty() && present * 2 < rows.size()) {
+            throw new IOException("the layer store in " + config.dataDir() + " holds only " + present + " of the "
+                    + rows.size() + " layers the database records; is --data the store the other replicas use? (nothing was changed)");
+        }
+    }
+
     /** The services without HTTP, for commands that work on a data directory directly (token, gc, verify). */
     public static Services openServices(ServerConfig config) throws IOException {
         Files.createDirectories(config.dataDir());
-        Database database = Database.open(config.dataDir().resolve("strata.db"));
+        Database database = Database.open(config.db(), config.dataDir());
         LayerStore store = LayerStores.open(config.store(), config.dataDir(), database.jdbi());
+        if (database.isShared() && store instanceof io.strata.layer.FsLayerStore fs) fs.shareWithOtherProcesses();
         LayerService layers = new LayerService(store, database.dao(LayerDao.class), config.allowEncryption(),
-                config.limits().maxVirtualSize(), config.limits().maxChainDepth());
-        CatalogService catalog = new CatalogService(database.jdbi(), Clock.systemUTC());
+                config.limits().maxVirtualSize(), config.limits().maxChainDepth(), database.cluster(),
+                database.isShared() ? java.util.Optional.of(database.dao(io.strata.layer.PinDao.class)) : java.util.Optional.empty());
+        CatalogService catalog = new CatalogService(database, Clock.systemUTC());
         UploadService uploads = new UploadService(layers, database.dao(UploadDao.class), config.maxLayerBytes(),
                 config.minFreeBytes(), config.uploadExpiry(), Clock.systemUTC(), config.access().maxOpenUploads(), catalog::publishedLayers);
         TokenService tokens = new TokenService(database.dao(TokenDao.class), Clock.systemUTC());
@@ -195,6 +255,8 @@ public final class StrataServer implements AutoCloseable {
         maintenance.shutdownNow();
         worker.close();
         app.stop();
+        services.database().close();
+        if (lock == null) return;
         try {
             lock.close();
         } catch (IOException e) {

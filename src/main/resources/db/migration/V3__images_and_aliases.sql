@@ -11,8 +11,8 @@ CREATE TABLE images (
     description   TEXT    NOT NULL,
     properties    TEXT    NOT NULL,                 -- JSON object of strings
     chain         TEXT    NOT NULL,                 -- layer ids base first, space-separated
-    download_size INTEGER NOT NULL,
-    virtual_size  INTEGER NOT NULL,
+    download_size ${bigint} NOT NULL,
+    virtual_size  ${bigint} NOT NULL,
     created_at    TEXT    NOT NULL,
     UNIQUE (product, version)
 );
@@ -28,7 +28,7 @@ CREATE INDEX aliases_product ON aliases(product);
 
 -- Every change of what an alias resolves to, kept forever.
 CREATE TABLE alias_history (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    id          ${id_pk},
     name        TEXT NOT NULL,
     product     TEXT,                               -- NULL once the alias is deleted
     fingerprint TEXT,                               -- what it resolved to from then on (NULL: nothing)

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.strata.api.ApiException;
 import io.strata.api.ErrorCode;
+import io.strata.db.Database;
 import io.strata.layer.Digest;
 import io.strata.layer.LayerDao;
 import io.strata.layer.LayerRecord;
@@ -27,17 +28,27 @@ import java.util.TreeMap;
 import java.util.stream.Collectors;
 
 /**
- * Images, products and aliases (DESIGN §3). Every change is one SQLite transaction that also
+ * Images, products and aliases (DESIGN §3). Every change is one database transaction that also
  * records how aliases moved, then bumps {@link #generation()}, which is what the index
  * documents are cached by: a reader gets either the catalog before a change or after it.
+ *
+ * <p>Replicas sharing a PostgreSQL database: every catalog-changing transaction also bumps
+ * {@code catalog_meta.generation}; {@link #refreshIfChanged()} (polled by the server) reloads the
+ * snapshot when another process moved it, and a write that finds it moved reloads instead of
+ * patching a stale snapshot.
  */
 public final class CatalogService {
     /** A chain deeper than this is a malformed catalog, not a real image. */
     static final int MAX_CHAIN_DEPTH = 256;
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    private final Database database;
     private final Jdbi jdbi;
     private final Clock clock;
+    /** {@code catalog_meta.generation} as of {@link #current}; written under {@link #writeLock}. */
+    private volatile long seenGeneration;
+    /** Set by {@link #inTransaction}: another process changed the catalog since {@link #current} was made. */
+    private boolean staleWrite;
     /** Serialises writers so the in-memory snapshot is replaced in commit order. */
     private final Object writeLock = new Object();
     /**
@@ -47,8 +58,9 @@ public final class CatalogService {
      */
     private volatile Snapshot current;
 
-    public CatalogService(Jdbi jdbi, Clock clock) {
-        this.jdbi = jdbi;
+    public CatalogService(Database database, Clock clock) {
+        this.database = database;
+        this.jdbi = database.jdbi();
         this.clock = clock;
         this.current = load(1, LxdView.NONE);
     }
@@ -66,6 +78,8 @@ public final class CatalogService {
     /** Re-reads everything, for changes made beside this service that alter what is visible (layers dropped by recovery or GC). */
     public void changed() {
         synchronized (writeLock) {
+            // Other replicas learn of it through the generation (their layer caches must forget removed rows).
+            jdbi.useTransaction(handle -> handle.attach(CatalogMetaDao.class).bump());
             current = load(current.generation() + 1, current.lxd());
         }
     }
@@ -80,6 +94,38 @@ public final class CatalogService {
             if (view.equals(s.lxd())) return;
             current = new Snapshot(s.generation() + 1, s.updated(), s.images(), s.hidden(), s.aliases(), s.aliasesByImage(),
                     s.layers(), view);
+        }
+    }
+
+    /**
+     * Tells other replicas that layer rows were removed (garbage collection) without reloading
+     * this one's snapshot, which did not use them. Takes no catalog lock, so it may run while
+     * the caller holds the cluster's exclusive lock.
+     */
+    public void layersRemoved() {
+        synchronized (writeLock) {
+            long[] moved = jdbi.inTransaction(handle -> {
+                CatalogMetaDao meta = handle.attach(CatalogMetaDao.class);
+                long prior = meta.generation();
+                meta.bump();
+                return new long[] {prior, meta.generation()};
+            });
+            if (moved[0] == seenGeneration) seenGeneration = moved[1];
+        }
+    }
+
+    /**
+     * Reloads the snapshot if another process changed the catalog since it was made; one cheap
+     * query when nothing changed. Returns true when it reloaded (callers then drop their caches
+     * of layer rows, which another process may have removed).
+     */
+    public boolean refreshIfChanged() {
+        long stored = jdbi.withHandle(handle -> handle.attach(CatalogMetaDao.class).generation());
+        if (stored == seenGeneration) return false;
+        synchronized (writeLock) {
+            if (stored == seenGeneration) return false;
+            current = load(current.generation() + 1, current.lxd());
+            return true;
         }
     }
 
@@ -131,7 +177,7 @@ public final class CatalogService {
         all.add(image);
         Map<Digest, LayerRecord> known = new HashMap<>(current.layers());
         for (LayerRecord layer : resolved) known.put(layer.digest(), layer);
-        current = build(current.generation() + 1, all, known);
+        current = staleWrite ? load(current.generation() + 1, current.lxd()) : build(current.generation() + 1, all, known);
         return image;
         }
     }
@@ -155,7 +201,7 @@ public final class CatalogService {
         List<Image> all = new ArrayList<>(current.images());
         all.addAll(current.hidden());
         all.removeIf(i -> i.fingerprint().equals(fingerprint));
-        current = build(current.generation() + 1, all, current.layers());
+        current = staleWrite ? load(current.generation() + 1, current.lxd()) : build(current.generation() + 1, all, current.layers());
         return deleted;
         }
     }
@@ -188,7 +234,7 @@ public final class CatalogService {
             recordMoves(handle, before, after, "set to " + product.id(), now);
             return after.get(alias);
         });
-        current = rebuildAliases();
+        current = staleWrite ? load(current.generation() + 1, current.lxd()) : rebuildAliases();
         return fingerprint;
         }
     }
@@ -207,7 +253,7 @@ public final class CatalogService {
             handle.attach(CatalogMetaDao.class).touch(now.toString());
             return null;
         });
-        current = rebuildAliases();
+        current = staleWrite ? load(current.generation() + 1, current.lxd()) : rebuildAliases();
         }
     }
 
@@ -250,6 +296,8 @@ public final class CatalogService {
 
     private Snapshot load(long generation, LxdView lxd) {
         return jdbi.inTransaction(handle -> {
+            // Read first: a change committed after it makes the next poll reload again, never one missed.
+            seenGeneration = handle.attach(CatalogMetaDao.class).generation();
             List<Image> all = handle.attach(ImageDao.class).all();
             Map<Digest, LayerRecord> layers = new HashMap<>();
             for (LayerRecord layer : handle.attach(LayerDao.class).all()) layers.put(layer.digest(), layer);
@@ -279,7 +327,10 @@ public final class CatalogService {
         for (Image image : visible) newest.putIfAbsent(image.product().id(), image);
         Map<String, Digest> aliases = new TreeMap<>();
         Map<Digest, List<String>> aliasesByImage = new HashMap<>();
-        for (AliasDao.Alias alias : handle.attach(AliasDao.class).all()) {
+        // Sorted here, not by ORDER BY: PostgreSQL's collation may order '/', '-' and '.' unlike SQLite, and the index must not depend on it.
+        List<AliasDao.Alias> byName = new ArrayList<>(handle.attach(AliasDao.class).all());
+        byName.sort(java.util.Comparator.comparing(AliasDao.Alias::name));
+        for (AliasDao.Alias alias : byName) {
             Image target = newest.get(alias.product());
             if (target == null) continue;
             aliases.put(alias.name(), target.fingerprint());
@@ -350,19 +401,19 @@ public final class CatalogService {
         handle.attach(CatalogMetaDao.class).touch(now.toString());
     }
 
+    /** A catalog change (callers hold {@link #writeLock}); notes whether another process changed the catalog first. */
     private <T> T inTransaction(org.jdbi.v3.core.HandleCallback<T, RuntimeException> callback) {
-        // IMMEDIATE: take SQLite's write lock up front so two publishes serialise instead of failing on upgrade.
-        return jdbi.withHandle(handle -> {
-            handle.execute("BEGIN IMMEDIATE");
-            try {
-                T result = callback.withHandle(handle);
-                handle.execute("COMMIT");
-                return result;
-            } catch (RuntimeException e) {
-                handle.execute("ROLLBACK");
-                throw e;
-            }
+        long[] generations = new long[2];
+        T result = database.catalogTransaction(handle -> {
+            CatalogMetaDao meta = handle.attach(CatalogMetaDao.class);
+            generations[0] = meta.generation();
+            T value = callback.withHandle(handle);
+            generations[1] = meta.generation();
+            return value;
         });
+        staleWrite = generations[0] != seenGeneration;
+        seenGeneration = generations[1];
+        return result;
     }
 
     private Instant now() { return clock.instant().truncatedTo(ChronoUnit.MILLIS); }

@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "strata", mixinStandardHelpOptions = true, version = "strata 0.1.0",
         description = "A registry for layered qcow2 disk images.",
         subcommands = {ServeCommand.class, TokenCommand.class, PushCommand.class, PullCommand.class, CacheCommand.class,
-                VerifyCommand.class, GcCommand.class, CommandLine.HelpCommand.class})
+                VerifyCommand.class, GcCommand.class, MigrateCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     public static void main(String[] args) {
         System.exit(commandLine().execute(args));

@@ -22,6 +22,7 @@ import java.util.concurrent.CountDownLatch;
                 + "the publishing API under /api/v1/, health at /healthz. Every option can also come from its STRATA_* environment variable.")
 final class ServeCommand implements Callable<Integer> {
     @Mixin DataDirOption data;
+    @Mixin DbOption db;
 
     @Mixin StoreOptions storeOptions;
 
@@ -134,14 +135,15 @@ final class ServeCommand implements Callable<Integer> {
                 Units.parseSize(maxLayerSize), Units.parseSize(minFree), Units.parseDuration(uploadExpiry),
                 allowEncrypted, Optional.ofNullable(staticDir), Optional.ofNullable(importDir), tls(), limits(),
                 new AccessConfig(privateMode, maxOpenUploads),
-                new LxdConfig(lxdVersions, qemuImg, Units.parseDuration(jobLease)), store());
+                new LxdConfig(lxdVersions, qemuImg, Units.parseDuration(jobLease)), store(), db.config());
         StrataServer server = StrataServer.start(config);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             server.close();
             stopped.countDown();
         }, "strata-shutdown"));
-        System.out.println("strata listening on " + server.baseUrl() + "  (data: " + config.dataDir() + ")");
+        System.out.println("strata listening on " + server.baseUrl() + "  (data: " + config.dataDir()
+                + (config.db().isShared() ? ", metadata: " + config.db().describe() : "") + ")");
         server.httpsUrl().ifPresent(https -> System.out.println("  https:   " + https + "/   (certificate "
                 + server.https().orElseThrow().certificate().getSubjectX500Principal().getName() + ", plain HTTP on the same port)"));
         if (config.store().s3().isPresent()) System.out.println("  store:   " + server.services().layers().store().describe());
@@ -149,7 +151,8 @@ final class ServeCommand implements Callable<Integer> {
         System.out.println("  catalog: " + server.baseUrl() + "/   index: " + server.baseUrl() + "/index.json");
         System.out.println("  health:  " + server.baseUrl() + "/healthz");
         if (privateMode) System.out.println("  private: every read needs a token (any scope), e.g. curl -u x:TOKEN " + server.baseUrl() + "/index.json");
-        System.out.println("  push token: java -jar strata.jar token create --data " + config.dataDir() + " --scope push");
+        System.out.println("  push token: java -jar strata.jar token create --data " + config.dataDir()
+                + (config.db().isShared() ? " --db '" + config.db().describe() + "'" : "") + " --scope push");
         stopped.await();
         return 0;
     }

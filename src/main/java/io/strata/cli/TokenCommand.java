@@ -41,6 +41,7 @@ final class TokenCommand implements Runnable {
                     "  strata token create --scope admin --name ops --expires never"})
     static final class Create implements Callable<Integer> {
         @Mixin DataDirOption data;
+        @Mixin DbOption db;
 
         @Option(names = "--scope", required = true, split = ",", paramLabel = "SCOPE",
                 description = {"admin, read, or push|publish|delete:<os>:<release>:<arch>:<variant> (segments a name or *);",
@@ -76,7 +77,7 @@ final class TokenCommand implements Runnable {
                     return 2;
                 }
             }
-            Services services = StrataServer.openServices(ServerConfig.defaults(data.dataDir));
+            Services services = StrataServer.openServices(ServerConfig.defaults(data.dataDir).withDb(db.config()));
             TokenService tokens = services.tokens();
             Optional<Instant> expiresAt;
             TokenService.Issued issued;
@@ -106,10 +107,11 @@ final class TokenCommand implements Runnable {
             description = "List every token with its scopes, dates, last use and address (never secrets).")
     static final class ListTokens implements Callable<Integer> {
         @Mixin DataDirOption data;
+        @Mixin DbOption db;
 
         @Override
         public Integer call() throws Exception {
-            TokenService tokens = StrataServer.openServices(ServerConfig.defaults(data.dataDir)).tokens();
+            TokenService tokens = StrataServer.openServices(ServerConfig.defaults(data.dataDir).withDb(db.config())).tokens();
             String format = "%-5s %-16s %-36s %-18s %-18s %-34s %s%n";
             System.out.printf(format, "ID", "NAME", "SCOPES", "CREATED", "EXPIRES", "LAST USED", "REVOKED");
             for (Token token : tokens.list()) {
@@ -126,13 +128,14 @@ final class TokenCommand implements Runnable {
             description = "Revoke a token by its id (see 'token list'); a running server refuses it within 5 seconds.")
     static final class Revoke implements Callable<Integer> {
         @Mixin DataDirOption data;
+        @Mixin DbOption db;
 
         @Parameters(paramLabel = "ID", description = "The token's id.")
         long id;
 
         @Override
         public Integer call() throws Exception {
-            Services services = StrataServer.openServices(ServerConfig.defaults(data.dataDir));
+            Services services = StrataServer.openServices(ServerConfig.defaults(data.dataDir).withDb(db.config()));
             if (!services.tokens().revoke(id)) {
                 System.err.println("no active token with id " + id + "; see 'strata token list'");
                 return 1;
@@ -148,6 +151,7 @@ final class TokenCommand implements Runnable {
                     "Example: strata token expire 3 30d"})
     static final class Expire implements Callable<Integer> {
         @Mixin DataDirOption data;
+        @Mixin DbOption db;
 
         @Parameters(index = "0", paramLabel = "ID", description = "The token's id (see 'token list').")
         long id;
@@ -157,7 +161,7 @@ final class TokenCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            Services services = StrataServer.openServices(ServerConfig.defaults(data.dataDir));
+            Services services = StrataServer.openServices(ServerConfig.defaults(data.dataDir).withDb(db.config()));
             TokenService tokens = services.tokens();
             Optional<Token> token = tokens.find(id);
             if (token.isEmpty()) {

@@ -24,6 +24,7 @@ import java.util.concurrent.Callable;
                 "Exit status: 0 all good, 1 problems found (listed one per line)."})
 final class VerifyCommand implements Callable<Integer> {
     @Mixin DataDirOption data;
+    @Mixin DbOption db;
 
     @Mixin StoreOptions store;
 
@@ -32,7 +33,7 @@ final class VerifyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Services services = StrataServer.openServices(ServerConfig.defaults(data.dataDir).withStore(store.config()));
+        Services services = StrataServer.openServices(ServerConfig.defaults(data.dataDir).withStore(store.config()).withDb(db.config()));
         LayerDao layers = services.database().dao(LayerDao.class);
         long total = quick ? 0 : layers.all().stream().mapToLong(LayerRecord::size).sum();
         Verifier.Report report;

@@ -62,7 +62,13 @@ public final class GarbageCollector {
                          List<LxdService.Collected> lxdRemoved) {}
 
     public Report collect(Duration minAge, boolean dryRun) throws Exception {
-        return catalog.whileStill(() -> layers.exclusively(() -> decideAndDelete(minAge, dryRun)));
+        Report report = catalog.whileStill(() -> layers.exclusively(() -> {
+            // Another replica may have published since this one's snapshot: decide on the database's catalog.
+            if (catalog.refreshIfChanged()) layers.invalidateAll();
+            return decideAndDelete(minAge, dryRun);
+        }));
+        if (!report.removed().isEmpty() && !dryRun) catalog.layersRemoved();
+        return report;
     }
 
     private Report decideAndDelete(Duration minAge, boolean dryRun) throws Exception {

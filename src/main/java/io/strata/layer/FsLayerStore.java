@@ -50,6 +50,12 @@ public final class FsLayerStore implements LayerStore {
     private final java.util.concurrent.ConcurrentHashMap<Path, Integer> writing = new java.util.concurrent.ConcurrentHashMap<>();
     private final Cache<Digest, MappedLayer> open = Caffeine.newBuilder().maximumSize(512).build();
 
+    /** Set when replicas share the directory: see {@link #shareWithOtherProcesses}. */
+    private volatile boolean shared;
+
+    /** Other processes (replicas on one PostgreSQL database) use this directory too: {@link #sweep} keeps recent files. */
+    public void shareWithOtherProcesses() { shared = true; }
+
     public FsLayerStore(Path dataDir) throws IOException {
         this.layersDir = Files.createDirectories(dataDir.resolve("layers"));
         this.uploadsDir = Files.createDirectories(dataDir.resolve("uploads"));
@@ -116,6 +122,7 @@ public final class FsLayerStore implements LayerStore {
     @Override
     public int sweep(Set<String> liveUploads, Instant olderThan) throws IOException {
         // One process owns the data directory (DataDirLock): a file no upload of this process holds is garbage, whatever its age.
+        // Replicas sharing it (metadata in PostgreSQL): another process may be writing it, so only an old one is.
         int removed = 0;
         try (DirectoryStream<Path> files = Files.newDirectoryStream(uploadsDir)) {
             for (Path file : files) {
@@ -123,6 +130,11 @@ public final class FsLayerStore implements LayerStore {
                 String id = name.startsWith("session-") && name.endsWith(".part")
                         ? name.substring("session-".length(), name.length() - ".part".length()) : name;
                 if (liveUploads.contains(id) || writing.containsKey(file)) continue;
+                try {
+                    if (shared && !Files.getLastModifiedTime(file).toInstant().isBefore(olderThan)) continue;
+                } catch (java.nio.file.NoSuchFileException e) {
+                    continue;
+                }
                 if (Files.deleteIfExists(file)) removed++;
             }
         }

@@ -26,8 +26,8 @@ public interface LayerDao {
     int countChildren(@Bind("digest") String digest);
 
     /** Returns 1 when the row is new, 0 when a concurrent upload of the same bytes committed first. */
-    @SqlUpdate("INSERT OR IGNORE INTO layers (digest, size, virtual_size, parent, qcow2_version, created_at) "
-            + "VALUES (:digest, :size, :virtualSize, :parent, :version, :createdAt)")
+    @SqlUpdate("INSERT INTO layers (digest, size, virtual_size, parent, qcow2_version, created_at) "
+            + "VALUES (:digest, :size, :virtualSize, :parent, :version, :createdAt) ON CONFLICT (digest) DO NOTHING")
     int insert(@Bind("digest") String digest, @Bind("size") long size, @Bind("virtualSize") long virtualSize,
                @Bind("parent") String parent, @Bind("version") int version, @Bind("createdAt") String createdAt);
 

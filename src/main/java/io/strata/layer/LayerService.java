@@ -4,6 +4,7 @@ import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.LoadingCache;
 import io.strata.api.ApiException;
 import io.strata.api.ErrorCode;
+import io.strata.cluster.ClusterLocks;
 import io.strata.layer.qcow2.Qcow2Exception;
 import io.strata.layer.qcow2.Qcow2Info;
 import io.strata.layer.qcow2.Qcow2Inspector;
@@ -37,6 +38,12 @@ public final class LayerService {
     private final ReentrantReadWriteLock commitLock = new ReentrantReadWriteLock();
     /** Parents of uploads in flight, with a count each: garbage collection must not remove them. */
     private final ConcurrentHashMap<Digest, AtomicInteger> pins = new ConcurrentHashMap<>();
+    /** The commit lock's cross-process half, for replicas sharing one database. */
+    private final ClusterLocks cluster;
+    /** Pins other replicas can see; empty when this is the only process (SQLite). */
+    private final Optional<PinDao> sharedPins;
+    /** A pin row older than this belongs to a replica that died mid-upload. */
+    private static final Duration PIN_LIFETIME = Duration.ofDays(1);
 
     /** The most guest-visible bytes a layer may declare, and the most layers its chain may have (itself included). */
     private final long maxVirtualSize;
@@ -47,6 +54,13 @@ public final class LayerService {
     }
 
     public LayerService(LayerStore store, LayerDao dao, boolean allowEncryption, long maxVirtualSize, int maxChainDepth) {
+        this(store, dao, allowEncryption, maxVirtualSize, maxChainDepth, ClusterLocks.singleProcess(), Optional.empty());
+    }
+
+    public LayerService(LayerStore store, LayerDao dao, boolean allowEncryption, long maxVirtualSize, int maxChainDepth,
+                        ClusterLocks cluster, Optional<PinDao> sharedPins) {
+        this.cluster = cluster;
+        this.sharedPins = sharedPins;
         this.store = store;
         this.dao = dao;
         this.allowEncryption = allowEncryption;
@@ -129,37 +143,47 @@ public final class LayerService {
      * either way: completed into the store, or aborted.
      */
     public Accepted accept(LayerStore.Upload upload, Digest claimed, Digest actual, long size, Qcow2Info header) throws IOException {
-        boolean moved = false;
+        boolean[] moved = {false};
         commitLock.readLock().lock();
         try {
-            if (!claimed.equals(actual)) {
-                Map<String, Object> detail = new LinkedHashMap<>();
-                detail.put("claimed", claimed.hex());
-                detail.put("actual", actual.hex());
-                detail.put("size", size);
-                throw new ApiException(ErrorCode.DIGEST_INVALID,
-                        "the received bytes have sha256 " + actual.hex() + ", not the claimed " + claimed.hex()
-                                + "; check that the file was not changed and the whole body was sent", detail);
-            }
-            inspectEnd(upload.seal(), size, header);
-            Optional<Digest> parent = header.parent();
-            if (parent.isPresent() && dao.find(parent.get().hex()).isEmpty()) {
-                throw new ApiException(ErrorCode.PARENT_UNKNOWN,
-                        "the backing file " + parent.get().fileName() + " is not a stored layer; upload the parent layer first",
-                        Map.of("parent", parent.get().hex()));
-            }
-            upload.complete(actual);
-            moved = true;
-            Instant now = Instant.now().truncatedTo(ChronoUnit.MILLIS);
-            int inserted = dao.insert(actual.hex(), size, header.virtualSize(), parent.map(Digest::hex).orElse(null),
-                    header.version(), now.toString());
-            records.invalidate(actual);
-            LayerRecord record = dao.find(actual.hex()).orElseThrow();
-            return new Accepted(record, inserted == 1);
+            return cluster.commit(() -> commit(upload, claimed, actual, size, header, moved));
+        } catch (IOException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IOException(e);
         } finally {
             commitLock.readLock().unlock();
-            if (!moved) upload.abort();
+            // Consumed either way, also when the cluster lock could not be had.
+            if (!moved[0]) upload.abort();
         }
+    }
+
+    private Accepted commit(LayerStore.Upload upload, Digest claimed, Digest actual, long size, Qcow2Info header, boolean[] moved)
+            throws IOException {
+        if (!claimed.equals(actual)) {
+            Map<String, Object> detail = new LinkedHashMap<>();
+            detail.put("claimed", claimed.hex());
+            detail.put("actual", actual.hex());
+            detail.put("size", size);
+            throw new ApiException(ErrorCode.DIGEST_INVALID,
+                    "the received bytes have sha256 " + actual.hex() + ", not the claimed " + claimed.hex()
+                            + "; check that the file was not changed and the whole body was sent", detail);
+        }
+        inspectEnd(upload.seal(), size, header);
+        Optional<Digest> parent = header.parent();
+        if (parent.isPresent() && dao.find(parent.get().hex()).isEmpty()) {
+            throw new ApiException(ErrorCode.PARENT_UNKNOWN,
+                    "the backing file " + parent.get().fileName() + " is not a stored layer; upload the parent layer first",
+                    Map.of("parent", parent.get().hex()));
+        }
+        upload.complete(actual);
+        moved[0] = true;
+        Instant now = Instant.now().truncatedTo(ChronoUnit.MILLIS);
+        int inserted = dao.insert(actual.hex(), size, header.virtualSize(), parent.map(Digest::hex).orElse(null),
+                header.version(), now.toString());
+        records.invalidate(actual);
+        LayerRecord record = dao.find(actual.hex()).orElseThrow();
+        return new Accepted(record, inserted == 1);
     }
 
     /** The inspector's checks that need the whole file (its length and last bytes), before it is stored. */
@@ -174,11 +198,30 @@ public final class LayerService {
     /** Keeps {@code parent} from garbage collection until the returned pin is closed. */
     public AutoCloseable pin(Digest parent) {
         pins.computeIfAbsent(parent, d -> new AtomicInteger()).incrementAndGet();
-        return () -> pins.computeIfPresent(parent, (d, count) -> count.decrementAndGet() == 0 ? null : count);
+        AutoCloseable local = () -> pins.computeIfPresent(parent, (d, count) -> count.decrementAndGet() == 0 ? null : count);
+        if (sharedPins.isEmpty()) return local;
+        String id = java.util.UUID.randomUUID().toString();
+        sharedPins.get().insert(id, parent.hex(), Instant.now().truncatedTo(ChronoUnit.MILLIS).toString());
+        return () -> {
+            local.close();
+            try {
+                sharedPins.get().delete(id);
+            } catch (RuntimeException e) {
+                // The upload's outcome matters more; a row left behind stops counting after PIN_LIFETIME.
+                org.slf4j.LoggerFactory.getLogger(LayerService.class).warn("could not remove the pin of {}: {}", parent, e.getMessage());
+            }
+        };
     }
 
-    /** Layers pinned by uploads in flight, right now. */
-    public Set<Digest> pinned() { return Set.copyOf(pins.keySet()); }
+    /** Layers pinned by uploads in flight, right now, in this process and (on a shared database) every other. */
+    public Set<Digest> pinned() {
+        if (sharedPins.isEmpty()) return Set.copyOf(pins.keySet());
+        String cutoff = Instant.now().minus(PIN_LIFETIME).truncatedTo(ChronoUnit.MILLIS).toString();
+        sharedPins.get().deleteBefore(cutoff);
+        Set<Digest> all = new java.util.HashSet<>(pins.keySet());
+        for (String parent : sharedPins.get().parentsSince(cutoff)) all.add(new Digest(parent));
+        return Set.copyOf(all);
+    }
 
     /**
      * Runs {@code work} with no commit in progress and none starting; for garbage collection,
@@ -187,7 +230,7 @@ public final class LayerService {
     public <T> T exclusively(java.util.concurrent.Callable<T> work) throws Exception {
         commitLock.writeLock().lock();
         try {
-            return work.call();
+            return cluster.exclusive(work);
         } finally {
             commitLock.writeLock().unlock();
         }
@@ -195,4 +238,7 @@ public final class LayerService {
 
     /** Forgets a cached lookup after rows change outside {@link #accept} (recovery, garbage collection). */
     public void invalidate(Digest digest) { records.invalidate(digest); }
+
+    /** Forgets every cached lookup: another replica may have removed rows (it bumped the catalog generation). */
+    public void invalidateAll() { records.invalidateAll(); }
 }

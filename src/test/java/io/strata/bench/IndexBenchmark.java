@@ -74,7 +74,7 @@ public final class IndexBenchmark {
 
         // Loading the catalog into memory happens once, at server start.
         long l0 = System.nanoTime();
-        CatalogService catalog = new CatalogService(database.jdbi(), Clock.systemUTC());
+        CatalogService catalog = new CatalogService(database, Clock.systemUTC());
         System.out.printf("catalog loaded into memory at startup in %d ms%n", (System.nanoTime() - l0) / 1_000_000);
 
         // What a catalog change costs: a new snapshot (as a publish builds it) and /index.json rendered from it.

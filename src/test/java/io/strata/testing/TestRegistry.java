@@ -2,6 +2,7 @@ package io.strata.testing;
 
 import io.strata.StrataServer;
 import io.strata.auth.Scope;
+import io.strata.config.DbConfig;
 import io.strata.config.ServerConfig;
 import io.strata.layer.Digest;
 
@@ -19,13 +20,22 @@ import java.util.stream.Stream;
 
 /**
  * A real Strata server for a test: real SQLite and layer files in a temp directory, HTTP on an
- * ephemeral loopback port, and tokens of each scope. No part of it is faked.
+ * ephemeral loopback port, and tokens of each scope. No part of it is faked. Under
+ * {@link OnPostgres} the metadata is in a fresh PostgreSQL database instead, dropped on close.
  */
 public final class TestRegistry implements AutoCloseable {
+    /** Where a started registry keeps its metadata. */
+    public enum Backend { SQLITE, POSTGRES }
+
+    /** The backend {@link #start} uses; set by {@link OnPostgres} for a whole test class. */
+    static volatile Backend backend = Backend.SQLITE;
+
     /** Set by the {@link S3TestBucket} extension: registries of that test class keep their layers in this bucket. */
     private static volatile S3TestBucket s3;
 
     private final Path dataDir;
+    /** The PostgreSQL database made for this registry, dropped on close; null when the config chose its own. */
+    private String ownDatabase;
     private StrataServer server;
     public final String adminToken;
     public final String pushToken;
@@ -57,6 +67,18 @@ public final class TestRegistry implements AutoCloseable {
             // One prefix per data directory: a restart on the same directory finds its layers again.
             String prefix = "r-" + sha256(config.dataDir().toAbsolutePath().toString().getBytes()).shortHex() + "/";
             config = config.withStore(s3.store(prefix));
+        }
+        if (backend == Backend.POSTGRES && !config.db().isShared()) {
+            String url = Postgres.createDatabase();
+            try {
+                TestRegistry registry = new TestRegistry(config.dataDir(),
+                        StrataServer.start(config.withDb(DbConfig.parse(url, java.util.Map.of())).withPort(0)));
+                registry.ownDatabase = url;
+                return registry;
+            } catch (IOException | RuntimeException e) {
+                Postgres.dropDatabase(url);
+                throw e;
+            }
         }
         return new TestRegistry(config.dataDir(), StrataServer.start(config.withPort(0)));
     }
@@ -163,5 +185,8 @@ public final class TestRegistry implements AutoCloseable {
     }
 
     @Override
-    public void close() { server.close(); }
+    public void close() {
+        server.close();
+        if (ownDatabase != null) Postgres.dropDatabase(ownDatabase);
+    }
 }
