@@ -1,7 +1,7 @@
 package io.strata.cli;
 
-import io.strata.client.CacheInventory;
-import io.strata.client.CachedImage;
+import io.strata.client.cache.CacheInventory;
+import io.strata.client.cache.CachedImage;
 import io.strata.client.Console;
 import io.strata.client.Human;
 import io.strata.config.Units;

@@ -1,6 +1,6 @@
 package io.strata.cli;
 
-import io.strata.client.CacheLayout;
+import io.strata.client.cache.CacheLayout;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;

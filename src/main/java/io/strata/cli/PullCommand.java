@@ -2,8 +2,8 @@ package io.strata.cli;
 
 import io.strata.client.Backoff;
 import io.strata.client.Console;
-import io.strata.client.FreeSpace;
-import io.strata.client.Puller;
+import io.strata.client.pull.FreeSpace;
+import io.strata.client.pull.Puller;
 import io.strata.config.Units;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -87,7 +87,7 @@ final class PullCommand implements Callable<Integer> {
                 Puller.Options.DEFAULT_SPLIT_BYTES);
         Puller.Result result = new Puller(Console.on(spec.commandLine().getErr(), quiet)).pull(options);
         if (flat != null) {
-            io.strata.client.FlatCopy.write(result.top(), flat);
+            io.strata.client.pull.FlatCopy.write(result.top(), flat);
             spec.commandLine().getOut().println(flat.toAbsolutePath());
             spec.commandLine().getOut().flush();
             return 0;

@@ -2,7 +2,7 @@ package io.strata.cli;
 
 import io.strata.client.Backoff;
 import io.strata.client.Console;
-import io.strata.client.Pusher;
+import io.strata.client.push.Pusher;
 import io.strata.config.Units;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;

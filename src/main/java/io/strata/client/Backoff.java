@@ -18,7 +18,7 @@ public record Backoff(Duration initial, Duration max) {
         return Duration.ofMillis(ceiling / 2 + ThreadLocalRandom.current().nextLong(ceiling / 2 + 1));
     }
 
-    void sleep(int failures) throws InterruptedException {
+    public void sleep(int failures) throws InterruptedException {
         Thread.sleep(delay(failures).toMillis());
     }
 }

@@ -32,7 +32,7 @@ import java.util.function.LongConsumer;
  * with an {@link HttpTimeoutException}; an interrupt ends it with {@link InterruptedException}.
  * The connection is used once ({@code Connection: close}).
  */
-final class PlainHttp implements AutoCloseable {
+public final class PlainHttp implements AutoCloseable {
     private static final int MAX_HEAD = 64 * 1024;
 
     private final SocketChannel channel;
@@ -66,7 +66,7 @@ final class PlainHttp implements AutoCloseable {
     }
 
     /** Connects, sends {@code GET url} with {@code headers}, and reads the status line and headers. */
-    static PlainHttp open(URI url, Map<String, String> requestHeaders, Duration idleTimeout) throws IOException, InterruptedException {
+    public static PlainHttp open(URI url, Map<String, String> requestHeaders, Duration idleTimeout) throws IOException, InterruptedException {
         return open(url, "GET", requestHeaders, null, idleTimeout);
     }
 
@@ -131,13 +131,13 @@ final class PlainHttp implements AutoCloseable {
         }
     }
 
-    int status() { return status; }
+    public int status() { return status; }
 
     /** How long reads of the body waited for bytes from the network so far. */
-    long waitedNanos() { return waitedNanos; }
+    public long waitedNanos() { return waitedNanos; }
 
     /** A response header by name (case-insensitive). */
-    Optional<String> header(String name) { return Optional.ofNullable(headers.get(name.toLowerCase(Locale.ROOT))); }
+    public Optional<String> header(String name) { return Optional.ofNullable(headers.get(name.toLowerCase(Locale.ROOT))); }
 
     OptionalLong contentLength() {
         try {
@@ -148,13 +148,13 @@ final class PlainHttp implements AutoCloseable {
     }
 
     /** Whether the body is framed so this reader can take it: by Content-Length or by the end of the connection. */
-    boolean plainBody() { return header("Transfer-Encoding").isEmpty(); }
+    public boolean plainBody() { return header("Transfer-Encoding").isEmpty(); }
 
     /**
      * Reads body bytes into {@code into} (at least one, waiting up to the idle timeout for them);
      * -1 once the body is complete. A connection that closes before Content-Length bytes throws {@link EOFException}.
      */
-    int read(ByteBuffer into) throws IOException, InterruptedException {
+    public int read(ByteBuffer into) throws IOException, InterruptedException {
         if (remaining == 0) return -1;
         int limit = into.limit();
         if (remaining > 0 && into.remaining() > remaining) into.limit(into.position() + (int) remaining);
@@ -187,7 +187,7 @@ final class PlainHttp implements AutoCloseable {
      * Reads what the socket has ready into {@code into} without waiting; 0 when nothing is ready,
      * -1 at the end of the body. Lets the caller fill its buffer before writing it.
      */
-    int readReady(ByteBuffer into) throws IOException {
+    public int readReady(ByteBuffer into) throws IOException {
         if (remaining == 0 || leftover.hasRemaining()) return remaining == 0 ? -1 : 0;
         int limit = into.limit();
         if (remaining > 0 && into.remaining() > remaining) into.limit(into.position() + (int) remaining);

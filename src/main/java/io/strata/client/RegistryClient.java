@@ -16,6 +16,7 @@ import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -89,7 +90,7 @@ public final class RegistryClient {
      * The JDK client, made on first use: building one costs ~0.3 s of start-up (it sets up TLS even
      * for http://), which a pull from an http:// registry, all over {@link PlainHttp}, never pays.
      */
-    HttpClient http() {
+    public HttpClient http() {
         HttpClient client = http;
         if (client == null) {
             synchronized (this) {
@@ -104,7 +105,7 @@ public final class RegistryClient {
     }
 
     /** Builds the JDK client in a background thread if requests will need it (https), so the first does not wait ~0.3 s for it. */
-    void warmUp() {
+    public void warmUp() {
         if (plain()) return;
         Thread thread = new Thread(this::http, "strata-http-warm-up");
         thread.setDaemon(true);
@@ -112,7 +113,7 @@ public final class RegistryClient {
     }
 
     /** Whether requests to the registry can go over {@link PlainHttp} (plain http://). */
-    boolean plain() { return "http".equalsIgnoreCase(base.getScheme()); }
+    public boolean plain() { return "http".equalsIgnoreCase(base.getScheme()); }
 
     /** {@link PlainHttp#open}, with the same advice as {@link #send} when the registry cannot be reached. */
     PlainHttp plainHttp(URI url, Map<String, String> headers, Duration idleTimeout) throws IOException, InterruptedException {
@@ -131,7 +132,7 @@ public final class RegistryClient {
 
     Duration timeout() { return timeout; }
 
-    URI resolve(String relative) { return base.resolve(relative); }
+    public URI resolve(String relative) { return base.resolve(relative); }
 
     URI layerUri(Digest digest) { return resolve("layers/" + digest.fileName()); }
 
@@ -253,23 +254,24 @@ public final class RegistryClient {
     }
 
     /**
-     * {@link #appendChunk(URI, long, long, Supplier)} for bytes of {@code layer}, over {@link PlainHttp}
-     * (http:// only, see {@link #plain()}): the rewritten first cluster from memory, the rest with
-     * sendfile from the file, so the bytes never pass through the JVM. {@code sent} hears of every
-     * byte written; the timeout applies to each wait as in the other variant.
+     * {@link #appendChunk(URI, long, long, Supplier)} for bytes of a layer whose (possibly rewritten)
+     * first cluster is {@code cluster} and whose other bytes are those of {@code layerFile}, over
+     * {@link PlainHttp} (http:// only, see {@link #plain()}): the first cluster from memory, the rest
+     * with sendfile from the file, so the bytes never pass through the JVM. {@code sent} hears of
+     * every byte written; the timeout applies to each wait as in the other variant. Takes the two
+     * parts rather than a push-side layer so this shared class does not depend on the push package.
      */
-    long appendChunk(URI location, long first, long length, CanonicalLayer layer, LongConsumer sent)
+    public long appendChunk(URI location, long first, long length, byte[] cluster, Path layerFile, LongConsumer sent)
             throws IOException, InterruptedException {
         Map<String, String> headers = new LinkedHashMap<>();
         headers.put("Authorization", "Bearer " + secret());
         headers.put("Content-Range", "bytes " + first + "-" + (first + length - 1) + "/*");
         headers.put("Content-Type", "application/octet-stream");
-        byte[] cluster = layer.firstCluster();
         long end = first + length;
         int fromCluster = (int) Math.min(first, cluster.length);
         ByteBuffer prefix = ByteBuffer.wrap(cluster, fromCluster, (int) Math.min(end, cluster.length) - fromCluster);
         long fromFile = Math.max(first, cluster.length);
-        try (FileChannel file = FileChannel.open(layer.local().file(), StandardOpenOption.READ);
+        try (FileChannel file = FileChannel.open(layerFile, StandardOpenOption.READ);
              PlainHttp answer = plainHttp(location, "PATCH", headers,
                      new PlainHttp.Body(prefix, file, fromFile, Math.max(0, end - fromFile), sent), timeout)) {
             byte[] body = answer.readAll();
@@ -385,7 +387,7 @@ public final class RegistryClient {
     }
 
     /** A one-line account of a network failure, for messages ("connection reset", "closed before an answer"). */
-    static String describe(IOException e) {
+    public static String describe(IOException e) {
         String message = e.getMessage();
         String kind = e.getClass().getSimpleName();
         if (message != null && message.contains("header parser received no bytes")) return "the connection closed before the registry answered";

@@ -11,7 +11,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * diagnostic for benchmarks (bench/pull-push.sh), independent of {@code --quiet}; stages that run
  * in parallel threads each count their own time, so the sum may exceed the wall time.
  */
-final class Timings {
+public final class Timings {
     private static final boolean ENABLED = "1".equals(System.getenv("STRATA_TIMINGS"));
     private static final Timings OFF = new Timings("", false);
 
@@ -26,23 +26,23 @@ final class Timings {
     }
 
     /** A recorder for {@code what} (e.g. "pull 3f2a… 600 MiB"), or one that records nothing when timings are off. */
-    static Timings of(String what) { return ENABLED ? new Timings(what, true) : OFF; }
+    public static Timings of(String what) { return ENABLED ? new Timings(what, true) : OFF; }
 
     /** Prints one line of its own, e.g. a decision taken on measurements. */
-    static void note(String line) {
+    public static void note(String line) {
         if (ENABLED) System.err.println("timings: " + line);
     }
 
     /** The current time, for {@link #add}; 0 when off, so a disabled recorder costs no clock reads. */
-    long start() { return on ? System.nanoTime() : 0; }
+    public long start() { return on ? System.nanoTime() : 0; }
 
     /** Adds the time since {@code start} to {@code stage}. */
-    void add(String stage, long start) {
+    public void add(String stage, long start) {
         if (on) nanos.computeIfAbsent(stage, s -> new AtomicLong()).addAndGet(System.nanoTime() - start);
     }
 
     /** Prints the stages and the wall time since this recorder was made. */
-    void report() {
+    public void report() {
         if (!on) return;
         StringBuilder line = new StringBuilder("timings: ").append(what)
                 .append(String.format(Locale.ROOT, " wall=%.3fs", (System.nanoTime() - started) / 1e9));

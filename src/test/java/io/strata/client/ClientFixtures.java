@@ -27,10 +27,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Real qcow2 layers with megabytes of data, a registry to publish them on, and the CLI run in-process. */
-final class ClientFixtures {
-    static final ObjectMapper JSON = new ObjectMapper();
+public final class ClientFixtures {
+    public static final ObjectMapper JSON = new ObjectMapper();
     /** Short waits so that retry-heavy tests stay fast; the logic is the same as with the defaults. */
-    static final Backoff FAST = new Backoff(Duration.ofMillis(5), Duration.ofMillis(50));
+    public static final Backoff FAST = new Backoff(Duration.ofMillis(5), Duration.ofMillis(50));
 
     private ClientFixtures() {}
 
@@ -39,7 +39,7 @@ final class ClientFixtures {
      * the wire) at {@code offsetMib} of a 256 MiB disk, backed by {@code parent} under its canonical
      * name, stored as {@code dir/<sha256>.qcow2} so the local chain opens as it will from a cache.
      */
-    static Digest layer(Path dir, Digest parent, int mib, int offsetMib, long seed) {
+    public static Digest layer(Path dir, Digest parent, int mib, int offsetMib, long seed) {
         try {
             Path file = Files.createTempFile(dir, "new-", ".qcow2");
             Files.delete(file);
@@ -64,7 +64,7 @@ final class ClientFixtures {
      * name, resolved by qemu against the file's directory, or an absolute path), with {@code mib} MiB
      * of seeded random data at {@code offsetMib}. {@code options} go to qemu-img create (e.g. compat=0.10).
      */
-    static Path localLayer(Path file, Path backing, int mib, int offsetMib, long seed, String... options) {
+    public static Path localLayer(Path file, Path backing, int mib, int offsetMib, long seed, String... options) {
         try {
             java.util.List<String> command = new java.util.ArrayList<>(List.of("qemu-img", "create", "-f", "qcow2"));
             command.addAll(List.of(options));
@@ -84,7 +84,7 @@ final class ClientFixtures {
         }
     }
 
-    static void upload(TestRegistry registry, Path dir, Digest... layers) {
+    public static void upload(TestRegistry registry, Path dir, Digest... layers) {
         for (Digest layer : layers) {
             try {
                 HttpResponse<String> response = registry.putLayer(layer, Files.readAllBytes(dir.resolve(layer.fileName())));
@@ -96,7 +96,7 @@ final class ClientFixtures {
     }
 
     /** Publishes {@code top} as {@code product} ({@code os:release:arch:variant}) version {@code version}. */
-    static void publish(TestRegistry registry, String product, String version, Digest top, String... aliases) {
+    public static void publish(TestRegistry registry, String product, String version, Digest top, String... aliases) {
         String[] p = product.split(":");
         ObjectNode body = JSON.createObjectNode();
         body.put("os", p[0]).put("release", p[1]).put("arch", p[2]).put("variant", p[3]).put("version", version).put("layer", top.hex());
@@ -106,7 +106,7 @@ final class ClientFixtures {
         assertEquals(201, response.statusCode(), response.body());
     }
 
-    static long size(Path dir, Digest layer) {
+    public static long size(Path dir, Digest layer) {
         try {
             return Files.size(dir.resolve(layer.fileName()));
         } catch (IOException e) {
@@ -114,7 +114,7 @@ final class ClientFixtures {
         }
     }
 
-    static Digest sha256(Path file) {
+    public static Digest sha256(Path file) {
         try (DigestInputStream in = new DigestInputStream(Files.newInputStream(file), MessageDigest.getInstance("SHA-256"))) {
             in.transferTo(java.io.OutputStream.nullOutputStream());
             return Digest.of(in.getMessageDigest().digest());
@@ -126,17 +126,17 @@ final class ClientFixtures {
     }
 
     /** What a command run in-process printed. */
-    record Run(int exitCode, String out, String err) {
+    public record Run(int exitCode, String out, String err) {
         List<String> outLines() { return out.lines().toList(); }
 
-        String lastLine() {
+        public String lastLine() {
             List<String> lines = outLines();
             return lines.isEmpty() ? "" : lines.get(lines.size() - 1);
         }
     }
 
     /** Runs {@code strata <args>} in this JVM, as {@code java -jar strata.jar} would. */
-    static Run strata(String... args) {
+    public static Run strata(String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
         CommandLine cli = Main.commandLine();
@@ -147,9 +147,9 @@ final class ClientFixtures {
     }
 
     /** A console that records what it was told, for assertions and for failure messages. */
-    static final class Recording {
+    public static final class Recording {
         final StringWriter text = new StringWriter();
-        final Console console = new Console(new PrintWriter(text, true), false, false);
+        public final Console console = new Console(new PrintWriter(text, true), false, false);
 
         @Override public String toString() { return text.toString(); }
     }

@@ -1,6 +1,8 @@
-package io.strata.client;
+package io.strata.client.pull;
 
-import io.strata.client.PartState.Segment;
+import io.strata.client.ClientException;
+import io.strata.client.Timings;
+import io.strata.client.pull.PartState.Segment;
 import io.strata.layer.Digest;
 
 import java.io.IOException;

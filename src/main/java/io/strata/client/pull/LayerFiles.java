@@ -1,4 +1,7 @@
-package io.strata.client;
+package io.strata.client.pull;
+
+import io.strata.client.cache.RefStore;
+import io.strata.client.Timings;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;

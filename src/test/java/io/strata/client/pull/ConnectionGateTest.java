@@ -1,4 +1,4 @@
-package io.strata.client;
+package io.strata.client.pull;
 
 import org.junit.jupiter.api.Test;
 

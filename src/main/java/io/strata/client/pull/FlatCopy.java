@@ -1,4 +1,6 @@
-package io.strata.client;
+package io.strata.client.pull;
+
+import io.strata.client.ClientException;
 
 import java.io.IOException;
 import java.io.InputStream;

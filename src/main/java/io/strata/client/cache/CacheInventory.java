@@ -1,5 +1,6 @@
-package io.strata.client;
+package io.strata.client.cache;
 
+import io.strata.client.Console;
 import io.strata.layer.Digest;
 import io.strata.layer.qcow2.Qcow2Exception;
 import io.strata.layer.qcow2.Qcow2Header;

@@ -1,6 +1,9 @@
-package io.strata.client;
+package io.strata.client.cache;
 
 import io.strata.cli.Main;
+import io.strata.client.ClientFixtures;
+import io.strata.client.Console;
+import io.strata.client.pull.Puller;
 import io.strata.layer.Digest;
 import io.strata.testing.FaultyTcpProxy;
 import io.strata.testing.QemuImg;

@@ -1,7 +1,19 @@
-package io.strata.client;
+package io.strata.client.pull;
 
+import io.strata.client.Backoff;
+import io.strata.client.ClientException;
+import io.strata.client.Console;
+import io.strata.client.Human;
+import io.strata.client.Progress;
+import io.strata.client.RegistryClient;
 import io.strata.client.RemoteIndex.ChainLayer;
 import io.strata.client.RemoteIndex.Resolved;
+import io.strata.client.RemoteIndex;
+import io.strata.client.cache.CacheLayout;
+import io.strata.client.cache.CachedImage;
+import io.strata.client.cache.FileLocks;
+import io.strata.client.cache.IndexCache;
+import io.strata.client.cache.RefStore;
 import io.strata.layer.Digest;
 
 import java.io.IOException;

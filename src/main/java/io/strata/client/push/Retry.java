@@ -1,4 +1,10 @@
-package io.strata.client;
+package io.strata.client.push;
+
+import io.strata.client.Backoff;
+import io.strata.client.ClientException;
+import io.strata.client.Console;
+import io.strata.client.RegistryClient;
+import io.strata.client.RegistryException;
 
 import java.io.IOException;
 

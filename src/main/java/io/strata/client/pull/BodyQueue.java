@@ -1,4 +1,4 @@
-package io.strata.client;
+package io.strata.client.pull;
 
 import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodySubscriber;

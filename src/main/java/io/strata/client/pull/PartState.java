@@ -1,6 +1,7 @@
-package io.strata.client;
+package io.strata.client.pull;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.strata.client.cache.RefStore;
 import io.strata.layer.Digest;
 
 import java.io.IOException;

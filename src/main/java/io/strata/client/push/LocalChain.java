@@ -1,5 +1,6 @@
-package io.strata.client;
+package io.strata.client.push;
 
+import io.strata.client.ClientException;
 import io.strata.layer.qcow2.Qcow2Exception;
 import io.strata.layer.qcow2.Qcow2Header;
 

@@ -1,4 +1,7 @@
-package io.strata.client;
+package io.strata.client.pull;
+
+import io.strata.client.Human;
+import io.strata.client.Timings;
 
 import java.util.Comparator;
 import java.util.PriorityQueue;

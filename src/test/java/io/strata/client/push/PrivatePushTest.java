@@ -1,5 +1,6 @@
-package io.strata.client;
+package io.strata.client.push;
 
+import io.strata.client.ClientFixtures;
 import io.strata.config.AccessConfig;
 import io.strata.config.ServerConfig;
 import io.strata.testing.QemuImg;

@@ -1,5 +1,7 @@
-package io.strata.client;
+package io.strata.client.push;
 
+import io.strata.client.ClientFixtures;
+import io.strata.client.Console;
 import io.strata.layer.Digest;
 import io.strata.layer.qcow2.Qcow2Info;
 import io.strata.layer.qcow2.Qcow2Inspector;

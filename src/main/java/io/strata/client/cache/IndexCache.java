@@ -1,8 +1,14 @@
-package io.strata.client;
+package io.strata.client.cache;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.strata.client.Backoff;
+import io.strata.client.ClientException;
+import io.strata.client.Console;
+import io.strata.client.RegistryClient;
+import io.strata.client.RegistryException;
+import io.strata.client.RemoteIndex;
 
 import java.io.IOException;
 import java.nio.file.Files;

@@ -1,5 +1,11 @@
-package io.strata.client;
+package io.strata.client.pull;
 
+import io.strata.client.ClientException;
+import io.strata.client.ClientFixtures;
+import io.strata.client.Console;
+import io.strata.client.Human;
+import io.strata.client.cache.CacheLayout;
+import io.strata.client.cache.RefStore;
 import io.strata.layer.Digest;
 import io.strata.testing.FaultyTcpProxy;
 import io.strata.testing.FaultyTcpProxy.Direction;

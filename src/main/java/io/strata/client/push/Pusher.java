@@ -1,11 +1,19 @@
-package io.strata.client;
+package io.strata.client.push;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.strata.api.ApiException;
 import io.strata.catalog.PublishRequest;
-import io.strata.client.LocalChain.LocalLayer;
+import io.strata.client.Backoff;
+import io.strata.client.ClientException;
+import io.strata.client.Console;
+import io.strata.client.Human;
+import io.strata.client.Progress;
+import io.strata.client.RegistryClient;
+import io.strata.client.RegistryException;
+import io.strata.client.Timings;
+import io.strata.client.push.LocalChain.LocalLayer;
 import io.strata.layer.Digest;
 
 import java.io.IOException;

@@ -1,4 +1,4 @@
-package io.strata.client;
+package io.strata.client.cache;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;

@@ -1,6 +1,8 @@
-package io.strata.client;
+package io.strata.client.push;
 
-import io.strata.client.LocalChain.LocalLayer;
+import io.strata.client.ClientException;
+import io.strata.client.Progress;
+import io.strata.client.push.LocalChain.LocalLayer;
 import io.strata.layer.Digest;
 import io.strata.layer.qcow2.Qcow2Exception;
 import io.strata.layer.qcow2.Qcow2Info;

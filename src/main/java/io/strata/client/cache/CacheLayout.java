@@ -1,4 +1,4 @@
-package io.strata.client;
+package io.strata.client.cache;
 
 import io.strata.layer.Digest;
 

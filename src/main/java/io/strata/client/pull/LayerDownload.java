@@ -1,6 +1,15 @@
-package io.strata.client;
+package io.strata.client.pull;
 
-import io.strata.client.PartState.Segment;
+import io.strata.client.Backoff;
+import io.strata.client.ClientException;
+import io.strata.client.Console;
+import io.strata.client.Human;
+import io.strata.client.PlainHttp;
+import io.strata.client.Progress;
+import io.strata.client.RegistryClient;
+import io.strata.client.Timings;
+import io.strata.client.cache.CacheLayout;
+import io.strata.client.pull.PartState.Segment;
 import io.strata.client.RemoteIndex.ChainLayer;
 import io.strata.layer.Digest;
 

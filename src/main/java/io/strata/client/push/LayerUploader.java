@@ -1,4 +1,13 @@
-package io.strata.client;
+package io.strata.client.push;
+
+import io.strata.client.Backoff;
+import io.strata.client.ClientException;
+import io.strata.client.Console;
+import io.strata.client.Human;
+import io.strata.client.Progress;
+import io.strata.client.RegistryClient;
+import io.strata.client.RegistryException;
+import io.strata.client.Timings;
 
 import java.io.FilterInputStream;
 import java.io.IOException;
@@ -59,7 +68,7 @@ final class LayerUploader {
                 long length = Math.min(chunkBytes, layer.size() - offset);
                 long sending = timings.start();
                 offset = registry.plain()
-                        ? registry.appendChunk(location, from, length, layer, n -> {
+                        ? registry.appendChunk(location, from, length, layer.firstCluster(), layer.local().file(), n -> {
                             sent.addAndGet(n);
                             progress.advance(n);
                         })

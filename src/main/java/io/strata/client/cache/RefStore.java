@@ -1,9 +1,10 @@
-package io.strata.client;
+package io.strata.client.cache;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.strata.client.Console;
 import io.strata.layer.Digest;
 
 import java.io.IOException;
@@ -99,7 +100,7 @@ public final class RefStore {
     }
 
     /** Why {@code image} is not complete in the cache, if it is not. */
-    Optional<String> problem(CachedImage image) {
+    public Optional<String> problem(CachedImage image) {
         List<Digest> layers = image.layers();
         for (int i = 0; i < layers.size(); i++) {
             Path file = cache.layer(layers.get(i));
@@ -117,13 +118,13 @@ public final class RefStore {
         return Optional.empty();
     }
 
-    static String describe(CachedImage image) {
+    public static String describe(CachedImage image) {
         String name = image.aliases().isEmpty() ? image.product() + " " + image.version() : String.join(", ", image.aliases());
         return name + " (" + image.fingerprint().substring(0, 12) + ")";
     }
 
     /** Records a completed pull: the image replaces any older entry, and takes its aliases from other images of the same registry. */
-    static State recordPull(State state, CachedImage pulled) {
+    public static State recordPull(State state, CachedImage pulled) {
         List<CachedImage> images = new ArrayList<>();
         for (CachedImage image : state.images()) {
             if (image.fingerprint().equals(pulled.fingerprint())) continue;
@@ -136,7 +137,7 @@ public final class RefStore {
         return new State(FORMAT, images);
     }
 
-    static State touch(State state, String fingerprint, Instant when) {
+    public static State touch(State state, String fingerprint, Instant when) {
         return new State(FORMAT, state.images().stream()
                 .map(image -> image.fingerprint().equals(fingerprint) ? image.withLastUsed(when) : image).toList());
     }
@@ -175,7 +176,7 @@ public final class RefStore {
     }
 
     /** temp file + fsync + rename + fsync of the directory: the new content or the old, never a mix. */
-    static void write(Path target, byte[] bytes) throws IOException {
+    public static void write(Path target, byte[] bytes) throws IOException {
         Path temp = target.resolveSibling(target.getFileName() + "." + ProcessHandle.current().pid() + "-" + Thread.currentThread().getId() + ".tmp");
         try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
                 StandardOpenOption.WRITE)) {
@@ -187,7 +188,7 @@ public final class RefStore {
         fsyncDirectory(target.getParent());
     }
 
-    static void fsyncDirectory(Path dir) {
+    public static void fsyncDirectory(Path dir) {
         try (FileChannel channel = FileChannel.open(dir, StandardOpenOption.READ)) {
             channel.force(true);
         } catch (IOException e) {
