@@ -32,62 +32,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/**
- * Two replicas in one JVM sharing one PostgreSQL database and one layer directory (DESIGN §10):
- * the same registry whichever of them a client reaches.
- */
-class TwoReplicasTest {
-    // Subclassed by TwoReplicasOnS3Test: the same replicas with their layers in one S3 bucket prefix.
-    static final ObjectMapper JSON = new ObjectMapper();
-
-    @TempDir Path dir;
-    String database;
-    TestRegistry one;
-    TestRegistry two;
-    LayerFactory layers;
-
-    @BeforeEach
-    void start() throws Exception {
-        QemuImg.assumeAvailable();
-        database = Postgres.createDatabase();
-        ServerConfig config = ServerConfig.defaults(dir.resolve("store")).withDb(DbConfig.parse(database, Map.of()));
-        one = TestRegistry.start(config);
-        two = TestRegistry.start(config);
-        layers = new LayerFactory(dir);
-    }
-
-    @AfterEach
-    void stop() {
-        if (one != null) one.close();
-        if (two != null) two.close();
-        if (database != null) Postgres.dropDatabase(database);
-    }
-
-    @Test
-    void a_resumable_upload_started_on_one_replica_is_finished_on_the_other() {
-        Digest base = layers.base();
-        byte[] bytes = layers.bytes(base);
-        HttpResponse<String> started = one.send(one.authed("/api/v1/uploads", one.pushToken).POST(HttpRequest.BodyPublishers.noBody()).build());
-        assertEquals(202, started.statusCode(), started.body());
-        String location = started.headers().firstValue("Location").orElseThrow();
-        int half = bytes.length / 2;
-        HttpResponse<String> first = one.send(one.authed(location, one.pushToken)
-                .method("PATCH", HttpRequest.BodyPublishers.ofByteArray(Arrays.copyOf(bytes, half)))
-                .header("Content-Range", "bytes 0-" + (half - 1) + "/*").build());
-        assertEquals(202, first.statusCode(), first.body());
-
-        HttpResponse<String> status = two.send(two.authed(location, one.pushToken).GET().build());
-        assertEquals(String.valueOf(half), status.headers().firstValue("Upload-Offset").orElse(null), "the other replica knows the offset");
-        HttpResponse<String> done = two.send(two.authed(location + "?digest=sha256:" + base.hex(), one.pushToken)
-                .PUT(HttpRequest.BodyPublishers.ofByteArray(Arrays.copyOfRange(bytes, half, bytes.length))).build());
-        assertEquals(201, done.statusCode(), done.body());
-        assertArrayEquals(bytes, one.sendBytes(one.request("/layers/" + base.fileName()).build()).body());
-        assertArrayEquals(bytes, two.sendBytes(two.request("/layers/" + base.fileName()).build()).body());
-    }
-
+/** {@link TwoReplicasContract} on one shared layer directory, plus what only a shared directory has. */
+class TwoReplicasTest extends TwoReplicasContract {
     @Test
     void a_replica_killed_mid_upload_leaves_the_session_to_finish_on_another() throws Exception {
-        org.junit.jupiter.api.Assumptions.assumeFalse(one.onS3(), "the child replica runs on the shared directory (S3Proxy crash test: S3CrashResumeTest)");
         byte[] bytes = LayerFactory.randomLayer(dir, 3 << 20, 12);
         Digest digest = TestRegistry.sha256(bytes);
         int half = 1 << 20;
@@ -153,26 +101,9 @@ class TwoReplicasTest {
         throw new java.io.IOException("the replica process did not start");
     }
 
-    @Test
-    void garbage_collection_on_one_replica_keeps_the_parent_of_an_upload_in_flight_on_the_other() throws Exception {
-        Digest parent = layers.base();
-        layers.uploadTo(one, parent);
-        Digest child = layers.child(parent);
-        byte[] bytes = layers.bytes(child);
-        try (RawHttp inFlight = RawHttp.begin(one.uri("/"), "PUT", "/api/v1/layers/" + child.hex(),
-                Map.of("Authorization", "Bearer " + one.pushToken, "Content-Length", Integer.toString(bytes.length)), Arrays.copyOf(bytes, 4096))) {
-            long deadline = System.nanoTime() + 10_000_000_000L;
-            while (!two.server().services().layers().pinned().contains(parent) && System.nanoTime() < deadline) Thread.sleep(20);
-            assertEquals(0, gc(two).get("removed").size(), "the parent is pinned by the other replica's upload");
-            inFlight.send(Arrays.copyOfRange(bytes, 4096, bytes.length));
-            assertTrue(inFlight.responseHead().startsWith("HTTP/1.1 201"), "the upload completes on its parent");
-        }
-        assertTrue(two.server().services().layers().pinned().isEmpty(), "the pin ends with the upload");
-    }
 
     @Test
     void expiry_removes_what_a_dead_replica_left_in_the_shared_upload_area_and_nothing_in_use() throws Exception {
-        org.junit.jupiter.api.Assumptions.assumeFalse(one.onS3(), "a shared directory's upload area");
         Path uploads = dir.resolve("store").resolve("uploads");
         Path abandoned = Files.write(uploads.resolve("put-123.part"), new byte[] {1});
         Files.setLastModifiedTime(abandoned, java.nio.file.attribute.FileTime.from(java.time.Instant.now().minus(java.time.Duration.ofDays(2))));
@@ -188,124 +119,14 @@ class TwoReplicasTest {
         assertTrue(Files.exists(session), "a live session's file stays (its row says when it was last used)");
     }
 
-    @Test
-    void a_publish_on_one_replica_is_served_by_the_other_within_a_second() throws Exception {
-        Digest base = layers.base(), top = layers.child(base);
-        layers.uploadTo(one, base, top);
-        String before = two.send(two.request("/index.json").build()).body();
-        publish(one, "cloud", top);
-        long published = System.nanoTime();
-        String seen = before;
-        while (seen.equals(before) && System.nanoTime() - published < 3_000_000_000L) {
-            Thread.sleep(20);
-            seen = two.send(two.request("/index.json").build()).body();
-        }
-        long millis = (System.nanoTime() - published) / 1_000_000;
-        assertTrue(seen.contains(top.hex()), "the other replica lists the image");
-        assertTrue(millis < 1000, "seen after " + millis + " ms");
-        assertEquals(one.send(one.request("/index.json").build()).body(), seen, "both serve the same index");
-        for (Digest d : List.of(base, top)) {
-            assertArrayEquals(layers.bytes(d), two.sendBytes(two.request("/layers/" + d.fileName()).build()).body());
-            assertArrayEquals(layers.bytes(d), one.sendBytes(one.request("/layers/" + d.fileName()).build()).body());
-        }
-    }
-
-    @Test
-    void garbage_collection_on_both_at_once_removes_an_unreferenced_layer_once_and_no_published_one() throws Exception {
-        Digest base = layers.base(), top = layers.child(base), orphan = layers.base();
-        layers.uploadTo(two, base, top, orphan);
-        publish(two, "cloud", top);
-        CompletableFuture<JsonNode> onOne = CompletableFuture.supplyAsync(() -> gc(one));
-        CompletableFuture<JsonNode> onTwo = CompletableFuture.supplyAsync(() -> gc(two));
-        List<String> removed = new ArrayList<>();
-        for (JsonNode report : List.of(onOne.get(), onTwo.get())) report.get("removed").forEach(n -> removed.add(n.asText()));
-        assertEquals(List.of(orphan.hex()), removed, "removed once, by one of them");
-        for (TestRegistry replica : List.of(one, two)) {
-            assertTrue(served(replica, base) && served(replica, top), "the published chain stays");
-        }
-        // The other replica forgets its cached row within a poll, so the layer can be uploaded again through it.
-        long deadline = System.nanoTime() + 2_000_000_000L;
-        while (served(one, orphan) && System.nanoTime() < deadline) Thread.sleep(50);
-        assertFalse(served(one, orphan));
-        assertEquals(201, one.putLayer(layers.bytes(orphan)).statusCode());
-        assertTrue(served(two, orphan));
-    }
-
-    @Test
-    void closing_one_replica_leaves_the_other_serving_and_leading() throws Exception {
-        Digest base = layers.base();
-        layers.uploadTo(one, base);
-        publish(one, "cloud", base);
-        boolean oneLed = one.server().services().database().cluster().isLeader();
-        boolean twoLed = two.server().services().database().cluster().isLeader();
-        assertTrue(oneLed ^ twoLed, "exactly one leader (one: " + oneLed + ", two: " + twoLed + ")");
-        TestRegistry leader = oneLed ? one : two;
-        TestRegistry survivor = oneLed ? two : one;
-        leader.close();
-        if (leader == one) one = null; else two = null;
-
-        assertEquals(200, survivor.send(survivor.request("/healthz").build()).statusCode());
-        long seen = System.nanoTime() + 2_000_000_000L; // the publish may have been made on the replica now gone
-        while (!survivor.send(survivor.request("/index.json").build()).body().contains(base.hex()) && System.nanoTime() < seen) Thread.sleep(50);
-        assertTrue(survivor.send(survivor.request("/index.json").build()).body().contains(base.hex()));
-        assertArrayEquals(layers.bytes(base), survivor.sendBytes(survivor.request("/layers/" + base.fileName()).build()).body());
-        long deadline = System.nanoTime() + 5_000_000_000L;
-        while (!survivor.server().services().database().cluster().isLeader() && System.nanoTime() < deadline) Thread.sleep(100);
-        assertTrue(survivor.server().services().database().cluster().isLeader(), "the survivor takes over the background work");
-    }
-
-    @Test
-    void a_leader_that_loses_its_database_connection_hands_over_to_the_other_replica() throws Exception {
-        ClusterLocks first = one.server().services().database().cluster();
-        ClusterLocks second = two.server().services().database().cluster();
-        boolean firstLeads = first.isLeader();
-        assertTrue(firstLeads ^ second.isLeader(), "exactly one leader");
-        ClusterLocks leader = firstLeads ? first : second;
-        ClusterLocks other = firstLeads ? second : first;
-        // The server side of the leader's connection goes away (a network cut, a database restart).
-        Postgres.execute(database, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
-                + "AND pid <> pg_backend_pid() AND query LIKE '%pg_try_advisory_lock%'");
-        // pg_terminate_backend only signals: the session (and its lock) ends a moment later.
-        long deadline = System.nanoTime() + 10_000_000_000L;
-        while (!other.isLeader() && System.nanoTime() < deadline) Thread.sleep(50);
-        assertTrue(other.isLeader(), "the other replica takes over");
-        assertFalse(leader.isLeader(), "the old leader notices and stands back");
-        assertEquals(200, one.send(one.request("/healthz").build()).statusCode());
-        assertEquals(200, two.send(two.request("/healthz").build()).statusCode());
-    }
 
     @Test
     void a_replica_started_on_the_wrong_store_directory_refuses_instead_of_dropping_every_row() throws Exception {
-        org.junit.jupiter.api.Assumptions.assumeFalse(one.onS3(), "a shared directory (the S3 store keeps its key map in the database)");
         layers.uploadTo(one, layers.base());
         ServerConfig wrong = ServerConfig.defaults(dir.resolve("not-the-share")).withDb(DbConfig.parse(database, Map.of()));
         java.io.IOException e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, () -> TestRegistry.start(wrong));
         assertTrue(e.getMessage().contains("holds only 0 of the 1 layers"), e.getMessage());
         assertEquals(1, (int) one.server().services().database().jdbi().withHandle(h ->
                 h.createQuery("SELECT count(*) FROM layers").mapTo(Integer.class).one()), "nothing was dropped");
-    }
-
-    static void publish(TestRegistry registry, String variant, Digest top) {
-        String body = "{\"os\":\"debian\",\"release\":\"12\",\"arch\":\"amd64\",\"variant\":\"" + variant
-                + "\",\"version\":\"20261122_1000\",\"layer\":\"" + top.hex() + "\"}";
-        HttpResponse<String> response = registry.send(registry.authed("/api/v1/images", registry.publishToken)
-                .POST(HttpRequest.BodyPublishers.ofString(body)).build());
-        assertEquals(201, response.statusCode(), response.body());
-    }
-
-    static JsonNode gc(TestRegistry registry) {
-        HttpResponse<String> response = registry.send(registry.authed("/api/v1/gc?min_age=0s", registry.adminToken)
-                .POST(HttpRequest.BodyPublishers.noBody()).build());
-        assertEquals(200, response.statusCode(), response.body());
-        try {
-            return JSON.readTree(response.body());
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
-    }
-
-    static boolean served(TestRegistry registry, Digest d) {
-        return registry.send(registry.request("/layers/" + d.fileName()).method("HEAD", HttpRequest.BodyPublishers.noBody()).build())
-                .statusCode() == 200;
     }
 }
