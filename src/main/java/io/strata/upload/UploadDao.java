@@ -52,6 +52,17 @@ public interface UploadDao {
     int update(@Bind("id") String id, @Bind("from") long from, @Bind("received") long received, @Bind("hash") String hashState,
                @Bind("store") String storeState, @Bind("now") String now);
 
+    /**
+     * Claims the session for one writing process until {@code until}; 0 when another process holds an
+     * unexpired claim (ISO-8601 UTC strings of one width compare in time order). Also renews one's own claim.
+     */
+    @SqlUpdate("UPDATE uploads SET writer = :writer, writer_until = :until WHERE id = :id "
+            + "AND (writer IS NULL OR writer = :writer OR writer_until < :now)")
+    int claimWriter(@Bind("id") String id, @Bind("writer") String writer, @Bind("until") String until, @Bind("now") String now);
+
+    @SqlUpdate("UPDATE uploads SET writer = NULL, writer_until = NULL WHERE id = :id AND writer = :writer")
+    int releaseWriter(@Bind("id") String id, @Bind("writer") String writer);
+
     @SqlUpdate("DELETE FROM uploads WHERE id = :id")
     int delete(@Bind("id") String id);
 

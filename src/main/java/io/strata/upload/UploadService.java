@@ -62,10 +62,28 @@ public final class UploadService {
     private final Supplier<Set<Digest>> publishedLayers;
     /** Serialises session starts so two at once cannot both pass the open-session bound. */
     private final Object startLock = new Object();
+    /**
+     * This process's name in a session's writer claim. The in-process lock keeps two requests of
+     * this server apart; the claim in the row keeps replicas sharing the database apart, and lapses
+     * on its own when a replica dies mid-request.
+     */
+    private final String writerId = UUID.randomUUID().toString();
+    static final Duration WRITER_LEASE = Duration.ofSeconds(30);
+    /** One width for every claim time, so the database compares them as strings in time order. */
+    private static final java.time.format.DateTimeFormatter LEASE_TIME =
+            java.time.format.DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(java.time.ZoneOffset.UTC);
+    private static final java.util.concurrent.ScheduledExecutorService LEASES =
+            java.util.concurrent.Executors.newSingleThreadScheduledExecutor(runnable -> {
+                Thread thread = new Thread(runnable, "strata-upload-leases");
+                thread.setDaemon(true);
+                return thread;
+            });
 
     /** In-memory companion of a session row: a lock so one request writes at a time, the upload open during a request, the hash so far. */
     private static final class Live {
         final ReentrantLock lock = new ReentrantLock();
+        /** Renews this process's writer claim in the row while a request holds {@link #lock}. */
+        java.util.concurrent.ScheduledFuture<?> renewal;
         LayerStore.Upload upload;
         /** The row's {@code received} and {@code store_state} the open upload matches. */
         long offset = -1;
@@ -252,7 +270,7 @@ public final class UploadService {
             return write(state, session, body, declared);
         } finally {
             state.closeUpload();
-            state.lock.unlock();
+            unlock(id, state);
         }
     }
 
@@ -291,7 +309,7 @@ public final class UploadService {
             }
             throw e;
         } finally {
-            state.lock.unlock();
+            unlock(id, state);
         }
     }
 
@@ -301,7 +319,7 @@ public final class UploadService {
         try {
             forget(state, session);
         } finally {
-            state.lock.unlock();
+            unlock(id, state);
         }
     }
 
@@ -590,7 +608,43 @@ public final class UploadService {
         if (!state.lock.tryLock()) {
             throw new ApiException(ErrorCode.CONFLICT, "another request is writing to upload " + id + "; wait for it to finish");
         }
+        try {
+            if (!claimWriter(id)) {
+                throw new ApiException(ErrorCode.CONFLICT, "another replica is writing to upload " + id + "; wait for it to finish");
+            }
+        } catch (RuntimeException e) {
+            state.lock.unlock();
+            throw e;
+        }
+        long every = WRITER_LEASE.toMillis() / 3;
+        state.renewal = LEASES.scheduleWithFixedDelay(() -> {
+            try {
+                claimWriter(id);
+            } catch (RuntimeException e) {
+                LOG.warn("could not renew the writer claim of upload {}", id, e);
+            }
+        }, every, every, TimeUnit.MILLISECONDS);
         return state;
+    }
+
+    /** True when this process now holds the session's writer claim (also when the row is gone: the caller finds out). */
+    private boolean claimWriter(String id) {
+        Instant now = now();
+        return dao.claimWriter(id, writerId, LEASE_TIME.format(now.plus(WRITER_LEASE)), LEASE_TIME.format(now)) > 0
+                || dao.find(id).isEmpty();
+    }
+
+    /** Ends a request on the session: the writer claim first, then the in-process lock. */
+    private void unlock(String id, Live state) {
+        try {
+            if (state.renewal != null) state.renewal.cancel(false);
+            state.renewal = null;
+            dao.releaseWriter(id, writerId);
+        } catch (RuntimeException e) {
+            LOG.warn("could not release the writer claim of upload {} (it lapses by itself)", id, e);
+        } finally {
+            state.lock.unlock();
+        }
     }
 
     /** Ends a session: its row first (so no one resumes it), then whatever it stored. */

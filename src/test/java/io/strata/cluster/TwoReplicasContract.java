@@ -86,6 +86,30 @@ abstract class TwoReplicasContract {
     }
 
     @Test
+    void a_session_being_written_on_one_replica_refuses_a_second_writer_on_the_other() throws Exception {
+        Digest base = layers.base();
+        byte[] bytes = layers.bytes(base);
+        HttpResponse<String> started = one.send(one.authed("/api/v1/uploads", one.pushToken).POST(HttpRequest.BodyPublishers.noBody()).build());
+        String location = started.headers().firstValue("Location").orElseThrow();
+        try (RawHttp slow = RawHttp.begin(one.uri("/"), "PATCH", location,
+                Map.of("Authorization", "Bearer " + one.pushToken, "Content-Length", Integer.toString(bytes.length)),
+                Arrays.copyOf(bytes, 1000))) {
+            Thread.sleep(300);
+            HttpResponse<String> second = two.send(two.authed(location, one.pushToken)
+                    .method("PATCH", HttpRequest.BodyPublishers.ofByteArray(Arrays.copyOf(bytes, 100))).build());
+            assertEquals(409, second.statusCode(), second.body());
+            assertTrue(second.body().contains("another replica is writing"), second.body());
+            slow.send(Arrays.copyOfRange(bytes, 1000, bytes.length));
+            assertTrue(slow.responseHead().startsWith("HTTP/1.1 202"), slow.responseHead());
+        }
+        // The claim ends with the request: the other replica finishes the session.
+        HttpResponse<String> done = two.send(two.authed(location + "?digest=sha256:" + base.hex(), one.pushToken)
+                .PUT(HttpRequest.BodyPublishers.noBody()).build());
+        assertEquals(201, done.statusCode(), done.body());
+        assertArrayEquals(bytes, two.sendBytes(two.request("/layers/" + base.fileName()).build()).body());
+    }
+
+    @Test
     void garbage_collection_on_one_replica_keeps_the_parent_of_an_upload_in_flight_on_the_other() throws Exception {
         Digest parent = layers.base();
         layers.uploadTo(one, parent);
