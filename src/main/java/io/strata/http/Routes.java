@@ -48,6 +48,7 @@ public final class Routes {
                 .prefix("/layers/", layers)                                             // layer bytes (DESIGN §5)
                 .prefix("/lxd/", new LxdHandler(services.lxd(), services.layers().store())); // LXD/Incus items (DESIGN §9)
         if (accessConfig.privateMode()) reads.requireToken(access, privatePages);
+        config.jetty.modifyHttpConfiguration(http -> http.setInputBufferSize(UploadHandlers.INPUT_BUFFER_BYTES));
         config.jetty.modifyServer(server -> {
             // Outermost, so these requests skip the servlet context, sessions and Javalin entirely.
             reads.setHandler(server.getHandler());

@@ -24,6 +24,15 @@ final class UploadHandlers {
     private final UploadService uploads;
     private final Limits limits;
 
+    /**
+     * Jetty's read buffer per connection. Its default (8 KiB) made an upload body arrive in that
+     * many small pieces, each one a socket read plus Jetty chunk objects; with 64 KiB the request
+     * thread spends ~15% less CPU per GiB uploaded (measured, issue 11). 64 KiB is the largest size
+     * Jetty's default buffer pool keeps, so the buffer stays pooled and is released when a
+     * connection has nothing buffered.
+     */
+    static final int INPUT_BUFFER_BYTES = 64 * 1024;
+
     UploadHandlers(UploadService uploads, Limits limits) {
         this.uploads = uploads;
         this.limits = limits;

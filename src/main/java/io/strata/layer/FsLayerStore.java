@@ -209,11 +209,25 @@ public final class FsLayerStore implements LayerStore {
      * An upload written straight into {@code uploads/<id>.part}: durable after each fsync,
      * renamed into place when complete. Resuming cuts the file back to the recorded offset.
      */
+    /**
+     * Direct buffers for {@link FileUpload#write}, borrowed for one call: a buffer allocated per
+     * opened upload (every chunk of a resumable upload reopens it) was freed only by the GC.
+     * Bounded, so idle memory stays {@value #POOLED_DIRECT} buffers.
+     */
+    private static final int POOLED_DIRECT = 8;
+    private static final int DIRECT_BYTES = 256 * 1024;
+    private static final java.util.concurrent.BlockingQueue<ByteBuffer> DIRECT_BUFFERS =
+            new java.util.concurrent.ArrayBlockingQueue<>(POOLED_DIRECT);
+
+    private static ByteBuffer borrowDirect() {
+        ByteBuffer direct = DIRECT_BUFFERS.poll();
+        return direct != null ? direct : ByteBuffer.allocateDirect(DIRECT_BYTES);
+    }
+
     private final class FileUpload implements Upload {
         private final String id;
         private final Path file;
         private final FileChannel channel;
-        private final ByteBuffer direct = ByteBuffer.allocateDirect(256 * 1024);
         private long offset;
 
         FileUpload(String id, Path file, long offset) throws IOException {
@@ -240,13 +254,18 @@ public final class FsLayerStore implements LayerStore {
 
         @Override
         public void write(byte[] bytes, int from, int length) throws IOException {
-            int done = 0;
-            while (done < length) {
-                direct.clear();
-                int n = Math.min(direct.capacity(), length - done);
-                direct.put(bytes, from + done, n).flip();
-                while (direct.hasRemaining()) channel.write(direct);
-                done += n;
+            ByteBuffer direct = borrowDirect();
+            try {
+                int done = 0;
+                while (done < length) {
+                    direct.clear();
+                    int n = Math.min(direct.capacity(), length - done);
+                    direct.put(bytes, from + done, n).flip();
+                    while (direct.hasRemaining()) channel.write(direct);
+                    done += n;
+                }
+            } finally {
+                DIRECT_BUFFERS.offer(direct);
             }
             offset += length;
         }

@@ -41,6 +41,14 @@ final class HashingFileWriter {
         return thread;
     });
     private static final Chunk END = new Chunk(new byte[0], 0);
+    /**
+     * Idle buffer sets kept for the next body. A resumable upload is many requests (one per chunk),
+     * and a fresh set of {@value #BUFFERS} x {@value #CHUNK_BYTES} bytes for each was the largest
+     * allocation on the upload path, feeding the GC for nothing. Bounded, so the memory kept stays
+     * {@value #POOLED_SETS} sets however many uploads once ran at the same time.
+     */
+    static final int POOLED_SETS = 8;
+    private static final BlockingQueue<byte[][]> POOL = new ArrayBlockingQueue<>(POOLED_SETS);
 
     private record Chunk(byte[] bytes, int length) {}
 
@@ -89,8 +97,9 @@ final class HashingFileWriter {
      * The caller still has to {@code sync} the upload before relying on the bytes.
      */
     long transfer(InputStream in, HeadListener head) throws IOException {
+        byte[][] buffers = borrowBuffers();
         BlockingQueue<byte[]> free = new ArrayBlockingQueue<>(BUFFERS);
-        for (int i = 0; i < BUFFERS; i++) free.add(new byte[CHUNK_BYTES]);
+        for (byte[] buffer : buffers) free.add(buffer);
         BlockingQueue<Chunk> toHash = new ArrayBlockingQueue<>(BUFFERS + 1);
         CompletableFuture<Void> hasher = CompletableFuture.runAsync(() -> hashLoop(toHash, free), WORKERS);
         Flusher flusher = new Flusher();
@@ -132,9 +141,19 @@ final class HashingFileWriter {
             } catch (ExecutionException e) {
                 if (failure == null) failure = new IOException("ingest worker failed", e.getCause());
             }
+            // Only a finished hasher has let go of every buffer; otherwise leave them to the GC.
+            if (hasher.isDone()) POOL.offer(buffers);
         }
         if (failure != null) throw failure;
         return position.get() - start;
+    }
+
+    private static byte[][] borrowBuffers() {
+        byte[][] buffers = POOL.poll();
+        if (buffers != null) return buffers;
+        buffers = new byte[BUFFERS][];
+        for (int i = 0; i < BUFFERS; i++) buffers[i] = new byte[CHUNK_BYTES];
+        return buffers;
     }
 
     /** Reads until the buffer is full, the body ends or no more bytes are ready; a cut connection surfaces as {@link BodyEndedException} after keeping what arrived. */
