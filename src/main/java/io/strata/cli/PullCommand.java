@@ -45,6 +45,11 @@ final class PullCommand implements Callable<Integer> {
                     + " when the image is cached.")
     String registry;
 
+    @Option(names = "--token", paramLabel = "TOKEN", defaultValue = "${env:STRATA_TOKEN}",
+            description = "A token for a private registry (serve --private; any scope reads). Prefer the environment variable"
+                    + " STRATA_TOKEN, which keeps it out of the process list and shell history. It is never printed.")
+    String token;
+
     @Mixin CacheDirOption cache;
 
     @Option(names = "--jobs", paramLabel = "N", defaultValue = "4",
@@ -84,7 +89,7 @@ final class PullCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Puller.Options options = new Puller.Options(cache.layout(), Optional.ofNullable(registry).filter(r -> !r.isBlank()), ref, jobs,
                 maxAttempts, preferCached, Backoff.DEFAULT, Units.parseDuration(timeout), FreeSpace.DISK,
-                Puller.Options.DEFAULT_SPLIT_BYTES);
+                Puller.Options.DEFAULT_SPLIT_BYTES, Optional.ofNullable(token).filter(t -> !t.isBlank()));
         Puller.Result result = new Puller(Console.on(spec.commandLine().getErr(), quiet)).pull(options);
         if (flat != null) {
             io.strata.client.pull.FlatCopy.write(result.top(), flat);

@@ -350,7 +350,7 @@ public final class RegistryClient {
     }
 
     /** The headers of a read: the token when there is one (see {@link #reading}). */
-    private Map<String, String> readAuth() {
+    public Map<String, String> readAuth() {
         return token.map(secret -> Map.of("Authorization", "Bearer " + secret)).orElse(Map.of());
     }
 

@@ -218,7 +218,7 @@ final class LayerDownload {
                             ByteBuffer buffer, Timings timings) throws IOException, InterruptedException {
         long from = segment.next();
         long last = segment.end - 1;
-        Map<String, String> headers = new LinkedHashMap<>();
+        Map<String, String> headers = new LinkedHashMap<>(registry.readAuth());
         if (from > 0 || !whole) {
             headers.put("Range", "bytes=" + from + "-" + (whole ? "" : Long.toString(last)));
             headers.put("If-Range", "\"" + digest.hex() + "\"");

@@ -54,9 +54,11 @@ public final class Puller {
      * @param idleTimeout  a connection that delivers nothing for this long is dropped and resumed
      * @param freeSpace    how free disk space is measured (an interface so tests can stage a full disk)
      * @param splitBytes   the smallest range a large layer is split into when connections are to spare
+     * @param token        a bearer token for a private registry (any scope reads); empty for a public one
      */
     public record Options(CacheLayout cache, Optional<String> registry, String ref, int jobs, int maxAttempts,
-                          boolean preferCached, Backoff backoff, Duration idleTimeout, FreeSpace freeSpace, long splitBytes) {
+                          boolean preferCached, Backoff backoff, Duration idleTimeout, FreeSpace freeSpace, long splitBytes,
+                          Optional<String> token) {
         public Options {
             if (jobs < 1) throw new IllegalArgumentException("--jobs must be at least 1");
             if (maxAttempts < 1) throw new IllegalArgumentException("--max-attempts must be at least 1");
@@ -68,22 +70,24 @@ public final class Puller {
 
         public static Options defaults(Path cacheDir, String registry, String ref) {
             return new Options(new CacheLayout(cacheDir), Optional.ofNullable(registry), ref, 4, 5, false, Backoff.DEFAULT,
-                    Duration.ofSeconds(30), FreeSpace.DISK, DEFAULT_SPLIT_BYTES);
+                    Duration.ofSeconds(30), FreeSpace.DISK, DEFAULT_SPLIT_BYTES, Optional.empty());
         }
 
-        public Options withJobs(int n) { return new Options(cache, registry, ref, n, maxAttempts, preferCached, backoff, idleTimeout, freeSpace, splitBytes); }
+        public Options withJobs(int n) { return new Options(cache, registry, ref, n, maxAttempts, preferCached, backoff, idleTimeout, freeSpace, splitBytes, token); }
 
-        public Options withMaxAttempts(int n) { return new Options(cache, registry, ref, jobs, n, preferCached, backoff, idleTimeout, freeSpace, splitBytes); }
+        public Options withMaxAttempts(int n) { return new Options(cache, registry, ref, jobs, n, preferCached, backoff, idleTimeout, freeSpace, splitBytes, token); }
 
-        public Options withPreferCached(boolean on) { return new Options(cache, registry, ref, jobs, maxAttempts, on, backoff, idleTimeout, freeSpace, splitBytes); }
+        public Options withPreferCached(boolean on) { return new Options(cache, registry, ref, jobs, maxAttempts, on, backoff, idleTimeout, freeSpace, splitBytes, token); }
 
-        public Options withBackoff(Backoff b) { return new Options(cache, registry, ref, jobs, maxAttempts, preferCached, b, idleTimeout, freeSpace, splitBytes); }
+        public Options withBackoff(Backoff b) { return new Options(cache, registry, ref, jobs, maxAttempts, preferCached, b, idleTimeout, freeSpace, splitBytes, token); }
 
-        public Options withIdleTimeout(Duration d) { return new Options(cache, registry, ref, jobs, maxAttempts, preferCached, backoff, d, freeSpace, splitBytes); }
+        public Options withIdleTimeout(Duration d) { return new Options(cache, registry, ref, jobs, maxAttempts, preferCached, backoff, d, freeSpace, splitBytes, token); }
 
-        public Options withFreeSpace(FreeSpace f) { return new Options(cache, registry, ref, jobs, maxAttempts, preferCached, backoff, idleTimeout, f, splitBytes); }
+        public Options withFreeSpace(FreeSpace f) { return new Options(cache, registry, ref, jobs, maxAttempts, preferCached, backoff, idleTimeout, f, splitBytes, token); }
 
-        public Options withSplitBytes(long bytes) { return new Options(cache, registry, ref, jobs, maxAttempts, preferCached, backoff, idleTimeout, freeSpace, bytes); }
+        public Options withSplitBytes(long bytes) { return new Options(cache, registry, ref, jobs, maxAttempts, preferCached, backoff, idleTimeout, freeSpace, bytes, token); }
+
+        public Options withToken(Optional<String> t) { return new Options(cache, registry, ref, jobs, maxAttempts, preferCached, backoff, idleTimeout, freeSpace, splitBytes, t); }
     }
 
     /**
@@ -118,7 +122,7 @@ public final class Puller {
             console.info("pull: no complete cached image for '" + options.ref() + "'; asking the registry");
         }
         if (registryName == null) RegistryClient.baseUri(null); // throws the "pass --registry" advice
-        RegistryClient registry = new RegistryClient(RegistryClient.baseUri(registryName), Optional.empty(), options.idleTimeout());
+        RegistryClient registry = new RegistryClient(RegistryClient.baseUri(registryName), options.token(), options.idleTimeout());
         IndexCache.Fetched fetched = new IndexCache(cache, refs).fetch(registry, options.maxAttempts(), options.backoff(), console);
         Resolved image = fetched.index().resolve(options.ref(), registry.name());
 

@@ -14,7 +14,7 @@ import java.nio.file.Path;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** {@code strata push} to a {@code serve --private} registry: its reads (index, layer checks) carry the token too. */
+/** {@code strata push} and {@code strata pull} with a {@code serve --private} registry: their reads carry the token too. */
 class PrivatePushTest {
     @TempDir Path dir;
 
@@ -29,11 +29,22 @@ class PrivatePushTest {
             String token = registry.token("push:*", "publish:private");
 
             ClientFixtures.Run push = ClientFixtures.strata("push", top.toString(), "--registry", registry.url("/"), "--token", token,
-                    "--product", "private:1:amd64:cloud", "--version", "20261201_1000", "-q");
+                    "--product", "private:1:amd64:cloud", "--version", "20261201_1000", "--alias", "private/1", "-q");
 
             assertEquals(0, push.exitCode(), push.err());
             assertTrue(registry.send(registry.authed("/index.json", token).build()).body().contains("private:1:amd64:cloud"));
             assertEquals(2, registry.layerFiles().size());
+
+            Path cache = dir.resolve("cache");
+            ClientFixtures.Run anonymous = ClientFixtures.strata("pull", "private/1", "--registry", registry.url("/"),
+                    "--cache", cache.toString(), "-q");
+            assertTrue(anonymous.exitCode() != 0, "a private registry refuses a pull without a token");
+            String reader = registry.token("read");
+            ClientFixtures.Run pull = ClientFixtures.strata("pull", "private/1", "--registry", registry.url("/"),
+                    "--cache", cache.toString(), "--token", reader, "-q");
+            assertEquals(0, pull.exitCode(), pull.err());
+            assertTrue(Files.isRegularFile(Path.of(pull.lastLine())), pull.out());
+            assertTrue(!pull.out().contains(reader) && !pull.err().contains(reader), "the token is never printed");
         }
     }
 }
