@@ -60,6 +60,10 @@ public interface UploadDao {
             + "AND (writer IS NULL OR writer = :writer OR writer_until < :now)")
     int claimWriter(@Bind("id") String id, @Bind("writer") String writer, @Bind("until") String until, @Bind("now") String now);
 
+    /** Drops every writer claim: only for a process that knows it is the database's sole user (startup recovery). */
+    @SqlUpdate("UPDATE uploads SET writer = NULL, writer_until = NULL WHERE writer IS NOT NULL")
+    int releaseAllWriters();
+
     @SqlUpdate("UPDATE uploads SET writer = NULL, writer_until = NULL WHERE id = :id AND writer = :writer")
     int releaseWriter(@Bind("id") String id, @Bind("writer") String writer);
 

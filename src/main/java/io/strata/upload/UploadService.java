@@ -354,6 +354,8 @@ public final class UploadService {
      * local file is cut back to the bytes the row counts); a session whose bytes are gone is dropped.
      */
     public void recover() throws IOException {
+        // Runs only in a process that is the database's sole user: any writer claim left is a crashed process's.
+        dao.releaseAllWriters();
         for (UploadSession session : dao.all()) {
             try (LayerStore.Upload upload = store.resume(session.id(), session.received(), session.storeState())) {
                 LOG.debug("upload {} resumable at {} bytes", session.id(), upload.offset());
