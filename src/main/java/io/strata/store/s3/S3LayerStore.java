@@ -107,7 +107,23 @@ public final class S3LayerStore implements LayerStore {
         // An eighth of the heap: the SDK holds another copy of a part while it signs and sends it over
         // plain HTTP. With -Xmx64m that is one buffer, so a part is sent before the next one fills.
         long budget = Runtime.getRuntime().maxMemory() / 8;
-        this.buffers = new Semaphore((int) Math.max(1, Math.min(16, budget / PART_BYTES)), true);
+        int permits = (int) Math.max(1, Math.min(16, budget / PART_BYTES));
+        this.buffers = new Semaphore(permits, true);
+        // Made now, while the heap is empty: later, under load, an 8 MiB array may not fit in one piece.
+        for (int i = 0; i < permits; i++) spareBuffers.offerFirst(new byte[PART_BYTES]);
+    }
+
+    /**
+     * Part buffers given back, reused by the next upload: a fresh 8 MiB array per part is a humongous
+     * allocation each time, and at -Xmx64m the heap ran out between them. All of them are made when
+     * the store opens, one per permit of {@link #buffers}.
+     */
+    final java.util.concurrent.ConcurrentLinkedDeque<byte[]> spareBuffers = new java.util.concurrent.ConcurrentLinkedDeque<>();
+
+    /** Returns a part buffer and its permit. */
+    void giveBack(byte[] buffer) {
+        spareBuffers.offerFirst(buffer);
+        buffers.release();
     }
 
     /** A store for {@code config.s3()}; credentials from the standard AWS chain. Not yet {@link #check checked}. */

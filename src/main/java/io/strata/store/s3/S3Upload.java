@@ -263,7 +263,7 @@ final class S3Upload implements LayerStore.Upload {
                         RequestBody.fromContentProvider(() -> partStream(merged, bytes, count), length, "application/octet-stream")).eTag();
                 return new Part(number, etag, length);
             } finally {
-                if (bytes != null) store.buffers.release();
+                if (bytes != null) store.giveBack(bytes);
             }
         });
     }
@@ -334,14 +334,16 @@ final class S3Upload implements LayerStore.Upload {
             Thread.currentThread().interrupt();
             throw new InterruptedIOException("interrupted waiting for an upload buffer");
         }
-        buffer = new byte[S3LayerStore.PART_BYTES];
+        byte[] spare = store.spareBuffers.pollFirst();
+        buffer = spare != null ? spare : new byte[S3LayerStore.PART_BYTES];
         buffered = 0;
     }
 
     private void releaseBuffer() {
         if (buffer == null) return;
+        byte[] done = buffer;
         buffer = null;
         buffered = 0;
-        store.buffers.release();
+        store.giveBack(done);
     }
 }
