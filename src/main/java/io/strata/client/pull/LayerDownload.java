@@ -297,6 +297,14 @@ final class LayerDownload {
         }
     }
 
+    /** The registry sends the whole file again (a 200 to a range): what this range had is dropped, the hash starts over. */
+    private void restartFromZero(Segment segment, PrefixHasher hasher, FileChannel channel) throws IOException {
+        long had = segment.done.getAndSet(0);
+        hasher.reset();
+        channel.truncate(0);
+        progress.rewind(had);
+    }
+
     /**
      * Reads the body from the socket into {@code buffer} (as much as is ready, up to its size) and
      * writes it at the range's next byte with positional writes; returns what this request added.
@@ -307,12 +315,7 @@ final class LayerDownload {
         long written = 0;
         String problem = null;
         try (FileChannel channel = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
-            if (restart) {
-                long had = segment.done.getAndSet(0);
-                hasher.reset();
-                channel.truncate(0);
-                progress.rewind(had);
-            }
+            if (restart) restartFromZero(segment, hasher, channel);
             boolean ended = false;
             long began = System.nanoTime();
             while (!ended && !segment.complete()) {
@@ -364,12 +367,7 @@ final class LayerDownload {
         long written = 0;
         String problem = null;
         try (FileChannel channel = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
-            if (restart) {
-                long had = segment.done.getAndSet(0);
-                hasher.reset();
-                channel.truncate(0);
-                progress.rewind(had);
-            }
+            if (restart) restartFromZero(segment, hasher, channel);
             channel.position(segment.next());
             long began = System.nanoTime();
             long waited = 0;
