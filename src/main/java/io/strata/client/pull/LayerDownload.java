@@ -91,8 +91,11 @@ final class LayerDownload {
         this.threads = threads;
     }
 
-    /** Downloads and verifies {@code layer} over up to {@code connections} connections at once. */
-    void run(ChainLayer layer, int connections) throws IOException, InterruptedException {
+    /**
+     * Downloads and verifies {@code layer} over up to {@code connections} connections at once;
+     * {@code ordinal} is its place in the pull's order, which decides who gets a freed connection slot.
+     */
+    void run(ChainLayer layer, int connections, int ordinal) throws IOException, InterruptedException {
         Digest digest = layer.digest();
         long size = layer.size();
         Path part = cache.part(digest);
@@ -108,7 +111,7 @@ final class LayerDownload {
             Future<?> hashing = threads.submit(hasher);
             String actual;
             try {
-                fetch(url, digest, size, segments, hasher, timings);
+                fetch(url, digest, size, ordinal, segments, hasher, timings);
                 long waited = timings.start();
                 actual = hasher.awaitDigest();
                 timings.add("verify-after-last-byte", waited);
@@ -144,16 +147,16 @@ final class LayerDownload {
     }
 
     /** Runs one worker per unfinished range; the first failure stops the others. */
-    private void fetch(URI url, Digest digest, long size, List<Segment> segments, PrefixHasher hasher, Timings timings)
+    private void fetch(URI url, Digest digest, long size, int ordinal, List<Segment> segments, PrefixHasher hasher, Timings timings)
             throws IOException, InterruptedException {
         boolean whole = segments.size() == 1;
         List<Future<?>> workers = new ArrayList<>();
         for (int i = 0; i < segments.size(); i++) {
             Segment segment = segments.get(i);
             if (segment.complete()) continue;
-            int rank = i;
+            int range = i;
             workers.add(threads.submit(() -> {
-                fetchRange(url, digest, size, segment, rank, whole, hasher, timings);
+                fetchRange(url, digest, size, segment, ordinal, range, whole, hasher, timings);
                 return null;
             }));
         }
@@ -175,14 +178,14 @@ final class LayerDownload {
         }
     }
 
-    private void fetchRange(URI url, Digest digest, long size, Segment segment, int rank, boolean whole, PrefixHasher hasher,
+    private void fetchRange(URI url, Digest digest, long size, Segment segment, int ordinal, int range, boolean whole, PrefixHasher hasher,
                             Timings timings)
             throws IOException, InterruptedException {
         int stalls = 0;
         ByteBuffer buffer = ByteBuffer.allocateDirect(RECEIVE_BUFFER);
         while (!segment.complete()) {
             Attempt attempt;
-            policy.connections().acquire(rank);
+            policy.connections().acquire(ordinal, range);
             try {
                 attempt = attempt(url, digest, size, segment, whole, hasher, buffer, timings);
             } finally {

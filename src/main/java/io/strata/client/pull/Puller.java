@@ -257,10 +257,12 @@ public final class Puller {
         // Largest first: connection slots are handed out fairly in this order, so the long downloads start at once.
         List<Planned> order = plan.stream().sorted(Comparator.comparingLong(Planned::missingBytes).reversed()).toList();
         List<Future<?>> futures = new ArrayList<>();
-        for (Planned planned : order) {
+        for (int i = 0; i < order.size(); i++) {
+            Planned planned = order.get(i);
             int n = connections.getOrDefault(planned.layer().digest(), 1);
+            int ordinal = i;
             futures.add(threads.submit(() -> {
-                use(cache, planned, n, download, progress, downloaded, held);
+                use(cache, planned, n, ordinal, download, progress, downloaded, held);
                 return null;
             }));
         }
@@ -292,7 +294,7 @@ public final class Puller {
      * exclusive lock, which cannot be had while holding the shared one, so the shared lock is
      * taken again afterwards and the file checked again (a prune may have run in between).
      */
-    private void use(CacheLayout cache, Planned planned, int connections, LayerDownload download, Progress progress,
+    private void use(CacheLayout cache, Planned planned, int connections, int ordinal, LayerDownload download, Progress progress,
                      AtomicInteger downloaded, Queue<FileLocks.Held> held) throws IOException, InterruptedException {
         ChainLayer layer = planned.layer();
         Path lock = cache.lock(layer.digest());
@@ -306,7 +308,7 @@ public final class Puller {
                 if (isComplete(cache, layer)) {
                     if (counted) progress.skip(layer.size()); // another pull fetched it meanwhile
                 } else {
-                    download.run(layer, connections);
+                    download.run(layer, connections, ordinal);
                     downloaded.incrementAndGet();
                 }
                 counted = false;

@@ -11,14 +11,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** How --jobs connection slots open: from what the first connection measured, and lowest range first. */
+/** How --jobs connection slots open, from what the first connection measured, and who gets a freed slot. */
 class ConnectionGateTest {
     private static final long MS = 1_000_000L;
 
     @Test
     void a_first_connection_that_mostly_waited_for_the_network_opens_every_slot() throws Exception {
         ConnectionGate gate = new ConnectionGate(4);
-        gate.acquire(0);
+        gate.acquire(0, 0);
         gate.observe(ConnectionGate.PROBE_BYTES, 900 * MS, 1000 * MS);
         assertEquals(3, slotsFreeWithin(gate, 3), "the other three slots are free at once");
     }
@@ -26,7 +26,7 @@ class ConnectionGateTest {
     @Test
     void a_first_connection_that_was_busy_writing_keeps_the_pull_at_one_connection() throws Exception {
         ConnectionGate gate = new ConnectionGate(4);
-        gate.acquire(0);
+        gate.acquire(0, 0);
         gate.observe(ConnectionGate.PROBE_BYTES, 10 * MS, 300 * MS);
         gate.ended(ConnectionGate.PROBE_BYTES * 4, 10 * MS, 1200 * MS);
         assertEquals(0, slotsFreeWithin(gate, 1), "no second slot while the first is held");
@@ -37,7 +37,7 @@ class ConnectionGateTest {
     @Test
     void a_first_request_too_small_to_judge_opens_every_slot() throws Exception {
         ConnectionGate gate = new ConnectionGate(3);
-        gate.acquire(0);
+        gate.acquire(0, 0);
         gate.ended(64 * 1024, 0, MS);
         assertEquals(2, slotsFreeWithin(gate, 2));
     }
@@ -45,23 +45,51 @@ class ConnectionGateTest {
     @Test
     void one_job_is_one_connection_whatever_is_measured() throws Exception {
         ConnectionGate gate = new ConnectionGate(1);
-        gate.acquire(0);
+        gate.acquire(0, 0);
         gate.observe(ConnectionGate.PROBE_BYTES, 1000 * MS, 1000 * MS);
         gate.ended(0, 0, 0);
         assertEquals(0, slotsFreeWithin(gate, 1));
     }
 
     @Test
-    void a_freed_slot_goes_to_the_waiting_request_of_the_lowest_range_index() throws Exception {
+    void with_one_connection_a_freed_slot_goes_to_the_layer_started_first_range_by_range() throws Exception {
         ConnectionGate gate = new ConnectionGate(4);
-        gate.acquire(0); // undecided: one slot, held
-        List<Integer> order = new CopyOnWriteArrayList<>();
-        CountDownLatch done = new CountDownLatch(3);
-        for (int rank : new int[] {2, 1, 0}) {
+        gate.acquire(0, 0); // the probe: one slot, held
+        gate.observe(ConnectionGate.PROBE_BYTES, 10 * MS, 300 * MS); // busy writing: stays at one connection
+        List<String> order = waitersServed(gate, new int[][] {{2, 0}, {1, 0}, {0, 1}, {1, 1}});
+        assertEquals(List.of("0/1", "1/0", "1/1", "2/0"), order, "finish a layer before the next, whatever the arrival order");
+    }
+
+    @Test
+    void before_deciding_a_freed_slot_goes_to_the_layer_started_first() throws Exception {
+        ConnectionGate gate = new ConnectionGate(4);
+        gate.acquire(0, 0); // undecided: one slot, held
+        List<String> order = waitersServed(gate, new int[][] {{1, 0}, {0, 1}});
+        assertEquals(List.of("0/1", "1/0"), order);
+    }
+
+    @Test
+    void with_the_slots_open_every_layers_first_range_goes_before_later_ranges() throws Exception {
+        ConnectionGate gate = new ConnectionGate(2);
+        gate.acquire(0, 0);
+        gate.observe(ConnectionGate.PROBE_BYTES, 900 * MS, 1000 * MS); // opened: two slots, one held
+        gate.acquire(0, 1); // both held now
+        List<String> order = waitersServed(gate, new int[][] {{0, 2}, {2, 0}, {1, 1}, {1, 0}});
+        assertEquals(List.of("1/0", "2/0", "1/1", "0/2"), order, "lowest range index first, then the layer started first");
+    }
+
+    /**
+     * Queues one waiter per {layer, range} in the given arrival order while every slot is held,
+     * then frees one slot; each waiter takes it, records itself and frees it. Returns who went in which order.
+     */
+    private static List<String> waitersServed(ConnectionGate gate, int[][] arrivals) throws InterruptedException {
+        List<String> order = new CopyOnWriteArrayList<>();
+        CountDownLatch done = new CountDownLatch(arrivals.length);
+        for (int[] arrival : arrivals) {
             Thread waiter = new Thread(() -> {
                 try {
-                    gate.acquire(rank);
-                    order.add(rank);
+                    gate.acquire(arrival[0], arrival[1]);
+                    order.add(arrival[0] + "/" + arrival[1]);
                     gate.release();
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
@@ -75,7 +103,7 @@ class ConnectionGateTest {
         }
         gate.release();
         assertTrue(done.await(10, TimeUnit.SECONDS));
-        assertEquals(List.of(0, 1, 2), order, "lowest range index first, whatever the arrival order");
+        return order;
     }
 
     /** Takes up to {@code max} slots from other threads and returns how many it got before one had to wait; then gives them back. */
@@ -84,7 +112,7 @@ class ConnectionGateTest {
         for (int i = 0; i < max; i++) {
             Thread taker = new Thread(() -> {
                 try {
-                    gate.acquire(0);
+                    gate.acquire(0, 0);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }
