@@ -102,13 +102,10 @@ public final class StrataServer implements AutoCloseable {
             // Layers are incompressible and the index is gzipped once when rendered: never compress per request.
             javalin.http.compressionStrategy = CompressionStrategy.NONE;
             javalin.jsonMapper(new JavalinJackson(json, false));
-            // The catalog page: built into the jar, or a directory given with --static (for working on the page).
-            if (config.staticDir().isPresent()) {
-                javalin.staticFiles.add(config.staticDir().get().toAbsolutePath().toString(), Location.EXTERNAL);
-            } else {
-                javalin.staticFiles.add("/static", Location.CLASSPATH);
-            }
-            Routes.install(javalin, services, json, config.limits(), config.access(), privatePages(config));
+            // The catalog page: built into the jar (served from memory by Routes), or a directory given with --static
+            // (for working on the page: read from disk on every request).
+            config.staticDir().ifPresent(dir -> javalin.staticFiles.add(dir.toAbsolutePath().toString(), Location.EXTERNAL));
+            Routes.install(javalin, services, json, config.limits(), config.access(), privatePages(config), config.staticDir().isEmpty());
             https.ifPresent(endpoint -> endpoint.install(javalin.jetty, config.host(), config.port()));
             Hardening.install(javalin, config.limits());
         });

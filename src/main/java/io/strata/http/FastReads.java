@@ -25,12 +25,21 @@ import java.util.Map;
 import java.util.function.Supplier;
 
 /**
- * The hot public reads (layer bytes and the index documents), answered on Jetty's core API in
- * front of Javalin. Javalin's servlet pipeline costs more per request than serving a cached
- * document does, and these are the requests clients make by the thousand; writes stay on
- * Javalin. Only GET and HEAD are taken here: other methods fall through to the Javalin routes,
- * which answer them (405/404) like any other request. The table of what is served here lives
- * in {@link Routes}.
+ * The hot public reads (layer bytes, the index documents, the catalog page's files), answered on
+ * Jetty's core API in front of Javalin. Javalin's servlet pipeline costs more per request than
+ * serving a cached document does, and these are the requests clients make by the thousand;
+ * writes stay on Javalin. Only GET and HEAD are taken here: other methods fall through to the
+ * Javalin routes, which answer them (405/404) like any other request. The table of what is
+ * served here lives in {@link Routes}.
+ *
+ * <p><b>Threads.</b> This handler tells Jetty it never blocks, so Jetty parses a request and
+ * calls it on the thread that saw the bytes arrive, with no hand-off to a pool thread and back
+ * (measured with 64 keep-alive HEADs: 3.4 futex calls per request before, almost none after,
+ * and 52k to 66k requests/s on 2 cores). The promise is kept by answering inline only what is
+ * at hand without blocking ({@link Read#inline}: a cached record of an open local file, a
+ * rendered document, a page file in memory); everything else (a first request for a layer, an
+ * object store, a private registry's token check, every Javalin route) is handed to the pool
+ * thread it would have run on anyway.
  */
 final class FastReads extends Handler.Wrapper {
     private static final Logger LOG = LoggerFactory.getLogger(FastReads.class);
@@ -38,9 +47,18 @@ final class FastReads extends Handler.Wrapper {
     /** A read handler; {@code rest} is the path after the registered prefix (empty for exact paths). */
     interface Read {
         void handle(Request request, Response response, Callback callback, String rest, boolean head) throws Exception;
+
+        /**
+         * True when {@link #handle} for {@code rest} will neither block nor wait (no database,
+         * no disk beyond an open mapping, no network): it is then run on Jetty's I/O thread.
+         * When in doubt, false: the request is handed to a pool thread.
+         */
+        default boolean inline(String rest) { return false; }
     }
 
     private final Map<String, Read> exact = new HashMap<>();
+    /** Paths anyone may read even on a private registry: the catalog page's code and styles. */
+    private final Map<String, Read> pages = new HashMap<>();
     private final Map<String, Read> prefixes = new HashMap<>();
     /** Set only on a private registry, so the public case costs one null check. */
     private Access access;
@@ -63,6 +81,15 @@ final class FastReads extends Handler.Wrapper {
         return this;
     }
 
+    /**
+     * A file of the catalog page, served without a token even on a private registry (it holds no
+     * registry data; the page's HTML itself, if given to {@link #requireToken}, still needs one).
+     */
+    FastReads page(String path, Read read) {
+        pages.put(path, read);
+        return this;
+    }
+
     /** Serves every path {@code prefix + rest} where rest has no further '/'. */
     FastReads prefix(String prefix, Read read) {
         prefixes.put(prefix, read);
@@ -70,40 +97,90 @@ final class FastReads extends Handler.Wrapper {
     }
 
     @Override
-    public boolean handle(Request request, Response response, Callback callback) throws Exception {
+    public InvocationType getInvocationType() { return InvocationType.NON_BLOCKING; }
+
+    @Override
+    public boolean handle(Request request, Response response, Callback callback) {
         String method = request.getMethod();
         boolean head = HttpMethod.HEAD.is(method);
-        if (!head && !HttpMethod.GET.is(method)) return super.handle(request, response, callback);
+        if (!head && !HttpMethod.GET.is(method)) return onPool(() -> next(request, response, callback), request, response, callback);
         String path = Request.getPathInContext(request);
-        Read read = exact.get(path);
+        Read page = pages.get(path);
+        boolean guarded = access != null && (page == null || privatePages.containsKey(path));
+        Read read = page != null ? page : exact.get(path);
         String rest = "";
         if (read == null) {
             int slash = path.lastIndexOf('/');
             read = prefixes.get(path.substring(0, slash + 1));
             rest = path.substring(slash + 1);
         }
-        if (access != null && (read != null || privatePages.containsKey(path))) {
-            ApiException refused = access.refuseRead(request);
-            if (refused != null) {
-                Supplier<byte[]> page = privatePages.get(path);
-                if (page != null && refused.code() == ErrorCode.UNAUTHORIZED) {
-                    writePage(response, callback, page.get(), head);
-                } else {
-                    ErrorBody.write(response, callback, refused, head);
-                }
-                return true;
-            }
+        if (read == null && !(guarded && privatePages.containsKey(path))) {
+            return onPool(() -> next(request, response, callback), request, response, callback);
         }
-        if (read == null) return super.handle(request, response, callback);
+        Read found = read;
+        String file = rest;
+        if (guarded) return onPool(() -> guardedRead(request, response, callback, found, path, file, head), request, response, callback);
+        if (found.inline(file)) {
+            read(request, response, callback, found, path, file, head);
+            return true;
+        }
+        return onPool(() -> read(request, response, callback, found, path, file, head), request, response, callback);
+    }
+
+    /** The rest of the chain (Javalin), on a pool thread; what nothing answers is a 404. */
+    private void next(Request request, Response response, Callback callback) throws Exception {
+        if (!super.handle(request, response, callback)) Response.writeError(request, response, callback, 404);
+    }
+
+    /** A private registry's read: the token is checked (which may ask the database) first. */
+    private void guardedRead(Request request, Response response, Callback callback, Read read, String path, String rest, boolean head) {
+        ApiException refused = access.refuseRead(request);
+        if (refused != null) {
+            Supplier<byte[]> page = privatePages.get(path);
+            if (page != null && refused.code() == ErrorCode.UNAUTHORIZED) {
+                writePage(response, callback, page.get(), head);
+            } else {
+                ErrorBody.write(response, callback, refused, head);
+            }
+            return;
+        }
+        if (read == null) {
+            try {
+                next(request, response, callback);
+            } catch (Exception e) {
+                Response.writeError(request, response, callback, e);
+            }
+            return;
+        }
+        read(request, response, callback, read, path, rest, head);
+    }
+
+    private static void read(Request request, Response response, Callback callback, Read read, String path, String rest, boolean head) {
         try {
             read.handle(request, response, callback, rest, head);
         } catch (ApiException e) {
             ErrorBody.write(response, callback, e, head);
         } catch (Exception e) {
-            LOG.error("unexpected error on {} {}", method, path, e);
+            LOG.error("unexpected error on {} {}", request.getMethod(), path, e);
             ErrorBody.write(response, callback, new ApiException(ErrorCode.INTERNAL), head);
         }
+    }
+
+    /** Work that may block, handed to a pool thread; the request is then answered from there. */
+    private boolean onPool(Work work, Request request, Response response, Callback callback) {
+        getServer().getThreadPool().execute(() -> {
+            try {
+                work.run();
+            } catch (Throwable t) {
+                Response.writeError(request, response, callback, t);
+            }
+        });
         return true;
+    }
+
+    @FunctionalInterface
+    private interface Work {
+        void run() throws Exception;
     }
 
     /** A part of a response body: bytes at hand, or a range of a stored layer. */

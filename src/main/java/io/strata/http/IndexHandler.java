@@ -21,7 +21,16 @@ final class IndexHandler {
     IndexHandler(IndexService index) { this.index = index; }
 
     FastReads.Read of(IndexService.Kind kind) {
-        return (request, response, callback, rest, head) -> serve(request, response, callback, head, index.document(kind));
+        return new FastReads.Read() {
+            @Override
+            public void handle(Request request, Response response, Callback callback, String rest, boolean head) {
+                serve(request, response, callback, head, index.document(kind));
+            }
+
+            /** Inline once rendered: rendering the first time reads the catalog and may take a while. */
+            @Override
+            public boolean inline(String rest) { return index.rendered(kind); }
+        };
     }
 
     private static void serve(Request request, Response response, Callback callback, boolean head, Document document) {

@@ -50,6 +50,14 @@ final class LayerHandler implements FastReads.Read {
 
     LayerHandler(LayerService layers) { this.layers = layers; }
 
+    /** Inline (on the I/O thread) only when the record is cached and the file is open: no query, no open. */
+    @Override
+    public boolean inline(String file) {
+        if (file == null || !file.endsWith(SUFFIX) || !Digest.isValid(file.substring(0, file.length() - SUFFIX.length()))) return false;
+        Digest digest = new Digest(file.substring(0, file.length() - SUFFIX.length()));
+        return layers.cached(digest).isPresent() && layers.store().alreadyOpen(digest).isPresent();
+    }
+
     @Override
     public void handle(Request request, Response response, Callback callback, String file, boolean head) throws IOException {
         Digest digest = parse(file);
@@ -82,12 +90,13 @@ final class LayerHandler implements FastReads.Read {
     static void serve(Request request, Response response, Callback callback, boolean head, Digest digest, LayerContent content,
                       java.time.Instant lastModified) throws IOException {
         long size = content.size();
-        String etag = "\"" + digest.hex() + "\"";
+        Validators validators = Validators.of(digest, lastModified);
+        String etag = validators.etag().getValue();
         HttpFields.Mutable headers = response.getHeaders();
         headers.put(ACCEPT_RANGES);
-        headers.put(HttpHeader.ETAG, etag);
+        headers.put(validators.etag());
         headers.put(CACHE_CONTROL);
-        headers.put(HttpHeader.LAST_MODIFIED, DateTimeFormatter.RFC_1123_DATE_TIME.format(lastModified.atZone(ZoneOffset.UTC)));
+        headers.put(validators.lastModified());
 
         HttpFields requestHeaders = request.getHeaders();
         if (matchesAny(requestHeaders.get(HttpHeader.IF_NONE_MATCH), etag)) {
@@ -128,6 +137,25 @@ final class LayerHandler implements FastReads.Read {
             response.setStatus(200);
             headers.put(OCTET_STREAM);
             send(response, callback, head, size, List.of(new FastReads.LayerRange(content, 0, size)));
+        }
+    }
+
+    /**
+     * A blob's ETag and Last-Modified header fields, encoded once per blob rather than per
+     * response (formatting the date and building the strings were most of what a HEAD allocated).
+     */
+    private record Validators(java.time.Instant at, HttpField etag, HttpField lastModified) {
+        private static final com.github.benmanes.caffeine.cache.Cache<Digest, Validators> CACHE =
+                com.github.benmanes.caffeine.cache.Caffeine.newBuilder().maximumSize(4096).build();
+
+        static Validators of(Digest digest, java.time.Instant lastModified) {
+            Validators known = CACHE.getIfPresent(digest);
+            if (known != null && known.at().equals(lastModified)) return known;
+            Validators made = new Validators(lastModified, new PreEncodedHttpField(HttpHeader.ETAG, "\"" + digest.hex() + "\""),
+                    new PreEncodedHttpField(HttpHeader.LAST_MODIFIED,
+                            DateTimeFormatter.RFC_1123_DATE_TIME.format(lastModified.atZone(ZoneOffset.UTC))));
+            CACHE.put(digest, made);
+            return made;
         }
     }
 

@@ -20,15 +20,16 @@ public final class Routes {
     private Routes() {}
 
     public static void install(JavalinConfig config, Services services, ObjectMapper json, Limits limits) {
-        install(config, services, json, limits, AccessConfig.defaults(), Map.of());
+        install(config, services, json, limits, AccessConfig.defaults(), Map.of(), true);
     }
 
     /**
      * @param privatePages on a private registry, the catalog page's HTML by path, answered with 401
      *                     to a request without a token (see {@link FastReads#requireToken})
+     * @param builtInPage  serve the catalog page built into the jar (false when {@code --static DIR} gives another)
      */
     public static void install(JavalinConfig config, Services services, ObjectMapper json, Limits limits, AccessConfig accessConfig,
-                               Map<String, Supplier<byte[]>> privatePages) {
+                               Map<String, Supplier<byte[]>> privatePages, boolean builtInPage) {
         Access access = new Access(services.tokens(), services.audit(), accessConfig.privateMode());
         LayerHandler layers = new LayerHandler(services.layers());
         UploadHandlers uploads = new UploadHandlers(services.uploads(), limits);
@@ -47,6 +48,10 @@ public final class Routes {
                 .exact("/streams/v1/images.json", index.of(IndexService.Kind.STREAMS_IMAGES))// simplestreams products:1.0
                 .prefix("/layers/", layers)                                             // layer bytes (DESIGN §5)
                 .prefix("/lxd/", new LxdHandler(services.lxd(), services.layers().store())); // LXD/Incus items (DESIGN §9)
+        if (builtInPage) {
+            PageFiles page = PageFiles.fromClasspath();                                 // the catalog page: /, /app.js, ...
+            for (String path : page.paths()) reads.page(path, page.read(path));
+        }
         if (accessConfig.privateMode()) reads.requireToken(access, privatePages);
         config.jetty.modifyHttpConfiguration(http -> http.setInputBufferSize(UploadHandlers.INPUT_BUFFER_BYTES));
         config.jetty.modifyServer(server -> {

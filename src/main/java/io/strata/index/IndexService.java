@@ -42,6 +42,11 @@ public final class IndexService {
         return rendered.get(new Key(snapshot.generation(), kind));
     }
 
+    /** True when {@link #document} would answer from memory, without rendering. */
+    public boolean rendered(Kind kind) {
+        return rendered.getIfPresent(new Key(catalog.snapshot().generation(), kind)) != null;
+    }
+
     private Document render(Key key) {
         CatalogService.Snapshot snapshot = catalog.snapshot();
         long start = System.nanoTime();

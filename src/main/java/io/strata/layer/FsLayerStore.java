@@ -170,6 +170,9 @@ public final class FsLayerStore implements LayerStore {
     }
 
     @Override
+    public Optional<LayerContent> alreadyOpen(Digest digest) { return Optional.ofNullable(open.getIfPresent(digest)); }
+
+    @Override
     public boolean delete(Digest digest) throws IOException {
         open.invalidate(digest);
         boolean deleted = Files.deleteIfExists(pathOf(digest));

@@ -85,6 +85,12 @@ public final class LayerService {
 
     public Optional<LayerRecord> find(Digest digest) { return records.get(digest); }
 
+    /** The layer's record if it is cached (no database query); empty when unknown or not yet looked up. */
+    public Optional<LayerRecord> cached(Digest digest) {
+        Optional<LayerRecord> record = records.getIfPresent(digest);
+        return record == null ? Optional.empty() : record;
+    }
+
     /** Outcome of {@link #accept}: the layer, and whether this upload created it or it was already there. */
     public record Accepted(LayerRecord layer, boolean created) {}
 

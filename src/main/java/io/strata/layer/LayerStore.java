@@ -65,6 +65,14 @@ public interface LayerStore {
     /** The layer's bytes for reading; throws {@link java.nio.file.NoSuchFileException} when absent. */
     LayerContent open(Digest digest) throws IOException;
 
+    /**
+     * The layer's bytes if the store has them open already, so that neither this call nor
+     * reading {@link LayerContent#slices} needs I/O beyond touching mapped pages; empty when
+     * {@link #open} would have to do work first (or the store streams). Lets a server answer a
+     * hot read on its I/O thread.
+     */
+    default Optional<LayerContent> alreadyOpen(Digest digest) { return Optional.empty(); }
+
     /** Removes the layer's bytes; false if there were none. */
     boolean delete(Digest digest) throws IOException;
 
