@@ -203,7 +203,8 @@ public final class StrataServer implements AutoCloseable {
                 database.isShared() ? java.util.Optional.of(database.dao(io.strata.layer.PinDao.class)) : java.util.Optional.empty());
         CatalogService catalog = new CatalogService(database, Clock.systemUTC());
         UploadService uploads = new UploadService(layers, database.dao(UploadDao.class), config.maxLayerBytes(),
-                config.minFreeBytes(), config.uploadExpiry(), Clock.systemUTC(), config.access().maxOpenUploads(), catalog::publishedLayers);
+                config.minFreeBytes(), config.uploadExpiry(), Clock.systemUTC(), config.access().maxOpenUploads(), catalog::publishedLayers,
+                database.checkpointDao(UploadDao.class), database.isShared());
         TokenService tokens = new TokenService(database.dao(TokenDao.class), Clock.systemUTC());
         AuditLog audit = new AuditLog(database.dao(AuditDao.class), Clock.systemUTC());
         JobQueue jobs = new JobQueue(database.dao(JobDao.class), Clock.systemUTC());

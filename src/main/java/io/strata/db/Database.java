@@ -53,12 +53,14 @@ public final class Database implements AutoCloseable {
     public enum Dialect { SQLITE, POSTGRESQL }
 
     private final Jdbi jdbi;
+    private final Jdbi checkpoints;
     private final Dialect dialect;
     private final ClusterLocks cluster;
     private final List<AutoCloseable> resources;
 
-    private Database(Jdbi jdbi, Dialect dialect, ClusterLocks cluster, List<AutoCloseable> resources) {
+    private Database(Jdbi jdbi, Jdbi checkpoints, Dialect dialect, ClusterLocks cluster, List<AutoCloseable> resources) {
         this.jdbi = jdbi;
+        this.checkpoints = checkpoints;
         this.dialect = dialect;
         this.cluster = cluster;
         this.resources = resources;
@@ -81,7 +83,13 @@ public final class Database implements AutoCloseable {
         SQLiteDataSource source = new SQLiteDataSource(config);
         source.setUrl("jdbc:sqlite:" + file.toAbsolutePath());
         Jdbi jdbi = Jdbi.create(source).installPlugin(new SqlObjectPlugin());
-        Database database = new Database(jdbi, Dialect.SQLITE, ClusterLocks.singleProcess(), List.of());
+        // Checkpoints: NORMAL in WAL mode commits without an fsync; the next FULL commit (or a WAL
+        // checkpoint) makes them durable, and power loss can only take them back, never corrupt.
+        config.setSynchronous(SQLiteConfig.SynchronousMode.NORMAL);
+        SQLiteDataSource normal = new SQLiteDataSource(config);
+        normal.setUrl("jdbc:sqlite:" + file.toAbsolutePath());
+        Jdbi checkpoints = Jdbi.create(normal).installPlugin(new SqlObjectPlugin());
+        Database database = new Database(jdbi, checkpoints, Dialect.SQLITE, ClusterLocks.singleProcess(), List.of());
         database.migrateSqlite(source);
         return database;
     }
@@ -103,14 +111,18 @@ public final class Database implements AutoCloseable {
             throw new IOException("cannot open the database " + url + ": " + firstLine(e.getMessage()) + hint(e), e);
         }
         List<AutoCloseable> resources = new ArrayList<>();
-        HikariDataSource pool = pool(url, login, "strata-db", 10);
+        HikariDataSource pool = pool(url, login, "strata-db", 10, null);
         resources.add(pool);
-        HikariDataSource lockPool = pool(url, login, "strata-locks", 4);
+        HikariDataSource lockPool = pool(url, login, "strata-locks", 4, null);
         resources.add(lockPool);
+        // The server acknowledges these commits without waiting for their WAL flush; a crash of the server can only lose the last few.
+        HikariDataSource checkpointPool = pool(url, login, "strata-checkpoints", 2, "SET synchronous_commit = off");
+        resources.add(checkpointPool);
         PgClusterLocks cluster = new PgClusterLocks(lockPool, () -> DriverManager.getConnection(url, login));
         resources.add(0, cluster);
         Jdbi jdbi = Jdbi.create(pool).installPlugin(new SqlObjectPlugin());
-        Database database = new Database(jdbi, Dialect.POSTGRESQL, cluster, resources);
+        Jdbi checkpoints = Jdbi.create(checkpointPool).installPlugin(new SqlObjectPlugin());
+        Database database = new Database(jdbi, checkpoints, Dialect.POSTGRESQL, cluster, resources);
         try {
             flyway(pool, Dialect.POSTGRESQL).load().migrate();
         } catch (RuntimeException e) {
@@ -130,6 +142,16 @@ public final class Database implements AutoCloseable {
     public ClusterLocks cluster() { return cluster; }
 
     public <T> T dao(Class<T> type) { return jdbi.onDemand(type); }
+
+    /**
+     * A DAO for writes that need not be durable on their own: an upload's checkpoint (recorded
+     * after its bytes are synced, so losing it only sends the client back to an earlier offset it
+     * can resume from) and writer claims (leases that lapse anyway). Its commits skip the fsync
+     * (SQLite {@code synchronous=NORMAL}, PostgreSQL {@code synchronous_commit=off}): a resumable
+     * upload's chunk then costs one fsync, of its bytes, not three more of the database's log.
+     * Power loss may take these commits back; it never leaves the database inconsistent.
+     */
+    public <T> T checkpointDao(Class<T> type) { return checkpoints.onDemand(type); }
 
     /**
      * Runs {@code callback} in a transaction that changes the catalog: on SQLite {@code BEGIN
@@ -176,8 +198,9 @@ public final class Database implements AutoCloseable {
         }
     }
 
-    private static HikariDataSource pool(String url, Properties login, String name, int size) {
+    private static HikariDataSource pool(String url, Properties login, String name, int size, String initSql) {
         HikariConfig hikari = new HikariConfig();
+        if (initSql != null) hikari.setConnectionInitSql(initSql);
         hikari.setJdbcUrl(url);
         hikari.setDataSourceProperties(login);
         hikari.setPoolName(name);

@@ -33,7 +33,12 @@ import java.util.concurrent.atomic.AtomicLong;
 final class HashingFileWriter {
     static final int CHUNK_BYTES = 256 * 1024;
     static final int BUFFERS = 4;
-    static final long FLUSH_EVERY_BYTES = 32L << 20;
+    /**
+     * Small enough that the final sync of a request (a resumable upload's chunk ends with one)
+     * waits for little: with 32 MiB a 64 MiB PATCH spent ~10 ms in it, 8 MiB made the chunked
+     * path as fast as one request with the whole body (bench/upload-chunked.sh).
+     */
+    static final long FLUSH_EVERY_BYTES = 8L << 20;
 
     private static final ExecutorService WORKERS = Executors.newCachedThreadPool(runnable -> {
         Thread thread = new Thread(runnable, "strata-ingest");

@@ -53,6 +53,8 @@ public final class UploadService {
     private final LayerService layers;
     private final LayerStore store;
     private final UploadDao dao;
+    private final UploadDao checkpoints;
+    private final boolean shared;
     private final long maxLayerBytes;
     private final long minFreeBytes;
     private final Duration expiry;
@@ -121,6 +123,19 @@ public final class UploadService {
      */
     public UploadService(LayerService layers, UploadDao dao, long maxLayerBytes, long minFreeBytes, Duration expiry, Clock clock,
                          int maxOpenPerToken, Supplier<Set<Digest>> publishedLayers) {
+        this(layers, dao, maxLayerBytes, minFreeBytes, expiry, clock, maxOpenPerToken, publishedLayers, dao, true);
+    }
+
+    /**
+     * @param checkpoints the same table through commits that need not be durable on their own
+     *                    ({@link io.strata.db.Database#checkpointDao}): chunk checkpoints and writer claims
+     * @param shared      other processes (replicas) may write to the same sessions, so each request
+     *                    claims its session in the row; a database with one user needs no claim
+     */
+    public UploadService(LayerService layers, UploadDao dao, long maxLayerBytes, long minFreeBytes, Duration expiry, Clock clock,
+                         int maxOpenPerToken, Supplier<Set<Digest>> publishedLayers, UploadDao checkpoints, boolean shared) {
+        this.checkpoints = checkpoints;
+        this.shared = shared;
         this.maxOpenPerToken = maxOpenPerToken;
         this.publishedLayers = publishedLayers;
         this.layers = layers;
@@ -454,7 +469,7 @@ public final class UploadService {
             throw e;
         }
         state.hashedUpTo = position;
-        int updated = dao.update(session.id(), session.received(), position, Sha256State.save(state.digest).orElse(null),
+        int updated = checkpoints.update(session.id(), session.received(), position, Sha256State.save(state.digest).orElse(null),
                 storeState, now().toString());
         if (updated == 0) {
             state.drop();
@@ -618,6 +633,7 @@ public final class UploadService {
             state.lock.unlock();
             throw e;
         }
+        if (!shared) return state;
         long every = WRITER_LEASE.toMillis() / 3;
         state.renewal = LEASES.scheduleWithFixedDelay(() -> {
             try {
@@ -631,8 +647,9 @@ public final class UploadService {
 
     /** True when this process now holds the session's writer claim (also when the row is gone: the caller finds out). */
     private boolean claimWriter(String id) {
+        if (!shared) return true; // the in-process lock is all there is to it
         Instant now = now();
-        return dao.claimWriter(id, writerId, LEASE_TIME.format(now.plus(WRITER_LEASE)), LEASE_TIME.format(now)) > 0
+        return checkpoints.claimWriter(id, writerId, LEASE_TIME.format(now.plus(WRITER_LEASE)), LEASE_TIME.format(now)) > 0
                 || dao.find(id).isEmpty();
     }
 
@@ -641,7 +658,7 @@ public final class UploadService {
         try {
             if (state.renewal != null) state.renewal.cancel(false);
             state.renewal = null;
-            dao.releaseWriter(id, writerId);
+            if (shared) checkpoints.releaseWriter(id, writerId);
         } catch (RuntimeException e) {
             LOG.warn("could not release the writer claim of upload {} (it lapses by itself)", id, e);
         } finally {

@@ -166,6 +166,37 @@ class ResumableUploadTest {
     }
 
     @Test
+    void a_checkpoint_the_database_lost_sends_the_client_back_to_the_one_before_and_the_upload_still_completes() throws Exception {
+        // Checkpoints commit without waiting for the disk (Database#checkpointDao): power loss may take the last one back.
+        String location = startUpload();
+        String id = location.substring(location.lastIndexOf('/') + 1);
+        int a = 1 << 20, b = 2 << 20;
+        assertEquals(202, patch(location, "bytes 0-" + (a - 1) + "/*", slice(0, a)).statusCode());
+        Map<String, Object> kept = checkpoint(id);
+        assertEquals(202, patch(location, "bytes " + a + "-" + (b - 1) + "/*", slice(a, b)).statusCode());
+        registry.server().services().database().jdbi().useHandle(h -> h.createUpdate(
+                        "UPDATE uploads SET received = :received, hash_state = :hash, store_state = :store WHERE id = :id")
+                .bind("received", ((Number) kept.get("received")).longValue()).bind("hash", (String) kept.get("hash_state"))
+                .bind("store", (String) kept.get("store_state")).bind("id", id).execute());
+        registry.restart();
+
+        assertEquals(a, offset(location), "back at the checkpoint the database kept");
+        HttpResponse<String> ahead = patch(location, "bytes " + b + "-" + (layer.length - 1) + "/*", slice(b, layer.length));
+        assertEquals(416, ahead.statusCode(), "the client's next chunk no longer fits: " + ahead.body());
+        assertEquals(String.valueOf(a - 1), ahead.headers().firstValue("Range").orElse("").replace("0-", ""), "and it is told where to go on");
+        assertEquals(202, patch(location, "bytes " + a + "-" + (layer.length - 1) + "/*", slice(a, layer.length)).statusCode());
+        HttpResponse<String> done = finish(location, digest, new byte[0]);
+        assertTrue(done.statusCode() == 201 || done.statusCode() == 200, done.body());
+        assertArrayEquals(layer, registry.sendBytes(registry.request("/layers/" + digest.fileName()).build()).body());
+    }
+
+    /** The session's row as the database has it now. */
+    private static Map<String, Object> checkpoint(String id) {
+        return registry.server().services().database().jdbi().withHandle(h -> h.createQuery(
+                "SELECT received, hash_state, store_state FROM uploads WHERE id = :id").bind("id", id).mapToMap().one());
+    }
+
+    @Test
     void a_second_writer_is_refused_while_a_chunk_is_in_flight() throws Exception {
         String location = startUpload();
         try (RawHttp slow = RawHttp.begin(registry.uri("/"), "PATCH", location,
