@@ -2,8 +2,10 @@ package io.strata.http;
 
 import io.strata.index.Document;
 import io.strata.index.IndexService;
+import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.PreEncodedHttpField;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
@@ -16,6 +18,10 @@ import java.util.Locale;
  * gzip when the client accepts it, and {@code no-cache} so clients revalidate each time.
  */
 final class IndexHandler {
+    private static final HttpField NO_CACHE = new PreEncodedHttpField(HttpHeader.CACHE_CONTROL, "no-cache");
+    private static final HttpField VARY = new PreEncodedHttpField(HttpHeader.VARY, "Accept-Encoding");
+    private static final HttpField GZIP = new PreEncodedHttpField(HttpHeader.CONTENT_ENCODING, "gzip");
+
     private final IndexService index;
 
     IndexHandler(IndexService index) { this.index = index; }
@@ -38,8 +44,8 @@ final class IndexHandler {
         String etag = gzip ? document.gzipEtag() : document.etag();
         HttpFields.Mutable headers = response.getHeaders();
         headers.put(HttpHeader.ETAG, etag);
-        headers.put(HttpHeader.CACHE_CONTROL, "no-cache");
-        headers.put(HttpHeader.VARY, "Accept-Encoding");
+        headers.put(NO_CACHE);
+        headers.put(VARY);
         if (LayerHandler.matchesAny(request.getHeaders().get(HttpHeader.IF_NONE_MATCH), etag)) {
             response.setStatus(304);
             callback.succeeded();
@@ -48,7 +54,7 @@ final class IndexHandler {
         byte[] body = gzip ? document.gzipped() : document.body();
         response.setStatus(200);
         headers.put(HttpHeader.CONTENT_TYPE, document.contentType());
-        if (gzip) headers.put(HttpHeader.CONTENT_ENCODING, "gzip");
+        if (gzip) headers.put(GZIP);
         headers.put(HttpHeader.CONTENT_LENGTH, body.length);
         if (head) {
             callback.succeeded();

@@ -140,6 +140,12 @@ public final class FaultyTcpProxy implements AutoCloseable {
     private void handle(Socket client) {
         Fate fate = draw();
         open.add(client);
+        // close() sets the flag before it closes what is open: a connection the listener let in
+        // while it was closing (a blocked accept() can still return one) is closed here instead.
+        if (closed) {
+            closeQuietly(client);
+            return;
+        }
         try {
             client.setSendBufferSize(CLIENT_SEND_BUFFER);
             client.setTcpNoDelay(true);
