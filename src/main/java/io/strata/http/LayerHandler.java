@@ -12,6 +12,7 @@ import org.eclipse.jetty.http.PreEncodedHttpField;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.BufferUtil;
 import org.eclipse.jetty.util.Callback;
 
 import java.io.IOException;
@@ -53,16 +54,25 @@ final class LayerHandler implements FastReads.Read {
     /** Inline (on the I/O thread) only when the record is cached and the file is open: no query, no open. */
     @Override
     public boolean inline(String file) {
-        if (file == null || !file.endsWith(SUFFIX) || !Digest.isValid(file.substring(0, file.length() - SUFFIX.length()))) return false;
-        Digest digest = new Digest(file.substring(0, file.length() - SUFFIX.length()));
+        Digest digest = NAMES.getIfPresent(file);
+        if (digest == null) return false; // the first request for this name parses it, on the pool
         return layers.cached(digest).isPresent() && layers.store().alreadyOpen(digest).isPresent();
     }
 
+    /** Digests by file name, so a hot layer's name is not parsed again on every request. */
+    private static final com.github.benmanes.caffeine.cache.Cache<String, Digest> NAMES =
+            com.github.benmanes.caffeine.cache.Caffeine.newBuilder().maximumSize(10_000).executor(Runnable::run).build();
+
     @Override
     public void handle(Request request, Response response, Callback callback, String file, boolean head) throws IOException {
-        Digest digest = parse(file);
-        LayerRecord record = layers.find(digest).orElseThrow(() -> unknown(digest));
-        if (!head && isPlainFullGet(request.getHeaders())) {
+        Digest digest = NAMES.getIfPresent(file);
+        if (digest == null) {
+            digest = parse(file);
+            NAMES.put(file, digest);
+        }
+        Digest layer = digest;
+        LayerRecord record = layers.find(digest).orElseThrow(() -> unknown(layer));
+        if (!head && Conditions.of(request.getHeaders()).plainFullGet()) {
             Optional<URI> direct = layers.store().directUrl(digest, REDIRECT_VALIDITY);
             if (direct.isPresent()) {
                 // The bytes come straight from the object store; the redirect itself must not outlive the URL.
@@ -98,14 +108,14 @@ final class LayerHandler implements FastReads.Read {
         headers.put(CACHE_CONTROL);
         headers.put(validators.lastModified());
 
-        HttpFields requestHeaders = request.getHeaders();
-        if (matchesAny(requestHeaders.get(HttpHeader.IF_NONE_MATCH), etag)) {
+        Conditions conditions = Conditions.of(request.getHeaders());
+        if (matchesAny(conditions.ifNoneMatch(), etag)) {
             response.setStatus(304);
-            callback.succeeded();
+            response.write(true, BufferUtil.EMPTY_BUFFER, callback);
             return;
         }
-        String range = requestHeaders.get(HttpHeader.RANGE);
-        String ifRange = requestHeaders.get(HttpHeader.IF_RANGE);
+        String range = conditions.range();
+        String ifRange = conditions.ifRange();
         if (range != null && ifRange != null && !ifRangeMatches(ifRange.strip(), etag, lastModified)) range = null;
 
         ByteRanges.Outcome outcome = ByteRanges.parse(range, size);
@@ -136,7 +146,12 @@ final class LayerHandler implements FastReads.Read {
         } else {
             response.setStatus(200);
             headers.put(OCTET_STREAM);
-            send(response, callback, head, size, List.of(new FastReads.LayerRange(content, 0, size)));
+            headers.put(validators.length(size));
+            if (head) {
+                response.write(true, BufferUtil.EMPTY_BUFFER, callback);
+            } else {
+                FastReads.writePieces(response, List.of(new FastReads.LayerRange(content, 0, size)), callback);
+            }
         }
     }
 
@@ -144,16 +159,23 @@ final class LayerHandler implements FastReads.Read {
      * A blob's ETag and Last-Modified header fields, encoded once per blob rather than per
      * response (formatting the date and building the strings were most of what a HEAD allocated).
      */
-    private record Validators(java.time.Instant at, HttpField etag, HttpField lastModified) {
+    private record Validators(java.time.Instant at, HttpField etag, HttpField lastModified, HttpField[] lengthOf) {
+        /** The whole blob's Content-Length field, made once per blob too. */
+        HttpField length(long size) {
+            HttpField known = lengthOf[0];
+            if (known == null || known.getLongValue() != size) lengthOf[0] = known = new PreEncodedHttpField(HttpHeader.CONTENT_LENGTH, Long.toString(size));
+            return known;
+        }
+
         private static final com.github.benmanes.caffeine.cache.Cache<Digest, Validators> CACHE =
-                com.github.benmanes.caffeine.cache.Caffeine.newBuilder().maximumSize(4096).build();
+                com.github.benmanes.caffeine.cache.Caffeine.newBuilder().maximumSize(4096).executor(Runnable::run).build();
 
         static Validators of(Digest digest, java.time.Instant lastModified) {
             Validators known = CACHE.getIfPresent(digest);
             if (known != null && known.at().equals(lastModified)) return known;
             Validators made = new Validators(lastModified, new PreEncodedHttpField(HttpHeader.ETAG, "\"" + digest.hex() + "\""),
                     new PreEncodedHttpField(HttpHeader.LAST_MODIFIED,
-                            DateTimeFormatter.RFC_1123_DATE_TIME.format(lastModified.atZone(ZoneOffset.UTC))));
+                            DateTimeFormatter.RFC_1123_DATE_TIME.format(lastModified.atZone(ZoneOffset.UTC))), new HttpField[1]);
             CACHE.put(digest, made);
             return made;
         }
@@ -182,21 +204,39 @@ final class LayerHandler implements FastReads.Read {
     private static void send(Response response, Callback callback, boolean head, long length, List<FastReads.Piece> body) {
         response.getHeaders().put(HttpHeader.CONTENT_LENGTH, length);
         if (head) {
-            callback.succeeded();
+            // A last write, even empty, rather than callback.succeeded(): completing without one makes Jetty build an error-response wrapper per request.
+            response.write(true, BufferUtil.EMPTY_BUFFER, callback);
         } else {
             FastReads.writePieces(response, body, callback);
         }
     }
 
-    /**
-     * Only a GET for the whole body with no condition may be redirected (--redirect-layers): the
-     * object store would answer ranges and conditions itself, but not with our strong ETag,
-     * Last-Modified, multipart/byteranges or 416 semantics, so everything else is served here.
-     */
-    private static boolean isPlainFullGet(HttpFields headers) {
-        return headers.get(HttpHeader.RANGE) == null && headers.get(HttpHeader.IF_RANGE) == null
-                && headers.get(HttpHeader.IF_NONE_MATCH) == null && headers.get(HttpHeader.IF_MATCH) == null
-                && headers.get(HttpHeader.IF_MODIFIED_SINCE) == null && headers.get(HttpHeader.IF_UNMODIFIED_SINCE) == null;
+    /** The request headers a blob read depends on, found in one pass over the headers (by index: no iterator). */
+    private record Conditions(String ifNoneMatch, String range, String ifRange, boolean otherCondition) {
+        static Conditions of(HttpFields headers) {
+            String ifNoneMatch = null, range = null, ifRange = null;
+            boolean other = false;
+            for (int i = 0, n = headers.size(); i < n; i++) {
+                HttpField field = headers.getField(i);
+                HttpHeader header = field.getHeader();
+                if (header == null) continue;
+                switch (header) {
+                    case IF_NONE_MATCH -> ifNoneMatch = ifNoneMatch == null ? field.getValue() : ifNoneMatch + ", " + field.getValue();
+                    case RANGE -> range = range == null ? field.getValue() : range;
+                    case IF_RANGE -> ifRange = ifRange == null ? field.getValue() : ifRange;
+                    case IF_MATCH, IF_MODIFIED_SINCE, IF_UNMODIFIED_SINCE -> other = true;
+                    default -> { }
+                }
+            }
+            return new Conditions(ifNoneMatch, range, ifRange, other);
+        }
+
+        /**
+         * Only a GET for the whole body with no condition may be redirected (--redirect-layers): the
+         * object store would answer ranges and conditions itself, but not with our strong ETag,
+         * Last-Modified, multipart/byteranges or 416 semantics, so everything else is served here.
+         */
+        boolean plainFullGet() { return ifNoneMatch == null && range == null && ifRange == null && !otherCondition; }
     }
 
     static Digest parse(String file) {

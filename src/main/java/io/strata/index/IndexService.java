@@ -34,7 +34,7 @@ public final class IndexService {
 
     public IndexService(CatalogService catalog) {
         this.catalog = catalog;
-        this.rendered = Caffeine.newBuilder().maximumSize(2L * Kind.values().length).build(this::render);
+        this.rendered = Caffeine.newBuilder().maximumSize(2L * Kind.values().length).executor(Runnable::run).build(this::render);
     }
 
     public Document document(Kind kind) {

@@ -66,7 +66,7 @@ public final class LayerService {
         this.allowEncryption = allowEncryption;
         this.maxVirtualSize = maxVirtualSize;
         this.maxChainDepth = maxChainDepth;
-        this.records = Caffeine.newBuilder().maximumSize(100_000)
+        this.records = Caffeine.newBuilder().maximumSize(100_000).executor(Runnable::run) // maintenance on the reader: see FsLayerStore
                 .expireAfter(new com.github.benmanes.caffeine.cache.Expiry<Digest, Optional<LayerRecord>>() {
                     @Override public long expireAfterCreate(Digest key, Optional<LayerRecord> value, long now) {
                         return value.isPresent() ? Long.MAX_VALUE : Duration.ofSeconds(1).toNanos();
