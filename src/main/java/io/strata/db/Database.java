@@ -88,8 +88,17 @@ public final class Database implements AutoCloseable {
         config.setSynchronous(SQLiteConfig.SynchronousMode.NORMAL);
         SQLiteDataSource normal = new SQLiteDataSource(config);
         normal.setUrl("jdbc:sqlite:" + file.toAbsolutePath());
-        Jdbi checkpoints = Jdbi.create(normal).installPlugin(new SqlObjectPlugin());
-        Database database = new Database(jdbi, checkpoints, Dialect.SQLITE, ClusterLocks.singleProcess(), List.of());
+        // Kept open: a resumable upload's chunk reads and writes its row four times, and opening a
+        // SQLite connection for each cost ~2 ms apiece (7.7 ms of every 64 MiB PATCH).
+        HikariConfig pool = new HikariConfig();
+        pool.setDataSource(normal);
+        pool.setPoolName("strata-checkpoints");
+        pool.setMaximumPoolSize(2);
+        pool.setMinimumIdle(1);
+        pool.setConnectionTimeout(30_000);
+        HikariDataSource kept = new HikariDataSource(pool);
+        Jdbi checkpoints = Jdbi.create(kept).installPlugin(new SqlObjectPlugin());
+        Database database = new Database(jdbi, checkpoints, Dialect.SQLITE, ClusterLocks.singleProcess(), List.of(kept));
         database.migrateSqlite(source);
         return database;
     }

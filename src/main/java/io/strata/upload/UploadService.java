@@ -128,7 +128,8 @@ public final class UploadService {
 
     /**
      * @param checkpoints the same table through commits that need not be durable on their own
-     *                    ({@link io.strata.db.Database#checkpointDao}): chunk checkpoints and writer claims
+     *                    ({@link io.strata.db.Database#checkpointDao}): chunk checkpoints and writer claims,
+     *                    and the reads of a request's session row (a connection kept open)
      * @param shared      other processes (replicas) may write to the same sessions, so each request
      *                    claims its session in the row; a database with one user needs no claim
      */
@@ -560,7 +561,7 @@ public final class UploadService {
      */
     public void checkOwner(String id, Uploader uploader) {
         if (uploader.tokenId().isEmpty() || id == null || !SESSION_ID.matcher(id).matches()) return;
-        Optional<Long> owner = dao.ownerOf(id);
+        Optional<Long> owner = checkpoints.ownerOf(id);
         if (owner.isPresent() && owner.get() != uploader.tokenId().getAsLong()) {
             throw new ApiException(ErrorCode.UPLOAD_UNKNOWN, "upload " + id + " belongs to another token; continue it with the token "
                     + "that started it, or start a new one with POST /api/v1/uploads");
@@ -615,7 +616,7 @@ public final class UploadService {
 
     private UploadSession session(String id) {
         if (id == null || !SESSION_ID.matcher(id).matches()) throw new ApiException(ErrorCode.UPLOAD_UNKNOWN);
-        return dao.find(id).orElseThrow(() -> new ApiException(ErrorCode.UPLOAD_UNKNOWN,
+        return checkpoints.find(id).orElseThrow(() -> new ApiException(ErrorCode.UPLOAD_UNKNOWN,
                 "upload " + id + " does not exist (it may have finished, been cancelled or expired after "
                         + expiry.toHours() + " h); start a new one with POST /api/v1/uploads"));
     }
