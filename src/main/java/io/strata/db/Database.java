@@ -99,7 +99,12 @@ public final class Database implements AutoCloseable {
         HikariDataSource kept = new HikariDataSource(pool);
         Jdbi checkpoints = Jdbi.create(kept).installPlugin(new SqlObjectPlugin());
         Database database = new Database(jdbi, checkpoints, Dialect.SQLITE, ClusterLocks.singleProcess(), List.of(kept));
-        database.migrateSqlite(source);
+        try {
+            database.migrateSqlite(source);
+        } catch (RuntimeException e) {
+            database.close(); // the pool's connection and thread
+            throw e;
+        }
         return database;
     }
 
@@ -124,7 +129,7 @@ public final class Database implements AutoCloseable {
         resources.add(pool);
         HikariDataSource lockPool = pool(url, login, "strata-locks", 4, null);
         resources.add(lockPool);
-        // The server acknowledges these commits without waiting for their WAL flush; a crash of the server can only lose the last few.
+        // PostgreSQL acknowledges these commits before flushing its WAL; a crash of PostgreSQL itself can lose the last few.
         HikariDataSource checkpointPool = pool(url, login, "strata-checkpoints", 2, "SET synchronous_commit = off");
         resources.add(checkpointPool);
         PgClusterLocks cluster = new PgClusterLocks(lockPool, () -> DriverManager.getConnection(url, login));

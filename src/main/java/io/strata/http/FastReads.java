@@ -34,8 +34,8 @@ import java.util.function.Supplier;
  *
  * <p><b>Threads.</b> This handler tells Jetty it never blocks, so Jetty parses a request and
  * calls it on the thread that saw the bytes arrive, with no hand-off to a pool thread and back
- * (measured with 64 keep-alive HEADs: 3.4 futex calls per request before, almost none after,
- * and 52k to 66k requests/s on 2 cores). The promise is kept by answering inline only what is
+ * (measured with 64 keep-alive HEADs: 3.4 futex calls per request before; after, the I/O thread
+ * makes only its reads, writes and epoll waits; README "Performance"). The promise is kept by answering inline only what is
  * at hand without blocking ({@link Read#inline}: a cached record of an open local file, a
  * rendered document, a page file in memory); everything else (a first request for a layer, an
  * object store, a private registry's token check, every Javalin route) is handed to the pool
