@@ -74,20 +74,12 @@ public final class Database implements AutoCloseable {
 
     /** The embedded SQLite database in {@code file}. */
     public static Database open(Path file) {
-        SQLiteConfig config = new SQLiteConfig();
-        config.setJournalMode(SQLiteConfig.JournalMode.WAL);
         // FULL: a commit the client was told about survives power loss, not only a process crash.
-        config.setSynchronous(SQLiteConfig.SynchronousMode.FULL);
-        config.setBusyTimeout(30_000);
-        config.enforceForeignKeys(true);
-        SQLiteDataSource source = new SQLiteDataSource(config);
-        source.setUrl("jdbc:sqlite:" + file.toAbsolutePath());
+        SQLiteDataSource source = sqlite(file, SQLiteConfig.SynchronousMode.FULL);
         Jdbi jdbi = Jdbi.create(source).installPlugin(new SqlObjectPlugin());
         // Checkpoints: NORMAL in WAL mode commits without an fsync; the next FULL commit (or a WAL
         // checkpoint) makes them durable, and power loss can only take them back, never corrupt.
-        config.setSynchronous(SQLiteConfig.SynchronousMode.NORMAL);
-        SQLiteDataSource normal = new SQLiteDataSource(config);
-        normal.setUrl("jdbc:sqlite:" + file.toAbsolutePath());
+        SQLiteDataSource normal = sqlite(file, SQLiteConfig.SynchronousMode.NORMAL);
         // Kept open: a resumable upload's chunk reads and writes its row four times, and opening a
         // SQLite connection for each cost ~2 ms apiece (7.7 ms of every 64 MiB PATCH).
         HikariConfig pool = new HikariConfig();
@@ -106,6 +98,22 @@ public final class Database implements AutoCloseable {
             throw e;
         }
         return database;
+    }
+
+    /**
+     * A data source for {@code file}. Each gets its own {@link SQLiteConfig}: a data source reads
+     * its config when it opens a connection, so changing a shared one for the second source changed
+     * the first too (every commit ran with {@code synchronous=NORMAL}).
+     */
+    private static SQLiteDataSource sqlite(Path file, SQLiteConfig.SynchronousMode synchronous) {
+        SQLiteConfig config = new SQLiteConfig();
+        config.setJournalMode(SQLiteConfig.JournalMode.WAL);
+        config.setSynchronous(synchronous);
+        config.setBusyTimeout(30_000);
+        config.enforceForeignKeys(true);
+        SQLiteDataSource source = new SQLiteDataSource(config);
+        source.setUrl("jdbc:sqlite:" + file.toAbsolutePath());
+        return source;
     }
 
     /**
