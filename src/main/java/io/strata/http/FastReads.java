@@ -7,6 +7,7 @@ import org.eclipse.jetty.http.HttpMethod;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.BufferUtil;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.IteratingCallback;
 import org.slf4j.Logger;
@@ -133,7 +134,8 @@ final class FastReads extends Handler.Wrapper {
     }
 
     /** A private registry's read: the token is checked (which may ask the database) first. */
-    private void guardedRead(Request request, Response response, Callback callback, Read read, String path, String rest, boolean head) {
+    private void guardedRead(Request request, Response response, Callback callback, Read read, String path, String rest, boolean head)
+            throws Exception {
         ApiException refused = access.refuseRead(request);
         if (refused != null) {
             Supplier<byte[]> page = privatePages.get(path);
@@ -145,11 +147,7 @@ final class FastReads extends Handler.Wrapper {
             return;
         }
         if (read == null) {
-            try {
-                next(request, response, callback);
-            } catch (Exception e) {
-                Response.writeError(request, response, callback, e);
-            }
+            next(request, response, callback);
             return;
         }
         read(request, response, callback, read, path, rest, head);
@@ -288,6 +286,14 @@ final class FastReads extends Handler.Wrapper {
         } else {
             response.write(true, ByteBuffer.wrap(body), callback);
         }
+    }
+
+    /**
+     * Ends a response that has no body (HEAD, 304) with an empty last write: completing it by
+     * {@code callback.succeeded()} alone makes Jetty build an error-response wrapper per request.
+     */
+    static void endWithoutBody(Response response, Callback callback) {
+        response.write(true, BufferUtil.EMPTY_BUFFER, callback);
     }
 
     /** Writes buffers in order without blocking a thread; the last write completes the response. */

@@ -8,7 +8,6 @@ import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.PreEncodedHttpField;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
-import org.eclipse.jetty.util.BufferUtil;
 import org.eclipse.jetty.util.Callback;
 
 import java.nio.ByteBuffer;
@@ -49,7 +48,7 @@ final class IndexHandler {
         headers.put(VARY);
         if (LayerHandler.matchesAny(request.getHeaders().get(HttpHeader.IF_NONE_MATCH), etag)) {
             response.setStatus(304);
-            response.write(true, BufferUtil.EMPTY_BUFFER, callback);
+            FastReads.endWithoutBody(response, callback);
             return;
         }
         byte[] body = gzip ? document.gzipped() : document.body();
@@ -58,7 +57,7 @@ final class IndexHandler {
         if (gzip) headers.put(GZIP);
         headers.put(HttpHeader.CONTENT_LENGTH, body.length);
         if (head) {
-            response.write(true, BufferUtil.EMPTY_BUFFER, callback);
+            FastReads.endWithoutBody(response, callback);
         } else {
             response.write(true, ByteBuffer.wrap(body), callback);
         }

@@ -12,7 +12,6 @@ import org.eclipse.jetty.http.PreEncodedHttpField;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
-import org.eclipse.jetty.util.BufferUtil;
 import org.eclipse.jetty.util.Callback;
 
 import java.io.IOException;
@@ -65,13 +64,8 @@ final class LayerHandler implements FastReads.Read {
 
     @Override
     public void handle(Request request, Response response, Callback callback, String file, boolean head) throws IOException {
-        Digest digest = NAMES.getIfPresent(file);
-        if (digest == null) {
-            digest = parse(file);
-            NAMES.put(file, digest);
-        }
-        Digest layer = digest;
-        LayerRecord record = layers.find(digest).orElseThrow(() -> unknown(layer));
+        Digest digest = NAMES.get(file, LayerHandler::parse); // a bad name throws and is not cached
+        LayerRecord record = layers.find(digest).orElseThrow(() -> unknown(digest));
         if (!head && Conditions.of(request.getHeaders()).plainFullGet()) {
             Optional<URI> direct = layers.store().directUrl(digest, REDIRECT_VALIDITY);
             if (direct.isPresent()) {
@@ -100,7 +94,7 @@ final class LayerHandler implements FastReads.Read {
     static void serve(Request request, Response response, Callback callback, boolean head, Digest digest, LayerContent content,
                       java.time.Instant lastModified) throws IOException {
         long size = content.size();
-        Validators validators = Validators.of(digest, lastModified);
+        Validators validators = Validators.of(digest, lastModified, size);
         String etag = validators.etag().getValue();
         HttpFields.Mutable headers = response.getHeaders();
         headers.put(ACCEPT_RANGES);
@@ -111,7 +105,7 @@ final class LayerHandler implements FastReads.Read {
         Conditions conditions = Conditions.of(request.getHeaders());
         if (matchesAny(conditions.ifNoneMatch(), etag)) {
             response.setStatus(304);
-            response.write(true, BufferUtil.EMPTY_BUFFER, callback);
+            FastReads.endWithoutBody(response, callback);
             return;
         }
         String range = conditions.range();
@@ -129,7 +123,8 @@ final class LayerHandler implements FastReads.Read {
             response.setStatus(206);
             headers.put(OCTET_STREAM);
             headers.put(HttpHeader.CONTENT_RANGE, one.contentRange(size));
-            send(response, callback, head, one.length(), List.of(new FastReads.LayerRange(content, one.first(), one.length())));
+            headers.put(HttpHeader.CONTENT_LENGTH, one.length());
+            send(response, callback, head, List.of(new FastReads.LayerRange(content, one.first(), one.length())));
         } else if (outcome instanceof ByteRanges.Unsatisfiable) {
             headers.put(HttpHeader.CONTENT_RANGE, "bytes */" + size);
             throw new ApiException(ErrorCode.RANGE_NOT_SATISFIABLE,
@@ -146,36 +141,27 @@ final class LayerHandler implements FastReads.Read {
         } else {
             response.setStatus(200);
             headers.put(OCTET_STREAM);
-            headers.put(validators.length(size));
-            if (head) {
-                response.write(true, BufferUtil.EMPTY_BUFFER, callback);
-            } else {
-                FastReads.writePieces(response, List.of(new FastReads.LayerRange(content, 0, size)), callback);
-            }
+            headers.put(validators.length());
+            send(response, callback, head, List.of(new FastReads.LayerRange(content, 0, size)));
         }
     }
 
     /**
-     * A blob's ETag and Last-Modified header fields, encoded once per blob rather than per
-     * response (formatting the date and building the strings were most of what a HEAD allocated).
+     * A blob's ETag, Last-Modified and whole-body Content-Length fields, encoded once per blob
+     * rather than per response (formatting the date and building the strings were most of what a
+     * HEAD allocated). A blob is named by its digest, so only its time may differ between calls
+     * (an LXD item made again); the size is checked too, as it costs nothing.
      */
-    private record Validators(java.time.Instant at, HttpField etag, HttpField lastModified, HttpField[] lengthOf) {
-        /** The whole blob's Content-Length field, made once per blob too. */
-        HttpField length(long size) {
-            HttpField known = lengthOf[0];
-            if (known == null || known.getLongValue() != size) lengthOf[0] = known = new PreEncodedHttpField(HttpHeader.CONTENT_LENGTH, Long.toString(size));
-            return known;
-        }
-
+    private record Validators(java.time.Instant at, long size, HttpField etag, HttpField lastModified, HttpField length) {
         private static final com.github.benmanes.caffeine.cache.Cache<Digest, Validators> CACHE =
                 com.github.benmanes.caffeine.cache.Caffeine.newBuilder().maximumSize(4096).executor(Runnable::run).build();
 
-        static Validators of(Digest digest, java.time.Instant lastModified) {
+        static Validators of(Digest digest, java.time.Instant lastModified, long size) {
             Validators known = CACHE.getIfPresent(digest);
-            if (known != null && known.at().equals(lastModified)) return known;
-            Validators made = new Validators(lastModified, new PreEncodedHttpField(HttpHeader.ETAG, "\"" + digest.hex() + "\""),
-                    new PreEncodedHttpField(HttpHeader.LAST_MODIFIED,
-                            DateTimeFormatter.RFC_1123_DATE_TIME.format(lastModified.atZone(ZoneOffset.UTC))), new HttpField[1]);
+            if (known != null && known.at().equals(lastModified) && known.size() == size) return known;
+            Validators made = new Validators(lastModified, size, new PreEncodedHttpField(HttpHeader.ETAG, "\"" + digest.hex() + "\""),
+                    new PreEncodedHttpField(HttpHeader.LAST_MODIFIED, DateTimeFormatter.RFC_1123_DATE_TIME.format(lastModified.atZone(ZoneOffset.UTC))),
+                    new PreEncodedHttpField(HttpHeader.CONTENT_LENGTH, Long.toString(size)));
             CACHE.put(digest, made);
             return made;
         }
@@ -198,14 +184,14 @@ final class LayerHandler implements FastReads.Read {
         length += end.length;
         response.setStatus(206);
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, "multipart/byteranges; boundary=" + boundary);
-        send(response, callback, head, length, body);
+        response.getHeaders().put(HttpHeader.CONTENT_LENGTH, length);
+        send(response, callback, head, body);
     }
 
-    private static void send(Response response, Callback callback, boolean head, long length, List<FastReads.Piece> body) {
-        response.getHeaders().put(HttpHeader.CONTENT_LENGTH, length);
+    /** The body (its Content-Length already set), or nothing for HEAD. */
+    private static void send(Response response, Callback callback, boolean head, List<FastReads.Piece> body) {
         if (head) {
-            // A last write, even empty, rather than callback.succeeded(): completing without one makes Jetty build an error-response wrapper per request.
-            response.write(true, BufferUtil.EMPTY_BUFFER, callback);
+            FastReads.endWithoutBody(response, callback);
         } else {
             FastReads.writePieces(response, body, callback);
         }

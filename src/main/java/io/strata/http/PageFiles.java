@@ -6,7 +6,6 @@ import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.PreEncodedHttpField;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
-import org.eclipse.jetty.util.BufferUtil;
 import org.eclipse.jetty.util.Callback;
 
 import java.io.IOException;
@@ -98,14 +97,14 @@ final class PageFiles {
                 headers.put(NO_CACHE);
                 if (LayerHandler.matchesAny(request.getHeaders().get(HttpHeader.IF_NONE_MATCH), file.etag().getValue())) {
                     response.setStatus(304);
-                    response.write(true, BufferUtil.EMPTY_BUFFER, callback);
+                    FastReads.endWithoutBody(response, callback);
                     return;
                 }
                 response.setStatus(200);
                 headers.put(file.contentType());
                 headers.put(file.contentLength());
                 if (head) {
-                    response.write(true, BufferUtil.EMPTY_BUFFER, callback);
+                    FastReads.endWithoutBody(response, callback);
                 } else {
                     response.write(true, ByteBuffer.wrap(file.body()), callback);
                 }
