@@ -65,12 +65,16 @@ final class ConnectionGate {
         }
     }
 
+    /** One connection: the layer started first, range by range. */
+    private static final Comparator<long[]> LAYER_FIRST =
+            Comparator.<long[]>comparingLong(w -> w[0]).thenComparingLong(w -> w[1]).thenComparingLong(w -> w[2]);
+    /** Slots open: every layer's first range, then the later ones. */
+    private static final Comparator<long[]> RANGE_FIRST =
+            Comparator.<long[]>comparingLong(w -> w[1]).thenComparingLong(w -> w[0]).thenComparingLong(w -> w[2]);
+
     /** The waiting request that goes first (under the lock). */
     private long[] next() {
-        Comparator<long[]> order = open
-                ? Comparator.<long[]>comparingLong(w -> w[1]).thenComparingLong(w -> w[0]).thenComparingLong(w -> w[2])
-                : Comparator.<long[]>comparingLong(w -> w[0]).thenComparingLong(w -> w[1]).thenComparingLong(w -> w[2]);
-        return waiting.stream().min(order).orElse(null);
+        return waiting.stream().min(open ? RANGE_FIRST : LAYER_FIRST).orElse(null);
     }
 
     void release() {
