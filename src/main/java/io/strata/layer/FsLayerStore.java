@@ -52,6 +52,8 @@ public final class FsLayerStore implements LayerStore {
     // under 100k reads/s woke a pool thread every few requests (13% of a core for nothing).
     private final Cache<Digest, MappedLayer> open = Caffeine.newBuilder().maximumSize(512).executor(Runnable::run).build();
 
+    private final boolean directWrites;
+
     /** Set when replicas share the directory: see {@link #shareWithOtherProcesses}. */
     private volatile boolean shared;
 
@@ -59,6 +61,12 @@ public final class FsLayerStore implements LayerStore {
     public void shareWithOtherProcesses() { shared = true; }
 
     public FsLayerStore(Path dataDir) throws IOException {
+        this(dataDir, true);
+    }
+
+    /** @param directWrites append uploads with O_DIRECT where the file system allows it ({@link DirectAppender}) */
+    FsLayerStore(Path dataDir, boolean directWrites) throws IOException {
+        this.directWrites = directWrites;
         this.layersDir = Files.createDirectories(dataDir.resolve("layers"));
         this.uploadsDir = Files.createDirectories(dataDir.resolve("uploads"));
     }
@@ -232,7 +240,10 @@ public final class FsLayerStore implements LayerStore {
     private final class FileUpload implements Upload {
         private final String id;
         private final Path file;
+        /** Reads, and the writes {@link #appender} leaves to the page cache. */
         private final FileChannel channel;
+        /** Appends with O_DIRECT where the file system allows it; null: {@link #channel} takes every write. */
+        private final DirectAppender appender;
         private long offset;
 
         FileUpload(String id, Path file, long offset) throws IOException {
@@ -250,6 +261,12 @@ public final class FsLayerStore implements LayerStore {
             if (channel.size() > offset) channel.truncate(offset);
             channel.position(offset);
             this.offset = offset;
+            try {
+                this.appender = directWrites ? DirectAppender.open(file, channel, offset).orElse(null) : null;
+            } catch (IOException | RuntimeException e) {
+                channel.close();
+                throw e;
+            }
             writing.merge(file, 1, Integer::sum);
         }
 
@@ -259,6 +276,11 @@ public final class FsLayerStore implements LayerStore {
 
         @Override
         public void write(byte[] bytes, int from, int length) throws IOException {
+            if (appender != null) {
+                appender.write(bytes, from, length);
+                offset += length;
+                return;
+            }
             ByteBuffer direct = borrowDirect();
             try {
                 int done = 0;
@@ -275,17 +297,26 @@ public final class FsLayerStore implements LayerStore {
             offset += length;
         }
 
+        /** Direct writes reach the disk as they are made: only buffered ones need starting early. */
         @Override
-        public void flushHint() throws IOException { channel.force(false); }
+        public void flushHint() throws IOException {
+            if (appender == null) channel.force(false);
+        }
 
         @Override
         public String sync() throws IOException {
+            drain();
             channel.force(false);
             return "";
         }
 
+        private void drain() throws IOException {
+            if (appender != null) appender.drain();
+        }
+
         @Override
         public ByteBuffer head(int max) throws IOException {
+            drain();
             ByteBuffer head = ByteBuffer.allocate((int) Math.min(max, offset));
             while (head.hasRemaining() && channel.read(head, head.position()) > 0) { /* fill */ }
             return head.flip();
@@ -293,17 +324,20 @@ public final class FsLayerStore implements LayerStore {
 
         @Override
         public Optional<InputStream> readBack() throws IOException {
+            drain();
             return Optional.of(new java.io.BufferedInputStream(Files.newInputStream(file), 256 * 1024));
         }
 
         @Override
         public Positional seal() throws IOException {
+            drain();
             channel.force(false);
             return channel::read;
         }
 
         @Override
         public void complete(Digest digest) throws IOException {
+            drain();
             channel.force(false);
             close();
             commit(file, digest);
@@ -318,7 +352,11 @@ public final class FsLayerStore implements LayerStore {
         @Override
         public void close() throws IOException {
             if (!channel.isOpen()) return;
-            channel.close();
+            try {
+                if (appender != null) appender.close();
+            } finally {
+                channel.close();
+            }
             writing.computeIfPresent(file, (f, count) -> count == 1 ? null : count - 1);
         }
     }

@@ -189,6 +189,39 @@ public abstract class LayerStoreContract {
         assertNothingLeftBehind();
     }
 
+    /**
+     * Checkpoints at offsets no block size divides, each followed by bytes that are written but
+     * never made durable, resumed from a new handle every time: what reads back is exactly the
+     * synced bytes plus the rest (a store that stages whole blocks must rewrite the partial one).
+     */
+    @Test
+    void resuming_at_unaligned_checkpoints_keeps_every_synced_byte_and_drops_the_rest() throws IOException {
+        byte[] layer = bytes(3 * 1024 * 1024 + 5);
+        Digest digest = digestOf(layer);
+        String id = id();
+        LayerStore.Upload upload = store().create(id);
+        String state = upload.sync();
+        long checkpoint = 0;
+        int[] pieces = {1, 4095, 4097, 511, 1024 * 1024 + 3, 70_001, 1024 * 1024 - 1, 12_345};
+        for (int piece : pieces) {
+            upload.write(layer, (int) checkpoint, piece);
+            state = upload.sync();
+            upload.synced();
+            checkpoint += piece;
+            byte[] noise = bytes(9_000);
+            upload.write(noise, 0, noise.length); // never synced: gone with the handle
+            upload.close();
+            upload = store().resume(id, checkpoint, state);
+            assertEquals(checkpoint, upload.offset());
+        }
+        assertArrayEquals(java.util.Arrays.copyOfRange(layer, 0, 4096), toArray(upload.head(4096)));
+        upload.write(layer, (int) checkpoint, layer.length - (int) checkpoint);
+        upload.complete(digest);
+        assertArrayEquals(layer, read(store().open(digest), 0, layer.length));
+        store().delete(digest);
+        assertNothingLeftBehind();
+    }
+
     @Test
     void concurrent_writers_of_one_digest_both_succeed_and_leave_one_copy() throws Exception {
         byte[] layer = bytes(6 * 1024 * 1024);

@@ -1,0 +1,144 @@
+package io.strata.layer;
+
+import com.sun.nio.file.ExtendedOpenOption;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Optional;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+
+/**
+ * Appends an upload's bytes to its file with {@code O_DIRECT}, past the page cache.
+ *
+ * <p>Why: on the 2-core VM of issue 11 a buffered {@code write} of new file bytes ran at 400 MB/s,
+ * nearly all of it in the kernel's {@code copy_folio_from_iter_atomic} (every page-cache page of a
+ * new file is memory the hypervisor has to hand the guest first), and how fast depended on what
+ * the machine did before: 1 GiB took 1.2 to 2.8 s. {@code dd oflag=direct} of the same bytes took
+ * 0.45 s. Bytes written this way go from our own (reused) buffer to the disk; the cost is that a
+ * freshly uploaded layer is not in the page cache until something reads it.
+ *
+ * <p>{@code O_DIRECT} wants every write aligned to the file system's block: the appender collects
+ * bytes in an aligned staging buffer and writes whole blocks. What is left when the bytes must be
+ * durable (less than a block) goes through the ordinary buffered channel; the next write of that
+ * block rewrites it whole, the kernel keeping the two paths coherent. Reads never use the direct
+ * channel. Where the file system refuses {@code O_DIRECT} (some FUSE and network file systems),
+ * {@link #open} answers empty and the caller writes through the page cache as before.
+ */
+final class DirectAppender implements AutoCloseable {
+    /** Bytes per direct write: 1 MiB writes ran at 2.2 GB/s on the VM's disk, 4 MiB at 2.5, 256 KiB at 1.5. */
+    static final int STAGE_BYTES = 1 << 20;
+    /** Idle staging buffers kept for the next upload (every chunk of a resumable upload opens one). */
+    private static final int POOLED = 8;
+    private static final BlockingQueue<ByteBuffer> POOL = new ArrayBlockingQueue<>(POOLED);
+    /** Cleared when a file system accepted the flag but refused an aligned write: its uploads go buffered from then on. */
+    private static volatile boolean usable = true;
+
+    private final FileChannel direct;
+    private final FileChannel buffered;
+    private final int block;
+    /** Holds the file's bytes {@code [stageStart, stageStart + stage.position())}; {@code stageStart} is block-aligned. */
+    private ByteBuffer stage;
+    private long stageStart;
+
+    private DirectAppender(FileChannel direct, FileChannel buffered, int block, long offset) throws IOException {
+        this.direct = direct;
+        this.buffered = buffered;
+        this.block = block;
+        this.stage = borrow(block);
+        this.stageStart = offset - offset % block;
+        // A resumed upload may end inside a block: that block's first bytes are rewritten with the next ones.
+        stage.limit((int) (offset - stageStart));
+        while (stage.hasRemaining()) {
+            if (buffered.read(stage, stageStart + stage.position()) < 0) throw new IOException("upload file shorter than " + offset + " bytes");
+        }
+        stage.limit(stage.capacity());
+    }
+
+    /**
+     * An appender continuing {@code file} at {@code offset}, or empty when this file system cannot
+     * write it with {@code O_DIRECT}. {@code buffered} stays the caller's (it is not closed here).
+     */
+    static Optional<DirectAppender> open(Path file, FileChannel buffered, long offset) throws IOException {
+        if (!usable) return Optional.empty();
+        int block;
+        try {
+            block = (int) Files.getFileStore(file).getBlockSize();
+        } catch (UnsupportedOperationException | IOException e) {
+            return Optional.empty();
+        }
+        if (block <= 0 || Integer.bitCount(block) != 1 || block > STAGE_BYTES) return Optional.empty();
+        FileChannel direct;
+        try {
+            direct = FileChannel.open(file, StandardOpenOption.WRITE, ExtendedOpenOption.DIRECT);
+        } catch (UnsupportedOperationException | IOException e) {
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(new DirectAppender(direct, buffered, block, offset));
+        } catch (IOException | RuntimeException e) {
+            direct.close();
+            throw e;
+        }
+    }
+
+    /** Appends bytes; whole staging buffers go to the disk at once. */
+    void write(byte[] bytes, int from, int length) throws IOException {
+        int done = 0;
+        while (done < length) {
+            int n = Math.min(stage.remaining(), length - done);
+            stage.put(bytes, from + done, n);
+            done += n;
+            if (!stage.hasRemaining()) writeWholeBlocks();
+        }
+    }
+
+    /** Writes every staged byte to the file (the last partial block through the page cache); an fsync after this makes them durable. */
+    void drain() throws IOException {
+        writeWholeBlocks();
+        if (stage.position() == 0) return;
+        ByteBuffer tail = stage.duplicate().flip();
+        while (tail.hasRemaining()) buffered.write(tail, stageStart + tail.position());
+        // The tail stays staged: the next whole-block write includes it.
+    }
+
+    private void writeWholeBlocks() throws IOException {
+        int whole = stage.position() - stage.position() % block;
+        if (whole == 0) return;
+        ByteBuffer out = stage.duplicate();
+        out.position(0).limit(whole);
+        try {
+            FileChannel target = usable ? direct : buffered;
+            while (out.hasRemaining()) target.write(out, stageStart + out.position());
+        } catch (IOException e) {
+            if (!usable || !"Invalid argument".equals(e.getMessage())) throw e;
+            // The flag was taken but the file system does not do aligned direct writes after all.
+            usable = false;
+            out.position(0);
+            while (out.hasRemaining()) buffered.write(out, stageStart + out.position());
+        }
+        stageStart += whole;
+        stage.limit(stage.position()).position(whole);
+        stage.compact();
+    }
+
+    /** Frees the staging buffer and the direct channel; staged bytes not drained are dropped. */
+    @Override
+    public void close() throws IOException {
+        if (stage != null) {
+            POOL.offer(stage.clear());
+            stage = null;
+        }
+        direct.close();
+    }
+
+    private static ByteBuffer borrow(int block) {
+        ByteBuffer buffer = POOL.poll();
+        if (buffer != null && buffer.alignmentOffset(0, block) == 0) return buffer.clear();
+        return ByteBuffer.allocateDirect(STAGE_BYTES + block).alignedSlice(block).limit(STAGE_BYTES).slice();
+    }
+}
