@@ -211,6 +211,11 @@ public final class FsLayerStore implements LayerStore {
     @Override
     public long usableSpace() throws IOException { return Files.getFileStore(layersDir).getUsableSpace(); }
 
+    /** Whether {@code upload} (one of this store's) appends with O_DIRECT: for tests that must not fall back silently. */
+    static boolean writesDirect(Upload upload) {
+        return upload instanceof FileUpload file && file.appender != null;
+    }
+
     /** Makes a rename or unlink in {@code dir} durable. */
     public static void fsyncDirectory(Path dir) throws IOException {
         try (FileChannel channel = FileChannel.open(dir, StandardOpenOption.READ)) {
