@@ -13,8 +13,11 @@ import java.util.regex.Pattern;
  * @param region         the signing region
  * @param pathStyle      {@code http://endpoint/BUCKET/key} addressing (on whenever an endpoint is given, unless turned off)
  * @param redirectLayers answer plain full layer GETs with a redirect to a short-lived presigned URL
+ * @param directWrites   the data directory's uploads are appended with O_DIRECT where the file system allows it
+ *                       (off: through the page cache, so a new layer's first reads come from memory)
  */
-public record StoreConfig(Optional<S3Location> s3, Optional<URI> endpoint, String region, boolean pathStyle, boolean redirectLayers) {
+public record StoreConfig(Optional<S3Location> s3, Optional<URI> endpoint, String region, boolean pathStyle, boolean redirectLayers,
+                          boolean directWrites) {
     public static final String DEFAULT_REGION = "us-east-1";
     private static final Pattern S3_URL = Pattern.compile("s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(.*))?");
 
@@ -25,7 +28,11 @@ public record StoreConfig(Optional<S3Location> s3, Optional<URI> endpoint, Strin
 
     /** The data directory's own store. */
     public static StoreConfig filesystem() {
-        return new StoreConfig(Optional.empty(), Optional.empty(), DEFAULT_REGION, false, false);
+        return new StoreConfig(Optional.empty(), Optional.empty(), DEFAULT_REGION, false, false, true);
+    }
+
+    public StoreConfig withDirectWrites(boolean direct) {
+        return new StoreConfig(s3, endpoint, region, pathStyle, redirectLayers, direct);
     }
 
     /**
@@ -46,7 +53,7 @@ public record StoreConfig(Optional<S3Location> s3, Optional<URI> endpoint, Strin
         if (store == null || store.isBlank()) {
             if (endpointUri.isPresent()) throw new IllegalArgumentException("--s3-endpoint needs --store s3://BUCKET/PREFIX");
             if (redirectLayers) throw new IllegalArgumentException("--redirect-layers needs --store s3://BUCKET/PREFIX");
-            return new StoreConfig(Optional.empty(), Optional.empty(), resolvedRegion, false, false);
+            return new StoreConfig(Optional.empty(), Optional.empty(), resolvedRegion, false, false, true);
         }
         Matcher m = S3_URL.matcher(store.strip());
         if (!m.matches()) {
@@ -55,6 +62,6 @@ public record StoreConfig(Optional<S3Location> s3, Optional<URI> endpoint, Strin
         String prefix = m.group(2) == null ? "" : m.group(2).replaceAll("^/+|/+$", "");
         if (!prefix.isEmpty()) prefix += "/";
         return new StoreConfig(Optional.of(new S3Location(m.group(1), prefix)), endpointUri, resolvedRegion,
-                endpointUri.isPresent() && !virtualHost, redirectLayers);
+                endpointUri.isPresent() && !virtualHost, redirectLayers, true);
     }
 }

@@ -65,7 +65,7 @@ public final class FsLayerStore implements LayerStore {
     }
 
     /** @param directWrites append uploads with O_DIRECT where the file system allows it ({@link DirectAppender}) */
-    FsLayerStore(Path dataDir, boolean directWrites) throws IOException {
+    public FsLayerStore(Path dataDir, boolean directWrites) throws IOException {
         this.directWrites = directWrites;
         this.layersDir = Files.createDirectories(dataDir.resolve("layers"));
         this.uploadsDir = Files.createDirectories(dataDir.resolve("uploads"));

@@ -20,7 +20,8 @@ public final class LayerStores {
      * @param jdbi    the registry database (an object store keeps its digest → key map there)
      */
     public static LayerStore open(StoreConfig config, Path dataDir, Jdbi jdbi) throws IOException {
-        LayerStore store = config.s3().isPresent() ? S3LayerStore.open(config, dataDir, jdbi) : new FsLayerStore(dataDir);
+        LayerStore store = config.s3().isPresent() ? S3LayerStore.open(config, dataDir, jdbi)
+                : new FsLayerStore(dataDir, config.directWrites());
         store.check();
         return store;
     }
