@@ -62,6 +62,11 @@ final class DirectAppender implements AutoCloseable {
     /** The other staging buffer, being written by {@link #inFlight} (or idle when that is null). */
     private ByteBuffer spare;
     private Future<?> inFlight;
+    /**
+     * The first write that failed (a full disk). Bytes after it were staged for places the file never
+     * got, so from then on every call fails: the caller goes back to its last checkpoint.
+     */
+    private IOException failed;
 
     private DirectAppender(FileChannel direct, FileChannel buffered, int block, long offset) throws IOException {
         this.direct = direct;
@@ -116,6 +121,7 @@ final class DirectAppender implements AutoCloseable {
 
     /** Appends bytes; whole staging buffers go to the disk at once. */
     void write(byte[] bytes, int from, int length) throws IOException {
+        checkNotFailed();
         int done = 0;
         while (done < length) {
             int n = Math.min(stage.remaining(), length - done);
@@ -155,8 +161,8 @@ final class DirectAppender implements AutoCloseable {
                 }
             }
         } catch (ExecutionException e) {
-            if (e.getCause() instanceof IOException io) throw io;
-            throw new IOException("direct write failed", e.getCause());
+            failed = e.getCause() instanceof IOException io ? io : new IOException("direct write failed", e.getCause());
+            throw failed;
         } finally {
             if (interrupted) Thread.currentThread().interrupt();
         }
@@ -164,11 +170,17 @@ final class DirectAppender implements AutoCloseable {
 
     /** Writes every staged byte to the file (the last partial block through the page cache); an fsync after this makes them durable. */
     void drain() throws IOException {
+        checkNotFailed();
         awaitInFlight();
         writeWholeBlocks();
         if (stage.position() == 0) return;
         ByteBuffer tail = stage.duplicate().flip();
-        while (tail.hasRemaining()) buffered.write(tail, stageStart + tail.position());
+        try {
+            while (tail.hasRemaining()) buffered.write(tail, stageStart + tail.position());
+        } catch (IOException e) {
+            failed = e;
+            throw e;
+        }
         // The tail stays staged: the next whole-block write includes it.
     }
 
@@ -177,13 +189,22 @@ final class DirectAppender implements AutoCloseable {
         if (whole == 0) return;
         ByteBuffer out = stage.duplicate();
         out.position(0).limit(whole);
-        writeAligned(out, stageStart);
+        try {
+            writeAligned(out, stageStart);
+        } catch (IOException e) {
+            failed = e;
+            throw e;
+        }
         stageStart += whole;
         stage.limit(stage.position()).position(whole);
         stage.compact();
     }
 
-    /** Writes {@code out}'s remaining bytes, whole blocks, at {@code at}. */
+    private void checkNotFailed() throws IOException {
+        if (failed != null) throw new IOException(failed.getMessage() + " (an earlier write of this upload failed)", failed);
+    }
+
+    /** Writes {@code out}'s remaining bytes, whole blocks, at {@code at}; on the writer thread or the caller's. */
     private void writeAligned(ByteBuffer out, long at) throws IOException {
         int start = out.position();
         try {

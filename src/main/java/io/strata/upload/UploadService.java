@@ -445,18 +445,45 @@ public final class UploadService {
                 forget(state, session); // a bad header can never become a layer: drop the session now
                 throw e;
             }
-            persist(state, session, writer.position());
-            throw e;
+            long kept = keepWhatArrived(state, session, writer.position());
+            if (e.code() != ErrorCode.INSUFFICIENT_STORAGE) throw e;
+            throw new ApiException(e.code(), e.getMessage() + "; the upload keeps its first " + kept + " bytes: continue from there",
+                    Map.of("received", kept));
         } catch (IOException e) {
             // The connection was cut: keep what arrived so the client can resume from there.
-            persist(state, session, writer.position());
+            keepWhatArrived(state, session, writer.position());
             throw e;
         } catch (RuntimeException e) {
             state.drop();
             throw e;
         }
-        long total = persist(state, session, writer.position());
+        long total;
+        try {
+            total = persist(state, session, writer.position());
+        } catch (IOException | RuntimeException e) {
+            state.drop();
+            if (!isDiskFull(e)) throw e;
+            throw new ApiException(ErrorCode.INSUFFICIENT_STORAGE, "the registry's disk filled up while this chunk was stored; the upload "
+                    + "keeps its first " + session.received() + " bytes: continue from there once there is space",
+                    Map.of("received", session.received()));
+        }
         return new UploadSession(id, total, session.createdAt(), now(), null, state.storeState);
+    }
+
+    /**
+     * After a failed body, makes what arrived the new checkpoint; when that fails too (the disk is
+     * full, so the last bytes cannot be synced or the row not written) the session stays at its
+     * previous checkpoint. Returns the checkpoint the session now has.
+     */
+    private long keepWhatArrived(Live state, UploadSession session, long position) {
+        try {
+            return persist(state, session, position);
+        } catch (IOException | RuntimeException e) {
+            state.drop();
+            LOG.warn("upload {}: could not keep the bytes of a failed chunk ({}); it stays at {} bytes", session.id(), e.getMessage(),
+                    session.received());
+            return session.received();
+        }
     }
 
     /** Makes the bytes durable in the store, then records the checkpoint in the row. */
@@ -686,8 +713,14 @@ public final class UploadService {
 
     private Instant now() { return clock.instant().truncatedTo(ChronoUnit.MILLIS); }
 
-    private static boolean isDiskFull(IOException e) {
-        return e.getMessage() != null && e.getMessage().contains("No space left on device");
+    /** A file write that found no space (ENOSPC), or a database that could not grow (SQLite, PostgreSQL's disk_full). */
+    private static boolean isDiskFull(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            String message = t.getMessage();
+            if (message != null && (message.contains("No space left on device") || message.contains("SQLITE_FULL"))) return true;
+            if (t instanceof java.sql.SQLException sql && "53100".equals(sql.getSQLState())) return true;
+        }
+        return false;
     }
 
     private static MessageDigest sha256() { return Digest.sha256(); }
