@@ -92,6 +92,11 @@ public final class UploadService {
         String storeState;
         MessageDigest digest;
         long hashedUpTo = -1;
+        /**
+         * The token that started the session (empty: none), once looked up: it never changes, and
+         * reading it from the row on every chunk cost a query per request.
+         */
+        volatile Optional<Long> owner;
 
         /** Closes the open upload between requests (an idle session holds no file, buffer or memory); the hash stays. */
         void closeUpload() {
@@ -230,6 +235,7 @@ public final class UploadService {
         state.storeState = storeState;
         state.digest = digest;
         state.hashedUpTo = 0;
+        state.owner = uploader.tokenId().isPresent() ? Optional.of(uploader.tokenId().getAsLong()) : Optional.empty();
         state.closeUpload();
         live.put(id, state);
         return dao.find(id).orElseThrow();
@@ -261,7 +267,8 @@ public final class UploadService {
 
     public UploadSession append(String id, OptionalLong start, OptionalLong end, InputStream body, long contentLength,
                                 Uploader uploader) throws IOException {
-        session(id);
+        // An unknown id is refused before it gets an entry in live; a known one is read again under its lock.
+        if (id == null || !live.containsKey(id)) session(id);
         Live state = lockFor(id);
         try {
             UploadSession session = session(id);
@@ -461,7 +468,7 @@ public final class UploadService {
         try {
             total = persist(state, session, writer.position());
         } catch (IOException | RuntimeException e) {
-            state.drop();
+            rollBack(state, session);
             if (!isDiskFull(e)) throw e;
             throw new ApiException(ErrorCode.INSUFFICIENT_STORAGE, "the registry's disk filled up while this chunk was stored; the upload "
                     + "keeps its first " + session.received() + " bytes: continue from there once there is space",
@@ -479,10 +486,25 @@ public final class UploadService {
         try {
             return persist(state, session, position);
         } catch (IOException | RuntimeException e) {
-            state.drop();
+            rollBack(state, session);
             LOG.warn("upload {}: could not keep the bytes of a failed chunk ({}); it stays at {} bytes", session.id(), e.getMessage(),
                     session.received());
             return session.received();
+        }
+    }
+
+    /**
+     * Back to the session's recorded checkpoint: the bytes written past it are cut off now, not at
+     * the next chunk, so a disk that filled up gets their space back (and the next chunk's
+     * free-space check sees it).
+     */
+    private void rollBack(Live state, UploadSession session) {
+        state.drop();
+        try {
+            store.resume(session.id(), session.received(), session.storeState()).close();
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("upload {}: could not cut it back to {} bytes now ({}); the next chunk will", session.id(), session.received(),
+                    e.getMessage());
         }
     }
 
@@ -588,7 +610,9 @@ public final class UploadService {
      */
     public void checkOwner(String id, Uploader uploader) {
         if (uploader.tokenId().isEmpty() || id == null || !SESSION_ID.matcher(id).matches()) return;
-        Optional<Long> owner = checkpoints.ownerOf(id);
+        Live state = live.get(id);
+        Optional<Long> owner = state != null && state.owner != null ? state.owner : checkpoints.ownerOf(id);
+        if (state != null) state.owner = owner;
         if (owner.isPresent() && owner.get() != uploader.tokenId().getAsLong()) {
             throw new ApiException(ErrorCode.UPLOAD_UNKNOWN, "upload " + id + " belongs to another token; continue it with the token "
                     + "that started it, or start a new one with POST /api/v1/uploads");

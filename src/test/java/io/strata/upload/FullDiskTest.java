@@ -63,6 +63,15 @@ class FullDiskTest {
                 .withStore(StoreConfig.filesystem().withDirectWrites(direct)));
     }
 
+    /**
+     * Bytes of data for a layer just larger than the free space: the body left unread when the disk
+     * fills stays under what the registry drains after an early answer ({@code BodyDrain}, 4 MiB),
+     * so the 507 reaches a client that is still sending instead of being lost to a reset.
+     */
+    private int overshoot() throws IOException {
+        return (int) (Files.getFileStore(small).getUsableSpace() + (3L << 19));
+    }
+
     /** A body of unknown length (chunked transfer encoding). */
     private static HttpRequest.BodyPublisher unsized(byte[] bytes) {
         return HttpRequest.BodyPublishers.ofInputStream(() -> new ByteArrayInputStream(bytes));
@@ -71,9 +80,9 @@ class FullDiskTest {
     @ParameterizedTest(name = "direct writes: {0}")
     @ValueSource(booleans = {true, false})
     void a_monolithic_upload_that_fills_the_disk_gets_507_and_leaves_nothing_behind(boolean direct) throws Exception {
-        byte[] big = LayerFactory.randomLayer(dir, 48 << 20, 1);
         byte[] fits = LayerFactory.randomLayer(dir, 1 << 20, 2);
         try (TestRegistry registry = start(direct)) {
+            byte[] big = LayerFactory.randomLayer(dir, overshoot(), 1);
             HttpResponse<String> full = registry.send(registry.authed("/api/v1/layers/" + TestRegistry.sha256(big).hex(), registry.pushToken)
                     .PUT(unsized(big)).build());
             assertEquals(507, full.statusCode(), full.body());
@@ -102,10 +111,9 @@ class FullDiskTest {
                     .method("PATCH", HttpRequest.BodyPublishers.ofByteArray(Arrays.copyOfRange(layer, 0, first))).build());
             assertEquals(202, chunk.statusCode(), chunk.body());
 
-            // Fill the disk behind the registry's back, leaving less than the rest of the layer.
+            // Fill the disk behind the registry's back, leaving room for all but the last ~2 MiB of the rest.
             Path filler = small.resolve("filler");
-            long free = Files.getFileStore(small).getUsableSpace();
-            Files.write(filler, new byte[(int) Math.max(0, free - (4L << 20))]);
+            Files.write(filler, new byte[(int) Math.max(0, Files.getFileStore(small).getUsableSpace() - (layer.length - first) + (2L << 20))]);
 
             HttpResponse<String> full = registry.send(registry.authed(location, registry.pushToken)
                     .method("PATCH", unsized(Arrays.copyOfRange(layer, first, layer.length))).build());
