@@ -15,7 +15,8 @@
 # into the chunk files for both modes alike (writing 1 GiB of fresh page cache is slow on a VM, so
 # only one mode must not pay for it). The last line gives what one PATCH costs the server apart from
 # its bytes: the same POST + 17 PATCH + PUT flow with 4 KiB chunks, per PATCH. Work files go to
-# $BENCH_DIR (default /tmp/strata-ingest-bench, ~3 GiB). Needs qemu-img, qemu-io, curl, python3.
+# $BENCH_DIR (default /tmp/strata-ingest-bench): ~3 GiB, plus 1 GiB per upload the registry keeps
+# (2 + 2 x ROUNDS of them; ROUNDS=5: ~15 GiB). Needs qemu-img, qemu-io, curl, python3.
 set -euo pipefail
 ROUNDS=${ROUNDS:-5}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
@@ -45,10 +46,13 @@ chunked() { # DIR SUM -> the final HTTP code
   for f in "$dir"/c*; do
     s=$(stat -c %s "$f")
     [ ${#args[@]} -gt 0 ] && args+=(--next)
-    args+=(-s -o /dev/null -f -X PATCH -H @"$d/auth.header" -H "Content-Range: bytes $off-$((off+s-1))/*" -T "$f" "$url$loc")
+    args+=(-s -o /dev/null -w '%{http_code} ' -X PATCH -H @"$d/auth.header" -H "Content-Range: bytes $off-$((off+s-1))/*" -T "$f" "$url$loc")
     off=$((off+s))
   done
-  curl "${args[@]}"
+  local codes; codes=$(curl "${args[@]}")
+  if [ -n "$(echo "$codes" | tr ' ' '\n' | grep -v '^202$' | grep .)" ]; then
+    echo "POST answered Location '$loc'; PATCHes answered: $codes" >&2
+  fi
   curl -s -o /dev/null -w '%{http_code}' -X PUT -H @"$d/auth.header" "$url$loc?digest=sha256:$sum"
 }
 upload() { # MODE [timed] -> prints a result line when timed
