@@ -453,9 +453,7 @@ public final class UploadService {
                 throw e;
             }
             long kept = keepWhatArrived(state, session, writer.position());
-            if (e.code() != ErrorCode.INSUFFICIENT_STORAGE) throw e;
-            throw new ApiException(e.code(), e.getMessage() + "; the upload keeps its first " + kept + " bytes: continue from there",
-                    Map.of("received", kept));
+            throw e.code() == ErrorCode.INSUFFICIENT_STORAGE ? diskFull(kept) : e;
         } catch (IOException e) {
             // The connection was cut: keep what arrived so the client can resume from there.
             keepWhatArrived(state, session, writer.position());
@@ -468,11 +466,10 @@ public final class UploadService {
         try {
             total = persist(state, session, writer.position());
         } catch (IOException | RuntimeException e) {
-            rollBack(state, session);
+            state.drop();
             if (!isDiskFull(e)) throw e;
-            throw new ApiException(ErrorCode.INSUFFICIENT_STORAGE, "the registry's disk filled up while this chunk was stored; the upload "
-                    + "keeps its first " + session.received() + " bytes: continue from there once there is space",
-                    Map.of("received", session.received()));
+            cutBack(session.id());
+            throw diskFull(session.received());
         }
         return new UploadSession(id, total, session.createdAt(), now(), null, state.storeState);
     }
@@ -486,7 +483,8 @@ public final class UploadService {
         try {
             return persist(state, session, position);
         } catch (IOException | RuntimeException e) {
-            rollBack(state, session);
+            state.drop();
+            if (isDiskFull(e)) cutBack(session.id());
             LOG.warn("upload {}: could not keep the bytes of a failed chunk ({}); it stays at {} bytes", session.id(), e.getMessage(),
                     session.received());
             return session.received();
@@ -494,18 +492,24 @@ public final class UploadService {
     }
 
     /**
-     * Back to the session's recorded checkpoint: the bytes written past it are cut off now, not at
-     * the next chunk, so a disk that filled up gets their space back (and the next chunk's
-     * free-space check sees it).
+     * After a full disk: cuts the upload's bytes back to the checkpoint its row records, as the
+     * next chunk would on opening it, but now, so the space comes back (and the next chunk's
+     * free-space check sees it). The row, not this request's view of it, says where: never below
+     * what another request may have recorded meanwhile.
      */
-    private void rollBack(Live state, UploadSession session) {
-        state.drop();
+    private void cutBack(String id) {
         try {
-            store.resume(session.id(), session.received(), session.storeState()).close();
+            Optional<UploadSession> row = checkpoints.find(id);
+            if (row.isPresent()) store.resume(id, row.get().received(), row.get().storeState()).close();
         } catch (IOException | RuntimeException e) {
-            LOG.warn("upload {}: could not cut it back to {} bytes now ({}); the next chunk will", session.id(), session.received(),
-                    e.getMessage());
+            LOG.warn("upload {}: could not cut it back to its checkpoint now ({}); the next chunk will", id, e.getMessage());
         }
+    }
+
+    /** A chunk the full disk stopped: 507 with the offset to continue from. */
+    private static ApiException diskFull(long kept) {
+        return new ApiException(ErrorCode.INSUFFICIENT_STORAGE, "the registry's disk is full; the upload keeps its first " + kept
+                + " bytes: continue from there once there is space (or ask the registry's operator to free some)", Map.of("received", kept));
     }
 
     /** Makes the bytes durable in the store, then records the checkpoint in the row. */
