@@ -89,18 +89,27 @@ final class DirectAppender implements AutoCloseable {
     }
 
     /**
-     * An appender continuing {@code file} at {@code offset}, or empty when this file system cannot
-     * write it with {@code O_DIRECT}. {@code buffered} stays the caller's (it is not closed here).
+     * The block size {@code O_DIRECT} writes in {@code dir} must be aligned to, or 0 when it cannot
+     * be told (then nothing there is written direct). Asked once per directory: it reads the
+     * mount table.
      */
-    static Optional<DirectAppender> open(Path file, FileChannel buffered, long offset) throws IOException {
-        if (!usable) return Optional.empty();
+    static int blockSize(Path dir) {
         int block;
         try {
-            block = (int) Files.getFileStore(file).getBlockSize();
+            block = (int) Files.getFileStore(dir).getBlockSize();
         } catch (UnsupportedOperationException | IOException e) {
-            return Optional.empty();
+            return 0;
         }
-        if (block <= 0 || Integer.bitCount(block) != 1 || block > STAGE_BYTES) return Optional.empty();
+        return block > 0 && Integer.bitCount(block) == 1 && block <= STAGE_BYTES ? block : 0;
+    }
+
+    /**
+     * An appender continuing {@code file} at {@code offset}, or empty when this file system cannot
+     * write it with {@code O_DIRECT}. {@code block} is {@link #blockSize} of the file's directory.
+     * {@code buffered} stays the caller's (it is not closed here).
+     */
+    static Optional<DirectAppender> open(Path file, FileChannel buffered, long offset, int block) throws IOException {
+        if (!usable || block == 0) return Optional.empty();
         FileChannel direct;
         try {
             direct = FileChannel.open(file, StandardOpenOption.WRITE, ExtendedOpenOption.DIRECT);

@@ -52,7 +52,8 @@ public final class FsLayerStore implements LayerStore {
     // under 100k reads/s woke a pool thread every few requests (13% of a core for nothing).
     private final Cache<Digest, MappedLayer> open = Caffeine.newBuilder().maximumSize(512).executor(Runnable::run).build();
 
-    private final boolean directWrites;
+    /** What O_DIRECT writes in {@link #uploadsDir} align to; 0: uploads go through the page cache. */
+    private final int directBlock;
 
     /** Set when replicas share the directory: see {@link #shareWithOtherProcesses}. */
     private volatile boolean shared;
@@ -66,9 +67,9 @@ public final class FsLayerStore implements LayerStore {
 
     /** @param directWrites append uploads with O_DIRECT where the file system allows it ({@link DirectAppender}) */
     public FsLayerStore(Path dataDir, boolean directWrites) throws IOException {
-        this.directWrites = directWrites;
         this.layersDir = Files.createDirectories(dataDir.resolve("layers"));
         this.uploadsDir = Files.createDirectories(dataDir.resolve("uploads"));
+        this.directBlock = directWrites ? DirectAppender.blockSize(uploadsDir) : 0;
     }
 
     public Path pathOf(Digest digest) {
@@ -267,7 +268,7 @@ public final class FsLayerStore implements LayerStore {
             channel.position(offset);
             this.offset = offset;
             try {
-                this.appender = directWrites ? DirectAppender.open(file, channel, offset).orElse(null) : null;
+                this.appender = DirectAppender.open(file, channel, offset, directBlock).orElse(null);
             } catch (IOException | RuntimeException e) {
                 channel.close();
                 throw e;
