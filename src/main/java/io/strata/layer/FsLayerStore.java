@@ -310,6 +310,9 @@ public final class FsLayerStore implements LayerStore {
         }
 
         @Override
+        public boolean wantsFlushHints() { return appender == null; }
+
+        @Override
         public String sync() throws IOException {
             drain();
             channel.force(false);
@@ -327,6 +330,9 @@ public final class FsLayerStore implements LayerStore {
             while (head.hasRemaining() && channel.read(head, head.position()) > 0) { /* fill */ }
             return head.flip();
         }
+
+        @Override
+        public boolean canReadBack() { return true; }
 
         @Override
         public Optional<InputStream> readBack() throws IOException {

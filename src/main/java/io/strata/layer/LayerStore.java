@@ -136,6 +136,9 @@ public interface LayerStore {
         /** May be called from another thread while writing: starts making written bytes durable early. */
         default void flushHint() throws IOException {}
 
+        /** Whether {@link #flushHint} does anything now: a writer need not keep a thread to call it otherwise. */
+        default boolean wantsFlushHints() { return false; }
+
         /**
          * Makes every written byte durable and returns the state to record next to {@link #offset()};
          * after recording it, call {@link #synced}.
@@ -153,6 +156,9 @@ public interface LayerStore {
          * local file); used to rebuild a hash state that was not recorded. Empty otherwise.
          */
         default Optional<InputStream> readBack() throws IOException { return Optional.empty(); }
+
+        /** Whether {@link #readBack} gives the bytes: a session may then record its hash state after the fact. */
+        default boolean canReadBack() { return false; }
 
         /**
          * Makes every written byte readable at any position, for the inspector's whole-file checks

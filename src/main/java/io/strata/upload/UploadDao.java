@@ -53,6 +53,13 @@ public interface UploadDao {
                @Bind("store") String storeState, @Bind("now") String now);
 
     /**
+     * Records the hash state of a checkpoint that was recorded without one (its hash was still
+     * running); 0 when the session has moved on or is gone.
+     */
+    @SqlUpdate("UPDATE uploads SET hash_state = :hash WHERE id = :id AND received = :received AND hash_state IS NULL")
+    int fillHashState(@Bind("id") String id, @Bind("received") long received, @Bind("hash") String hashState);
+
+    /**
      * Claims the session for one writing process until {@code until}; 0 when another process holds an
      * unexpired claim (ISO-8601 UTC strings of one width compare in time order). Also renews one's own claim.
      */

@@ -39,7 +39,9 @@ import java.util.regex.Pattern;
  * {@link LayerStore.Upload} while being hashed; only {@link LayerService#accept} makes them a layer.
  *
  * <p>A session's durable state is its row: {@code received}, the saved sha256 state and the
- * store's checkpoint, written only after the store made the bytes it counts durable. Any process
+ * store's checkpoint, written only after the store made the bytes it counts durable. The sha256
+ * state may follow the rest (see {@link #hashStateAt}): a row without one is continued by reading
+ * the bytes back. Any process
  * sharing the database and the store can continue from the row (after a crash, or on another
  * replica); the open upload and running hash kept in memory are only an optimisation, dropped
  * whenever the row moved without them.
@@ -90,8 +92,8 @@ public final class UploadService {
         /** The row's {@code received} and {@code store_state} the open upload matches. */
         long offset = -1;
         String storeState;
-        MessageDigest digest;
-        long hashedUpTo = -1;
+        /** The hash of the session's bytes, possibly still running over the last chunk's (none: restore it from the row). */
+        HashLane lane;
         /**
          * The token that started the session (empty: none), once looked up: it never changes, and
          * reading it from the row on every chunk cost a query per request.
@@ -113,8 +115,7 @@ public final class UploadService {
         void drop() {
             closeUpload();
             offset = -1;
-            digest = null;
-            hashedUpTo = -1;
+            lane = null; // a hasher still running finishes and lets go of its buffers by itself
         }
     }
 
@@ -172,16 +173,17 @@ public final class UploadService {
         boolean handedOver = false;
         try {
             long start = System.nanoTime();
-            MessageDigest digest = sha256();
+            HashLane lane = new HashLane(sha256(), 0);
             long size;
             long received;
             long synced;
             Accepted accepted;
             try (HeadCapture head = new HeadCapture(layers)) {
-                HashingFileWriter writer = new HashingFileWriter(upload, digest, maxLayerBytes);
+                HashingFileWriter writer = new HashingFileWriter(upload, lane, maxLayerBytes);
                 size = receive(writer, body, head, contentLength);
                 received = System.nanoTime();
-                upload.sync();
+                upload.sync(); // while the hasher finishes the last buffers
+                MessageDigest digest = lane.await();
                 synced = System.nanoTime();
                 Qcow2Info header = head.finish();
                 handedOver = true;
@@ -189,7 +191,7 @@ public final class UploadService {
                 charge(uploader, accepted);
             }
             long done = System.nanoTime();
-            LOG.info("stored layer {} ({} bytes) in {} ms: receive+hash {} ms, final sync {} ms, commit {} ms", claimed.shortHex(), size,
+            LOG.info("stored layer {} ({} bytes) in {} ms: receive {} ms, final sync and hash {} ms, commit {} ms", claimed.shortHex(), size,
                     (done - start) / 1_000_000, (received - start) / 1_000_000, (synced - received) / 1_000_000, (done - synced) / 1_000_000);
             return accepted;
         } finally {
@@ -233,8 +235,7 @@ public final class UploadService {
         state.upload = upload;
         state.offset = 0;
         state.storeState = storeState;
-        state.digest = digest;
-        state.hashedUpTo = 0;
+        state.lane = new HashLane(digest, 0);
         state.owner = uploader.tokenId().isPresent() ? Optional.of(uploader.tokenId().getAsLong()) : Optional.empty();
         state.closeUpload();
         live.put(id, state);
@@ -311,10 +312,11 @@ public final class UploadService {
             if (contentLength != 0) session = write(state, session, body, contentLength);
             LayerStore.Upload upload = open(state, session);
             ensureHashed(state, upload, session);
+            Digest actual = Digest.of(state.lane.await().digest());
             Qcow2Info header = inspect(upload.head(Qcow2Inspector.MAX_HEADER_BYTES), session.received());
             Accepted accepted;
             try {
-                accepted = layers.accept(upload, claimed, Digest.of(state.digest.digest()), session.received(), header);
+                accepted = layers.accept(upload, claimed, actual, session.received(), header);
                 charge(uploader, accepted);
             } finally {
                 // accept consumed the upload (stored or removed); the session is over either way.
@@ -422,10 +424,7 @@ public final class UploadService {
         if (state.upload != null && sameCheckpoint) return state.upload;
         state.closeUpload();
         // Written elsewhere (another replica), after a restart or a failed write: the hash kept here is stale too.
-        if (!sameCheckpoint) {
-            state.digest = null;
-            state.hashedUpTo = -1;
-        }
+        if (!sameCheckpoint) state.lane = null;
         try {
             state.upload = store.resume(session.id(), session.received(), session.storeState());
         } catch (NoSuchFileException e) {
@@ -443,7 +442,7 @@ public final class UploadService {
         long received = session.received();
         LayerStore.Upload upload = open(state, session);
         ensureHashed(state, upload, session);
-        HashingFileWriter writer = new HashingFileWriter(upload, state.digest, maxLayerBytes);
+        HashingFileWriter writer = new HashingFileWriter(upload, state.lane, maxLayerBytes);
         HeadCapture head = received == 0 ? new HeadCapture(layers) : null;
         try (head) {
             receive(writer, body, head, declared);
@@ -522,18 +521,49 @@ public final class UploadService {
             state.drop();
             throw e;
         }
-        state.hashedUpTo = position;
-        int updated = checkpoints.update(session.id(), session.received(), position, Sha256State.save(state.digest).orElse(null),
-                storeState, now().toString());
+        String hashState = hashStateAt(state, position);
+        int updated = checkpoints.update(session.id(), session.received(), position, hashState, storeState, now().toString());
         if (updated == 0) {
             state.drop();
             throw new ApiException(ErrorCode.CONFLICT, "upload " + session.id() + " was changed by another request meanwhile; "
                     + "ask GET on the upload for its offset and continue from there");
         }
+        if (hashState == null) state.lane.onHashed(position, saved -> fillHashState(session.id(), position, saved));
         state.offset = position;
         state.storeState = storeState;
         upload.synced();
         return position;
+    }
+
+    /**
+     * The hash state a checkpoint at {@code position} records. With one process on the database and
+     * a store that can read an unfinished upload back (the data directory), the chunk's answer does
+     * not wait for its hash: the row records no state (a restart re-reads the bytes instead), and the
+     * state is filled in once the hasher gets there, normally before the client's next chunk.
+     * Replicas wait (the next chunk may reach another one, which needs the state in the row), and so
+     * does an object store, which could not rebuild a state that a crash kept from the row.
+     */
+    private String hashStateAt(Live state, long position) throws IOException {
+        HashLane lane = state.lane;
+        if (lane.position() != position) throw new IllegalStateException("hashed " + lane.position() + " bytes, checkpoint at " + position);
+        if (shared || !state.upload.canReadBack()) {
+            try {
+                lane.await();
+            } catch (IOException e) {
+                state.drop();
+                throw e;
+            }
+        }
+        return lane.stateNow(position);
+    }
+
+    /** Runs on the hasher's thread once it has caught up with a checkpoint recorded without its state. */
+    private void fillHashState(String id, long position, String saved) {
+        try {
+            checkpoints.fillHashState(id, position, saved);
+        } catch (RuntimeException e) {
+            LOG.debug("upload {}: could not record the hash state at {} bytes (a restart re-reads them)", id, position, e);
+        }
     }
 
     /** Copies the body, translating size and truncation failures into client errors. */
@@ -562,12 +592,11 @@ public final class UploadService {
 
     private void ensureHashed(Live state, LayerStore.Upload upload, UploadSession session) throws IOException {
         long received = session.received();
-        if (state.digest != null && state.hashedUpTo == received) return;
+        if (state.lane != null && state.lane.position() == received) return;
         // Not hashed here (a restart, another replica, a failed write): restore the recorded state, or re-read the bytes.
         Optional<MessageDigest> restored = Sha256State.restore(session.hashState());
         if (restored.isPresent()) {
-            state.digest = restored.get();
-            state.hashedUpTo = received;
+            state.lane = new HashLane(restored.get(), received);
             return;
         }
         Optional<InputStream> bytes = upload.readBack();
@@ -586,8 +615,7 @@ public final class UploadService {
                 position += n;
             }
         }
-        state.digest = digest;
-        state.hashedUpTo = received;
+        state.lane = new HashLane(digest, received);
     }
 
     private Qcow2Info inspect(ByteBuffer head, long size) {

@@ -72,6 +72,13 @@ public abstract class LayerStoreContract {
         upload.synced();
         assertEquals(layer.length, upload.offset());
         assertFalse(store().exists(digest), "not visible before complete");
+        java.util.Optional<InputStream> back = upload.readBack();
+        assertEquals(upload.canReadBack(), back.isPresent(), "canReadBack says whether readBack gives the bytes");
+        if (back.isPresent()) {
+            try (InputStream in = back.get()) {
+                assertArrayEquals(layer, in.readAllBytes());
+            }
+        }
         upload.complete(digest);
 
         assertTrue(store().exists(digest));

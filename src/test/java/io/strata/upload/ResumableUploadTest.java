@@ -190,6 +190,55 @@ class ResumableUploadTest {
         assertArrayEquals(layer, registry.sendBytes(registry.request("/layers/" + digest.fileName()).build()).body());
     }
 
+    @Test
+    void a_chunk_answered_while_its_hash_still_runs_gets_its_hash_state_recorded_after() throws Exception {
+        // With one process on the database a chunk's 202 need not wait for its hash (HashLane); the row catches
+        // up. A large chunk, so that its hash usually is still running when the answer goes out.
+        byte[] big = LayerFactory.randomLayer(dir, 40 << 20, 9);
+        Digest bigDigest = TestRegistry.sha256(big);
+        String location = startUpload();
+        String id = location.substring(location.lastIndexOf('/') + 1);
+        int a = big.length - (1 << 20);
+        assertEquals(202, patch(location, "bytes 0-" + (a - 1) + "/*", Arrays.copyOfRange(big, 0, a)).statusCode());
+        Map<String, Object> row = checkpoint(id);
+        for (int i = 0; i < 100 && row.get("hash_state") == null; i++) {
+            Thread.sleep(50);
+            row = checkpoint(id);
+        }
+        assertEquals(a, ((Number) row.get("received")).longValue());
+        java.security.MessageDigest restored = io.strata.layer.Sha256State.restore((String) row.get("hash_state")).orElseThrow(
+                () -> new AssertionError("no hash state recorded for the chunk: " + checkpoint(id)));
+        restored.update(big, a, big.length - a);
+        assertEquals(bigDigest, Digest.of(restored.digest()), "the recorded state is the hash of exactly the bytes the row counts");
+        assertEquals(202, patch(location, "bytes " + a + "-" + (big.length - 1) + "/*", Arrays.copyOfRange(big, a, big.length)).statusCode());
+        HttpResponse<String> done = finish(location, bigDigest, new byte[0]);
+        assertEquals(201, done.statusCode(), done.body());
+    }
+
+    @Test
+    void a_restart_before_a_chunk_s_hash_state_is_recorded_hashes_the_bytes_again_and_the_upload_completes() throws Exception {
+        // What a crash between a chunk's 202 and the recording of its hash state leaves: a checkpoint without a state.
+        String location = startUpload();
+        String id = location.substring(location.lastIndexOf('/') + 1);
+        int a = 2 << 20;
+        assertEquals(202, patch(location, "bytes 0-" + (a - 1) + "/*", slice(0, a)).statusCode());
+        if (registry.onS3()) {
+            // An object store cannot read an unfinished upload back, so its chunks' answers wait for the hash state.
+            assertTrue(checkpoint(id).get("hash_state") != null, "recorded before the answer: " + checkpoint(id));
+            return;
+        }
+        Thread.sleep(200); // let a late recording land first, so that it cannot undo the NULL below
+        registry.server().services().database().jdbi().useHandle(h -> h.createUpdate(
+                "UPDATE uploads SET hash_state = NULL WHERE id = :id").bind("id", id).execute());
+        registry.restart();
+
+        assertEquals(a, offset(location));
+        assertEquals(202, patch(location, "bytes " + a + "-" + (layer.length - 1) + "/*", slice(a, layer.length)).statusCode());
+        HttpResponse<String> done = finish(location, digest, new byte[0]);
+        assertTrue(done.statusCode() == 201 || done.statusCode() == 200, done.body());
+        assertArrayEquals(layer, registry.sendBytes(registry.request("/layers/" + digest.fileName()).build()).body());
+    }
+
     /** The session's row as the database has it now. */
     private static Map<String, Object> checkpoint(String id) {
         return registry.server().services().database().jdbi().withHandle(h -> h.createQuery(
