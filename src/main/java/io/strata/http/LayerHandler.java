@@ -147,6 +147,14 @@ final class LayerHandler implements FastReads.Read {
     }
 
     /**
+     * RFC 9110's IMF-fixdate, the one date format a sender may generate: two-digit day, English
+     * names, GMT. The JDK's {@code RFC_1123_DATE_TIME} writes a one-digit day ("Tue, 1 Dec 2026"),
+     * which recipients only have to tolerate.
+     */
+    static final DateTimeFormatter HTTP_DATE =
+            DateTimeFormatter.ofPattern("EEE, dd MMM yyyy HH:mm:ss 'GMT'", java.util.Locale.US).withZone(ZoneOffset.UTC);
+
+    /**
      * A blob's ETag, Last-Modified and whole-body Content-Length fields, encoded once per blob
      * rather than per response (formatting the date and building the strings were most of what a
      * HEAD allocated). A blob is named by its digest, so only its time may differ between calls
@@ -160,7 +168,7 @@ final class LayerHandler implements FastReads.Read {
             Validators known = CACHE.getIfPresent(digest);
             if (known != null && known.at().equals(lastModified) && known.size() == size) return known;
             Validators made = new Validators(lastModified, size, new PreEncodedHttpField(HttpHeader.ETAG, "\"" + digest.hex() + "\""),
-                    new PreEncodedHttpField(HttpHeader.LAST_MODIFIED, DateTimeFormatter.RFC_1123_DATE_TIME.format(lastModified.atZone(ZoneOffset.UTC))),
+                    new PreEncodedHttpField(HttpHeader.LAST_MODIFIED, HTTP_DATE.format(lastModified)),
                     new PreEncodedHttpField(HttpHeader.CONTENT_LENGTH, Long.toString(size)));
             CACHE.put(digest, made);
             return made;

@@ -30,7 +30,9 @@ import java.util.TreeSet;
 public final class IndexRenderer {
     public static final String FORMAT = "strata-index:1.0";
     private static final JsonFactory JSON = new JsonFactory();
-    private static final DateTimeFormatter SIMPLESTREAMS_DATE = DateTimeFormatter.RFC_1123_DATE_TIME.withZone(ZoneOffset.UTC);
+    /** As simplestreams publishers write it ("Tue, 01 Dec 2026 10:00:00 GMT"): two-digit day, English names. */
+    private static final DateTimeFormatter SIMPLESTREAMS_DATE =
+            DateTimeFormatter.ofPattern("EEE, dd MMM yyyy HH:mm:ss 'GMT'", java.util.Locale.US).withZone(ZoneOffset.UTC);
 
     private IndexRenderer() {}
 

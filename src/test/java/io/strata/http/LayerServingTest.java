@@ -248,8 +248,12 @@ class LayerServingTest {
     }
 
     @Test
-    void last_modified_is_an_http_date() {
+    void last_modified_is_an_imf_fixdate() {
+        // RFC 9110 5.6.7: the only format a sender may generate.
+        assertTrue(lastModified.matches("(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \\d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \\d{4} \\d{2}:\\d{2}:\\d{2} GMT"),
+                lastModified);
         DateTimeFormatter.RFC_1123_DATE_TIME.withZone(ZoneOffset.UTC).parse(lastModified);
-        assertFalse(lastModified.isBlank());
+        // A one-digit day of the month is written with two digits (the JDK's RFC_1123_DATE_TIME writes one).
+        assertEquals("Tue, 01 Dec 2026 08:05:09 GMT", LayerHandler.HTTP_DATE.format(java.time.Instant.parse("2026-12-01T08:05:09.750Z")));
     }
 }
