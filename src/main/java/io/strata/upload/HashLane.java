@@ -32,12 +32,12 @@ import java.util.function.Consumer;
  * <p>Memory stays bounded: a lane holds at most {@value #BASE_BUFFERS} buffers of
  * {@value #BUFFER_BYTES} bytes of its own, plus buffers from a budget every upload of the process
  * shares ({@link #LAG_BUFFERS}: a quarter of the heap, at most 64 MiB; system property
- * {@code strata.hashLagBytes}). A request whose lane has no buffer to give waits for its hasher.
+ * {@code strata.hashLagBytes}, at most half the heap). A request whose lane has no buffer to give waits for its hasher.
  */
 final class HashLane {
     static final int BUFFER_BYTES = 256 * 1024;
     static final int BASE_BUFFERS = 4;
-    static final int LAG_BUFFERS = lagBuffers();
+    static final int LAG_BUFFERS = lagBuffers(Runtime.getRuntime().maxMemory(), System.getProperty("strata.hashLagBytes"));
     private static final Semaphore LAG = new Semaphore(LAG_BUFFERS);
     /**
      * Idle buffers kept for the next request: while uploads run, as many as the lag budget plus 8
@@ -242,10 +242,21 @@ final class HashLane {
         while (IDLE_COUNT.get() > IDLE_KEPT && IDLE.poll() != null) IDLE_COUNT.decrementAndGet();
     }
 
-    private static int lagBuffers() {
-        long bytes = Math.min(Runtime.getRuntime().maxMemory() / 4, 64L << 20);
-        String property = System.getProperty("strata.hashLagBytes");
-        if (property != null) bytes = Long.parseLong(property.trim());
-        return (int) Math.max(0, Math.min(bytes, 1L << 30) / BUFFER_BYTES);
+    /**
+     * The shared lag budget in buffers. The property may lower it or raise it up to half the heap:
+     * more lets the hashers' buffers crowd out everything else (64 MiB of lag in a 64 MiB heap ran
+     * the server out of memory under load).
+     */
+    static int lagBuffers(long heap, String property) {
+        long bytes = Math.min(heap / 4, 64L << 20);
+        if (property != null) {
+            try {
+                bytes = Math.min(Long.parseLong(property.trim()), heap / 2);
+            } catch (NumberFormatException e) {
+                org.slf4j.LoggerFactory.getLogger(HashLane.class).warn(
+                        "strata.hashLagBytes={} is not a number of bytes; using {}", property, bytes);
+            }
+        }
+        return (int) Math.max(0, bytes / BUFFER_BYTES);
     }
 }

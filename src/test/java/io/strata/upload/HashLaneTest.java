@@ -152,6 +152,17 @@ class HashLaneTest {
         assertEquals(Digest.of(Digest.sha256().digest(all)), Digest.of(lane.await().digest()));
     }
 
+    @Test
+    void the_lag_budget_is_a_quarter_of_the_heap_at_most_64_mib_and_a_setting_may_not_pass_half_the_heap() {
+        int mib = (1 << 20) / HashLane.BUFFER_BYTES;
+        assertEquals(16 * mib, HashLane.lagBuffers(64L << 20, null));
+        assertEquals(64 * mib, HashLane.lagBuffers(8L << 30, null));
+        assertEquals(8 * mib, HashLane.lagBuffers(64L << 20, "8388608"));
+        assertEquals(32 * mib, HashLane.lagBuffers(64L << 20, "67108864"), "64 MiB of lag in a 64 MiB heap is cut to half of it");
+        assertEquals(0, HashLane.lagBuffers(64L << 20, "0"));
+        assertEquals(16 * mib, HashLane.lagBuffers(64L << 20, "lots"), "not a number: the default");
+    }
+
     private static int feed(HashLane lane, byte[] all, int from, int to) {
         try {
             int at = from;
