@@ -68,10 +68,8 @@ final class HashLane {
     private final ArrayDeque<Chunk> queue = new ArrayDeque<>();
     private long submitted;
     private long hashed;
-    /** Buffers handed out by {@link #take} and not yet back. */
+    /** Buffers handed out by {@link #take} and not yet back; those past {@link #BASE_BUFFERS} each hold a permit of {@link #LAG}. */
     private int inFlight;
-    /** Permits of {@link #LAG} this lane holds: always {@code max(0, inFlight - BASE_BUFFERS)}. */
-    private int lagHeld;
     private boolean running;
     private RuntimeException failure;
     private long snapshotAt = -1;
@@ -92,10 +90,7 @@ final class HashLane {
         while (true) {
             if (failure != null) throw new IOException("hashing the upload failed", failure);
             if (inFlight < BASE_BUFFERS) break;
-            if (LAG.tryAcquire()) {
-                lagHeld++;
-                break;
-            }
+            if (LAG.tryAcquire()) break;
             try {
                 wait();
             } catch (InterruptedException e) {
@@ -225,10 +220,7 @@ final class HashLane {
     /** Caller holds the lock. */
     private void release(byte[] buffer) {
         inFlight--;
-        if (lagHeld > Math.max(0, inFlight - BASE_BUFFERS)) {
-            lagHeld--;
-            LAG.release();
-        }
+        if (inFlight >= BASE_BUFFERS) LAG.release(); // it was one past the lane's own
         if (IDLE_COUNT.incrementAndGet() <= IDLE_KEPT_BUSY) {
             IDLE.offer(buffer);
             if (IDLE_COUNT.get() > IDLE_KEPT && TRIM_PENDING.compareAndSet(false, true)) TRIM.execute(HashLane::trim);

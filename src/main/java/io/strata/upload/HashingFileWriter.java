@@ -25,7 +25,6 @@ import java.util.concurrent.ExecutionException;
  * serves one request at a time.
  */
 final class HashingFileWriter {
-    static final int CHUNK_BYTES = HashLane.BUFFER_BYTES;
     /**
      * Small enough that the final sync of a request (a resumable upload's chunk ends with one)
      * waits for little: with 32 MiB a 64 MiB PATCH spent ~10 ms in it, with 8 MiB 2–3 ms.

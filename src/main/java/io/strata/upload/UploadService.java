@@ -606,7 +606,7 @@ public final class UploadService {
         }
         MessageDigest digest = sha256();
         try (InputStream in = bytes.get()) {
-            byte[] buffer = new byte[HashingFileWriter.CHUNK_BYTES];
+            byte[] buffer = new byte[HashLane.BUFFER_BYTES];
             long position = 0;
             while (position < received) {
                 int n = in.read(buffer, 0, (int) Math.min(buffer.length, received - position));
