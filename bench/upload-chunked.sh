@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Server-side ingest: a monolithic PUT of a 1 GiB qcow2 against the resumable path (POST, 64 MiB
 # PATCHes on one keep-alive curl, PUT ?digest=) of the same bytes, on one warmed server, alternated;
-# medians, the chunked/monolithic ratio, the server process's CPU seconds per upload and, with
+# medians and the chunked/monolithic ratio twice: by the wall time of the whole flow, and by the
+# time on the wire (curl's time_total of each request added up, which leaves out the three curl
+# processes' start and exit against the monolithic upload's one), the server process's CPU seconds per upload and, with
 # THREADS=1, CPU per thread group at the end (JettyServerThre = request threads, strata-ingest =
 # hasher, strata-disk = direct writes, C = JIT compilers).
 #
 #   bench/upload-chunked.sh                      # ROUNDS=5 pairs, the jar of this tree
 #   JAR=/tmp/old-strata.jar bench/upload-chunked.sh
+#   SERVER_JAVA_OPTS=-XX:+PrintCompilation KEEP=1 bench/upload-chunked.sh   # JVM flags for the server only; keep its log
 #
 # One server (free port, fresh data dir) serves every upload. Before the timed rounds it is warmed
 # (below), so both paths run compiled code (a fresh JVM left the chunked path's per-request code
@@ -33,44 +36,47 @@ d=$B/data; rm -rf "$d"; mkdir -p "$d"
 port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 t=$(java -jar "$JAR" token create --data "$d" --scope 'push:*' 2>/dev/null | tail -1)
 printf 'Authorization: Bearer %s\n' "$t" > "$d/auth.header"; chmod 600 "$d/auth.header"
-java -Xmx64m -jar "$JAR" serve --data "$d" --port "$port" > "$d/server.log" 2>&1 &
+java -Xmx64m ${SERVER_JAVA_OPTS:-} -jar "$JAR" serve --data "$d" --port "$port" > "$d/server.log" 2>&1 &
 spid=$!
 trap 'kill $spid 2>/dev/null; wait $spid 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$d"' EXIT
 url=http://127.0.0.1:$port
 for _ in $(seq 100); do curl -sf "$url/healthz" >/dev/null && break; sleep 0.2; done
 
 n=0
-chunked() { # DIR SUM -> the final HTTP code
-  local dir=$1 sum=$2 loc off=0 s f args=()
-  loc=$(curl -s -D - -o /dev/null -X POST -H @"$d/auth.header" "$url/api/v1/uploads" | tr -d '\r' | awk 'tolower($1)=="location:"{print $2}')
+chunked() { # DIR SUM -> "<final HTTP code> <seconds on the wire>" (POST, PATCHes and PUT added up)
+  local dir=$1 sum=$2 h loc post off=0 s f args=()
+  h=$(mktemp); post=$(curl -s -D "$h" -o /dev/null -w '%{time_total}' -X POST -H @"$d/auth.header" "$url/api/v1/uploads")
+  loc=$(tr -d '\r' < "$h" | awk 'tolower($1)=="location:"{print $2}'); rm -f "$h"
   for f in "$dir"/c*; do
     s=$(stat -c %s "$f")
     [ ${#args[@]} -gt 0 ] && args+=(--next)
-    args+=(-s -o /dev/null -w '%{http_code} ' -X PATCH -H @"$d/auth.header" -H "Content-Range: bytes $off-$((off+s-1))/*" -T "$f" "$url$loc")
+    args+=(-s -o /dev/null -w '%{http_code} %{time_total}\n' -X PATCH -H @"$d/auth.header" -H "Content-Range: bytes $off-$((off+s-1))/*" -T "$f" "$url$loc")
     off=$((off+s))
   done
-  local codes; codes=$(curl "${args[@]}")
-  if [ -n "$(echo "$codes" | tr ' ' '\n' | grep -v '^202$' | grep .)" ]; then
-    echo "POST answered Location '$loc'; PATCHes answered: $codes" >&2
-  fi
-  curl -s -o /dev/null -w '%{http_code}' -X PUT -H @"$d/auth.header" "$url$loc?digest=sha256:$sum"
+  local answers codes put
+  answers=$(curl "${args[@]}")
+  codes=$(echo "$answers" | awk '{print $1}' | sort -u | tr '\n' ' ')
+  [ "$codes" = "202 " ] || echo "POST answered Location '$loc'; PATCHes answered: $codes" >&2
+  put=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' -X PUT -H @"$d/auth.header" "$url$loc?digest=sha256:$sum")
+  echo "${put% *} $(printf '%s\n%s\n%s\n' "$post" "$(echo "$answers" | awk '{print $2}')" "${put#* }" | awk '{t+=$1} END {printf "%.4f", t}')"
 }
 upload() { # MODE [timed] -> prints a result line when timed
-  local mode=$1 sum size c0 c1 t0 t1 code
+  local mode=$1 sum size c0 c1 t0 t1 answer code wire
   n=$((n+1))
   qemu-io -c "write -P $(( (n*7 + $$) % 250 + 1 )) 1M 64k" "$B/img.qcow2" >/dev/null
   sum=$(sha256sum "$B/img.qcow2" | cut -c1-64); size=$(stat -c %s "$B/img.qcow2")
   rm -rf "$B/chunks"; mkdir "$B/chunks"; split -b 64M -d -a 3 "$B/img.qcow2" "$B/chunks/c"
   sync; sleep 1; c0=$(awk '{print $14+$15}' /proc/$spid/stat); t0=$(date +%s.%N)
   if [ "$mode" = mono ]; then
-    code=$(curl -s -o /dev/null -w '%{http_code}' -H @"$d/auth.header" -T "$B/img.qcow2" "$url/api/v1/layers/$sum")
+    answer=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' -H @"$d/auth.header" -T "$B/img.qcow2" "$url/api/v1/layers/$sum")
   else
-    code=$(chunked "$B/chunks" "$sum")
+    answer=$(chunked "$B/chunks" "$sum")
   fi
+  code=${answer% *}; wire=${answer#* }
   t1=$(date +%s.%N); c1=$(awk '{print $14+$15}' /proc/$spid/stat)
   [ "$code" = 201 ] || { echo "$mode upload answered $code (see $d/server.log)" >&2; exit 1; }
   [ -n "${2:-}" ] || return 0
-  echo "$mode s=$(echo "$t1-$t0" | bc -l | cut -c1-5) MB/s=$(echo "$size/($t1-$t0)/1000000" | bc -l | cut -c1-6) server_cpu_s=$(echo "($c1-$c0)/100" | bc -l | cut -c1-5)"
+  echo "$mode s=$(echo "$t1-$t0" | bc -l | cut -c1-5) MB/s=$(echo "$size/($t1-$t0)/1000000" | bc -l | cut -c1-6) server_cpu_s=$(echo "($c1-$c0)/100" | bc -l | cut -c1-5) wire_s=$wire wire_MB/s=$(echo "$size/$wire/1000000" | bc -l | cut -c1-6)"
 }
 median() { sort -n | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 
@@ -90,7 +96,10 @@ for r in $(seq "$ROUNDS"); do
 done
 mono=$(awk '$1=="mono"{sub("MB/s=","",$3); print $3}' "$out" | median)
 chunk=$(awk '$1=="chunked"{sub("MB/s=","",$3); print $3}' "$out" | median)
-echo "median of $ROUNDS: monolithic $mono MB/s, chunked $chunk MB/s, chunked/monolithic $(echo "$chunk/$mono" | bc -l | cut -c1-5)"
+echo "median of $ROUNDS, wall time of the whole flow: monolithic $mono MB/s, chunked $chunk MB/s, chunked/monolithic $(echo "$chunk/$mono" | bc -l | cut -c1-5)"
+mono=$(awk '$1=="mono"{sub("wire_MB/s=","",$6); print $6}' "$out" | median)
+chunk=$(awk '$1=="chunked"{sub("wire_MB/s=","",$6); print $6}' "$out" | median)
+echo "median of $ROUNDS, time on the wire (curl's time_total of each request, added up): monolithic $mono MB/s, chunked $chunk MB/s, chunked/monolithic $(echo "$chunk/$mono" | bc -l | cut -c1-5)"
 
 # What a PATCH costs apart from its bytes: the same flow with 17 chunks of 4 KiB (not a valid layer: the PUT is refused).
 t0=$(date +%s.%N); tiny; t1=$(date +%s.%N)
