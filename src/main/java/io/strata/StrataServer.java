@@ -28,6 +28,9 @@ import io.strata.layer.LayerStore;
 import io.strata.layer.Recovery;
 import io.strata.lxd.LxdItemDao;
 import io.strata.lxd.LxdService;
+import io.strata.signing.SigningKey;
+import io.strata.signing.SigningKeyDao;
+import io.strata.signing.SigningKeys;
 import io.strata.store.LayerStores;
 import io.strata.tls.HttpsEndpoint;
 import io.strata.upload.UploadDao;
@@ -195,7 +198,17 @@ public final class StrataServer implements AutoCloseable {
     /** The services without HTTP, for commands that work on a data directory directly (token, gc, verify). */
     public static Services openServices(ServerConfig config) throws IOException {
         Files.createDirectories(config.dataDir());
+        // A named key file is read first: a wrong path stops the start before anything is opened.
+        Optional<SigningKey> keyFile = config.signingKey().isPresent()
+                ? Optional.of(SigningKeys.fromFile(config.signingKey().get())) : Optional.empty();
         Database database = Database.open(config.db(), config.dataDir());
+        SigningKey signingKey;
+        try {
+            signingKey = keyFile.isPresent() ? keyFile.get() : SigningKeys.fromDatabase(database.dao(SigningKeyDao.class), Clock.systemUTC());
+        } catch (IOException | RuntimeException e) {
+            database.close();
+            throw e;
+        }
         LayerStore store = LayerStores.open(config.store(), config.dataDir(), database.jdbi());
         if (database.isShared() && store instanceof io.strata.layer.FsLayerStore fs) fs.shareWithOtherProcesses();
         LayerService layers = new LayerService(store, database.dao(LayerDao.class), config.allowEncryption(),
@@ -211,7 +224,7 @@ public final class StrataServer implements AutoCloseable {
         LxdService lxd = new LxdService(store, database.dao(LxdItemDao.class), jobs, catalog, config.lxd(), config.minFreeBytes(),
                 Clock.systemUTC());
         GarbageCollector gc = new GarbageCollector(layers, database.dao(LayerDao.class), catalog, uploads, Clock.systemUTC(), lxd);
-        return new Services(database, layers, uploads, tokens, catalog, new IndexService(catalog), gc, audit, jobs, lxd);
+        return new Services(database, layers, uploads, tokens, catalog, new IndexService(catalog, signingKey), gc, audit, jobs, lxd);
     }
 
     /** The catalog page's HTML, which a private registry answers with 401 to a browser without a token (the page then asks for one). */

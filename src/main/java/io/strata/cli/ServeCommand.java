@@ -125,6 +125,12 @@ final class ServeCommand implements Callable<Integer> {
             description = "The qemu-img that flattens chains for LXD (env STRATA_QEMU_IMG; default: ${DEFAULT-VALUE}).")
     String qemuImg;
 
+    @Option(names = "--signing-key", paramLabel = "FILE", defaultValue = "${env:STRATA_SIGNING_KEY}",
+            description = {"Ed25519 private key (PEM, PKCS#8: openssl genpkey -algorithm ed25519 -out FILE) that signs",
+                    "the index documents (env STRATA_SIGNING_KEY). Default: a key the registry makes on its first start",
+                    "and keeps in its database, which every replica on the same database shares."})
+    Path signingKey;
+
     @Option(names = "--job-lease", paramLabel = "DURATION", defaultValue = "${env:STRATA_JOB_LEASE:-60s}",
             description = {"How long a background job stays claimed without renewal; after a crash its job runs again",
                     "once this passed (env STRATA_JOB_LEASE; default: ${DEFAULT-VALUE})."})
@@ -142,7 +148,8 @@ final class ServeCommand implements Callable<Integer> {
                 Units.parseSize(maxLayerSize), Units.parseSize(minFree), Units.parseDuration(uploadExpiry),
                 allowEncrypted, Optional.ofNullable(staticDir), Optional.ofNullable(importDir), tls(), limits(),
                 new AccessConfig(privateMode, maxOpenUploads),
-                new LxdConfig(lxdVersions, qemuImg, Units.parseDuration(jobLease)), store(), db.config());
+                new LxdConfig(lxdVersions, qemuImg, Units.parseDuration(jobLease)), store(), db.config(),
+                Optional.ofNullable(signingKey).map(path -> path.toAbsolutePath().normalize()));
         StrataServer server = StrataServer.start(config);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -157,6 +164,7 @@ final class ServeCommand implements Callable<Integer> {
         System.out.println("  layers:  " + server.baseUrl() + "/layers/<sha256>.qcow2");
         System.out.println("  catalog: " + server.baseUrl() + "/   index: " + server.baseUrl() + "/index.json");
         System.out.println("  health:  " + server.baseUrl() + "/healthz");
+        System.out.println("  signed:  " + server.baseUrl() + "/index.json.minisig  key: " + server.baseUrl() + "/strata.pub");
         if (privateMode) System.out.println("  private: every read needs a token (any scope), e.g. curl -u x:TOKEN " + server.baseUrl() + "/index.json");
         System.out.println("  push token: java -jar strata.jar token create --data " + config.dataDir()
                 + (config.db().isShared() ? " --db '" + config.db().describe() + "'" : "") + " --scope push");

@@ -15,12 +15,14 @@ import java.util.Locale;
 
 /**
  * The index documents, from memory: strong ETag per representation (304 on If-None-Match),
- * gzip when the client accepts it, and {@code no-cache} so clients revalidate each time.
+ * gzip when the client accepts it, and {@code no-cache} so clients revalidate each time. Next to
+ * each, its minisign signature ({@code <path>.minisig}), and the key at {@code /strata.pub}.
  */
 final class IndexHandler {
     private static final HttpField NO_CACHE = new PreEncodedHttpField(HttpHeader.CACHE_CONTROL, "no-cache");
     private static final HttpField VARY = new PreEncodedHttpField(HttpHeader.VARY, "Accept-Encoding");
     private static final HttpField GZIP = new PreEncodedHttpField(HttpHeader.CONTENT_ENCODING, "gzip");
+    private static final HttpField TEXT = new PreEncodedHttpField(HttpHeader.CONTENT_TYPE, "text/plain; charset=utf-8");
 
     private final IndexService index;
 
@@ -37,6 +39,56 @@ final class IndexHandler {
             @Override
             public boolean inline(String rest) { return index.rendered(kind); }
         };
+    }
+
+    /** {@code <path>.minisig}: the signature of the rendering {@link #of} serves now, with an ETag that follows the document's. */
+    FastReads.Read signatureOf(IndexService.Kind kind) {
+        return new FastReads.Read() {
+            @Override
+            public void handle(Request request, Response response, Callback callback, String rest, boolean head) {
+                Document document = index.document(kind);
+                String etag = document.etag().substring(0, document.etag().length() - 1) + "-minisig\"";
+                serveText(request, response, callback, head, etag, document.minisig());
+            }
+
+            /** Inline once signed: signing hashes the whole document, which for a large catalog takes milliseconds. */
+            @Override
+            public boolean inline(String rest) { return index.rendered(kind) && index.document(kind).signed(); }
+        };
+    }
+
+    /** {@code /strata.pub}: the minisign public key the signatures verify with. */
+    FastReads.Read publicKey() {
+        byte[] file = index.publicKeyFile();
+        String etag = "\"" + java.util.HexFormat.of().formatHex(io.strata.layer.Digest.sha256().digest(file)).substring(0, 32) + "\"";
+        return new FastReads.Read() {
+            @Override
+            public void handle(Request request, Response response, Callback callback, String rest, boolean head) {
+                serveText(request, response, callback, head, etag, file);
+            }
+
+            @Override
+            public boolean inline(String rest) { return true; }
+        };
+    }
+
+    private static void serveText(Request request, Response response, Callback callback, boolean head, String etag, byte[] body) {
+        HttpFields.Mutable headers = response.getHeaders();
+        headers.put(HttpHeader.ETAG, etag);
+        headers.put(NO_CACHE);
+        if (LayerHandler.matchesAny(request.getHeaders().get(HttpHeader.IF_NONE_MATCH), etag)) {
+            response.setStatus(304);
+            FastReads.endWithoutBody(response, callback);
+            return;
+        }
+        response.setStatus(200);
+        headers.put(TEXT);
+        headers.put(HttpHeader.CONTENT_LENGTH, body.length);
+        if (head) {
+            FastReads.endWithoutBody(response, callback);
+        } else {
+            response.write(true, ByteBuffer.wrap(body), callback);
+        }
     }
 
     private static void serve(Request request, Response response, Callback callback, boolean head, Document document) {

@@ -46,8 +46,10 @@ public final class Routes {
                 .exact("/index.json", index.of(IndexService.Kind.INDEX))                // the one-call plan (DESIGN §4)
                 .exact("/streams/v1/index.json", index.of(IndexService.Kind.STREAMS_INDEX))// simplestreams index:1.0
                 .exact("/streams/v1/images.json", index.of(IndexService.Kind.STREAMS_IMAGES))// simplestreams products:1.0
+                .exact("/strata.pub", index.publicKey())                                // the key the signatures verify with (DESIGN §12)
                 .prefix("/layers/", layers)                                             // layer bytes (DESIGN §5)
                 .prefix("/lxd/", new LxdHandler(services.lxd(), services.layers().store())); // LXD/Incus items (DESIGN §9)
+        for (IndexService.Kind kind : IndexService.Kind.values()) reads.exact("/" + kind.path() + ".minisig", index.signatureOf(kind));
         if (builtInPage) {
             PageFiles page = PageFiles.fromClasspath();                                 // the catalog page: /, /app.js, ...
             for (String path : page.paths()) reads.page(path, page.read(path));

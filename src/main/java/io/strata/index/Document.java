@@ -1,28 +1,38 @@
 package io.strata.index;
 
 import io.strata.layer.Digest;
+import io.strata.signing.Minisign;
+import io.strata.signing.SigningKey;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
 import java.util.HexFormat;
 import java.util.zip.GZIPOutputStream;
 
 /**
- * A rendered document held in memory with a strong ETag per representation. The gzipped copy is
- * made on the first request that asks for it, once: rendering stays fast for a catalog change,
- * and a registry whose clients never ask for gzip never pays for it.
+ * A rendered document held in memory with a strong ETag per representation. The gzipped copy and
+ * the signature are made on the first request that asks for them, once: rendering stays fast for
+ * a catalog change, and a registry whose clients never ask for gzip never pays for it.
  */
 public final class Document {
     private final String contentType;
+    private final String name;
     private final byte[] body;
     private final String etag;
+    private final SigningKey key;
     private volatile byte[] gzipped;
+    private volatile byte[] minisig;
 
-    Document(String contentType, byte[] body) {
+    /** @param name the document's path without the leading slash, as the signature's trusted comment names it */
+    Document(String contentType, String name, byte[] body, SigningKey key) {
         this.contentType = contentType;
+        this.name = name;
         this.body = body;
         this.etag = "\"" + sha256(body).substring(0, 32) + "\"";
+        this.key = key;
     }
 
     public String contentType() { return contentType; }
@@ -40,6 +50,26 @@ public final class Document {
         synchronized (this) {
             if (gzipped == null) gzipped = gzip(body);
             return gzipped;
+        }
+    }
+
+    /**
+     * The minisign signature of {@link #body} (the identity representation: a client that asked for
+     * gzip checks what it decoded). Its trusted comment names the document and its ETag, so a
+     * client can tell a signature of another rendering (fetched across a publish) from a forgery.
+     */
+    /** True once {@link #minisig} is made (it then answers at once). */
+    public boolean signed() { return minisig != null; }
+
+    public byte[] minisig() {
+        byte[] done = minisig;
+        if (done != null) return done;
+        synchronized (this) {
+            if (minisig == null) {
+                String comment = "timestamp:" + Instant.now().getEpochSecond() + "\tfile:" + name + "\tetag:" + etag;
+                minisig = Minisign.signature(key, body, comment).getBytes(StandardCharsets.UTF_8);
+            }
+            return minisig;
         }
     }
 

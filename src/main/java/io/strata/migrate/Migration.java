@@ -52,6 +52,8 @@ public final class Migration {
             // LXD items name blobs in the layer store (copied with the layers); their jobs come along, done ones stay done.
             new Table("lxd_items", "fingerprint"),
             new Table("jobs", "id"),
+            // The key that signs the index: a moved registry keeps signing with the key its clients pinned.
+            new Table("signing_key", "id"),
             // The generation is the target's own change counter (replicas poll it); bumped below when rows changed.
             new Table("catalog_meta", List.of("id"), Set.of("generation")));
 

@@ -64,6 +64,19 @@ abstract class TwoReplicasContract {
     }
 
     @Test
+    void both_replicas_sign_with_the_one_key_the_first_made() {
+        HttpResponse<String> keyOne = one.send(one.request("/strata.pub").GET().build());
+        HttpResponse<String> keyTwo = two.send(two.request("/strata.pub").GET().build());
+        assertEquals(200, keyOne.statusCode());
+        assertEquals(keyOne.body(), keyTwo.body(), "a client may reach either replica for the key");
+        // The same rendering signed by either replica carries the same key id.
+        String sigOne = one.send(one.request("/index.json.minisig").GET().build()).body();
+        String sigTwo = two.send(two.request("/index.json.minisig").GET().build()).body();
+        assertArrayEquals(Arrays.copyOfRange(java.util.Base64.getDecoder().decode(sigOne.lines().toList().get(1)), 0, 10),
+                Arrays.copyOfRange(java.util.Base64.getDecoder().decode(sigTwo.lines().toList().get(1)), 0, 10));
+    }
+
+    @Test
     void a_resumable_upload_started_on_one_replica_is_finished_on_the_other() {
         Digest base = layers.base();
         byte[] bytes = layers.bytes(base);

@@ -48,7 +48,8 @@ class PrivateModeTest {
     void stop() { registry.close(); }
 
     List<String> reads() {
-        return List.of("/index.json", "/streams/v1/index.json", "/streams/v1/images.json", "/layers/" + layer.fileName(),
+        return List.of("/index.json", "/streams/v1/index.json", "/streams/v1/images.json", "/index.json.minisig", "/strata.pub",
+                "/layers/" + layer.fileName(),
                 "/api/v1/layers/" + layer.hex(), "/api/v1/images/" + layer.hex(), "/api/v1/images/debian/12",
                 "/api/v1/alias-history/debian/12", "/");
     }

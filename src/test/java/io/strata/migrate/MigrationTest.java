@@ -63,6 +63,7 @@ class MigrationTest {
         String index;
         String history;
         String oldAdmin;
+        String signingKey;
         try (TestRegistry embedded = TestRegistry.start(source)) {
             layers.uploadTo(embedded, base, top, other, unpublished);
             publish(embedded, "cloud", top, "debian/12");
@@ -72,6 +73,7 @@ class MigrationTest {
             index = embedded.send(embedded.request("/index.json").build()).body();
             history = embedded.send(embedded.request("/api/v1/alias-history/stable").build()).body();
             oldAdmin = embedded.adminToken;
+            signingKey = embedded.send(embedded.request("/strata.pub").build()).body();
         }
         Path store = dir.resolve("store");
 
@@ -103,6 +105,7 @@ class MigrationTest {
 
         try (TestRegistry scaled = TestRegistry.start(ServerConfig.defaults(store).withDb(DbConfig.parse(database, Map.of())))) {
             assertEquals(index, scaled.send(scaled.request("/index.json").build()).body(), "the index is byte-identical");
+            assertEquals(signingKey, scaled.send(scaled.request("/strata.pub").build()).body(), "signed with the key clients pinned");
             assertEquals(history, scaled.send(scaled.request("/api/v1/alias-history/stable").build()).body());
             for (Digest d : List.of(base, top, other, unpublished)) {
                 assertArrayEquals(layers.bytes(d), scaled.sendBytes(scaled.request("/layers/" + d.fileName()).build()).body());
