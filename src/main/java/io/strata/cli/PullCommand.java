@@ -52,6 +52,12 @@ final class PullCommand implements Callable<Integer> {
 
     @Mixin CacheDirOption cache;
 
+    @Option(names = "--key", paramLabel = "FILE|KEY", defaultValue = "${env:STRATA_REGISTRY_KEY}",
+            description = {"The registry's signing key, as its strata.pub file or that file's second line (env STRATA_REGISTRY_KEY).",
+                    "The index must be signed with it; it replaces the key pinned for this registry. Without it the",
+                    "pinned key is used, and on the first pull from a registry its /strata.pub is pinned (trust on first use)."})
+    String key;
+
     @Option(names = "--jobs", paramLabel = "N", defaultValue = "4",
             description = "Connections at once (default: ${DEFAULT-VALUE}): missing layers download in parallel, and"
                     + " connections to spare fetch large layers (over 128 MiB) as parallel ranges. The pull starts with one"
@@ -85,11 +91,19 @@ final class PullCommand implements Callable<Integer> {
 
     @Spec CommandSpec spec;
 
+    /** {@code --key}: a file's text, or the key itself when no such file exists. */
+    private Optional<String> key() throws java.io.IOException {
+        if (key == null || key.isBlank()) return Optional.empty();
+        java.nio.file.Path file = java.nio.file.Path.of(key);
+        if (java.nio.file.Files.isRegularFile(file)) return Optional.of(java.nio.file.Files.readString(file));
+        return Optional.of(key);
+    }
+
     @Override
     public Integer call() throws Exception {
         Puller.Options options = new Puller.Options(cache.layout(), Optional.ofNullable(registry).filter(r -> !r.isBlank()), ref, jobs,
                 maxAttempts, preferCached, Backoff.DEFAULT, Units.parseDuration(timeout), FreeSpace.DISK,
-                Puller.Options.DEFAULT_SPLIT_BYTES, Optional.ofNullable(token).filter(t -> !t.isBlank()));
+                Puller.Options.DEFAULT_SPLIT_BYTES, Optional.ofNullable(token).filter(t -> !t.isBlank()), key());
         Puller.Result result = new Puller(Console.on(spec.commandLine().getErr(), quiet)).pull(options);
         if (flat != null) {
             io.strata.client.pull.FlatCopy.write(result.top(), flat);

@@ -169,6 +169,14 @@ public final class RegistryClient {
         return new IndexResponse(false, response.headers().firstValue("ETag"), body);
     }
 
+    /** A small document next to the index ({@code strata.pub}, {@code index.json.minisig}): its bytes, or empty on 404. */
+    public Optional<byte[]> small(String relative) throws IOException, InterruptedException {
+        Reply reply = call("GET", resolve(relative), readAuth(), null);
+        if (reply.status() == 404) return Optional.empty();
+        if (reply.status() != 200) throw error("GET " + relative, reply.status(), reply.header(), reply.body());
+        return Optional.of(reply.body());
+    }
+
     private static byte[] gunzip(byte[] body) throws IOException {
         try (InputStream in = new GZIPInputStream(new ByteArrayInputStream(body))) {
             return in.readAllBytes();

@@ -18,7 +18,6 @@ import java.security.interfaces.EdECPrivateKey;
 import java.security.spec.PKCS8EncodedKeySpec;
 import java.util.Arrays;
 import java.util.Base64;
-import java.util.HexFormat;
 
 /**
  * The registry's Ed25519 key (DESIGN §12), from the JDK's own EdDSA: no native library, no
@@ -96,11 +95,7 @@ public final class SigningKey {
     public byte[] keyId() { return keyId.clone(); }
 
     /** The key id as minisign prints it: the 8 bytes read as a little-endian number, in upper-case hex. */
-    public String keyIdHex() {
-        byte[] reversed = new byte[8];
-        for (int i = 0; i < 8; i++) reversed[i] = keyId[7 - i];
-        return HexFormat.of().withUpperCase().formatHex(reversed);
-    }
+    public String keyIdHex() { return Minisign.keyIdHex(keyId); }
 
     public byte[] sign(byte[] message) {
         try {

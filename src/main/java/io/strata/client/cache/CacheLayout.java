@@ -18,6 +18,7 @@ import java.util.HexFormat;
  * ├── cache.lock                  held briefly while refs.json or an index copy changes, and through a prune
  * ├── refs.json                   the reference store: pulled images, their chains and sizes, aliases, last use
  * ├── index/&lt;key&gt;.json            the last /index.json of one registry with its ETag (key: hash of the URL)
+ * ├── keys/&lt;key&gt;.pub             the signing key of one registry, pinned on first use or given with pull --key
  * ├── layers/
  * │   ├── &lt;sha256&gt;.qcow2         a verified layer
  * │   ├── &lt;sha256&gt;.qcow2.part    a download in progress or interrupted: the next pull resumes it
@@ -67,6 +68,14 @@ public record CacheLayout(Path root) {
     public Path index(String registry) {
         byte[] hash = Digest.sha256().digest(registry.getBytes(StandardCharsets.UTF_8));
         return indexes().resolve(HexFormat.of().formatHex(hash, 0, 8) + ".json");
+    }
+
+    public Path keys() { return root.resolve("keys"); }
+
+    /** The pinned signing key of {@code registry}, named like its {@link #index}. */
+    public Path key(String registry) {
+        byte[] hash = Digest.sha256().digest(registry.getBytes(StandardCharsets.UTF_8));
+        return keys().resolve(HexFormat.of().formatHex(hash, 0, 8) + ".pub");
     }
 
     /** The layer a file in {@code layers/} holds or is downloading, if its name is one of ours. */

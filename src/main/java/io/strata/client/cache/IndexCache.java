@@ -39,17 +39,28 @@ public final class IndexCache {
         this.lockOwner = lockOwner;
     }
 
-    /** Fetches the index, retrying connection failures and 5xx answers with backoff. */
-    public Fetched fetch(RegistryClient registry, int maxAttempts, Backoff backoff, Console console)
+    /**
+     * Fetches the index, retrying connection failures and 5xx answers with backoff. A new copy is
+     * kept only once {@code trust} accepts its signature; a 304 reuses a copy accepted before.
+     */
+    public Fetched fetch(RegistryClient registry, int maxAttempts, Backoff backoff, Console console, IndexTrust trust)
             throws IOException, InterruptedException {
         Optional<Copy> copy = stored(registry.name());
-        Optional<String> etag = copy.flatMap(Copy::etag);
+        Optional<String> etag = trust.overridesPin(registry) ? Optional.empty() : copy.flatMap(Copy::etag);
+        boolean mismatchSeen = false;
         for (int attempt = 1; ; attempt++) {
             try {
                 RegistryClient.IndexResponse response = registry.index(etag);
                 if (response.notModified() && copy.isPresent()) return new Fetched(copy.get().index(), true, 0);
                 if (response.notModified()) {
                     etag = Optional.empty(); // a 304 for a copy we no longer have: ask again unconditionally
+                    continue;
+                }
+                if (!trust.check(registry, response.body(), console)) {
+                    // A publish between the index and its signature gives a signature of the next rendering: ask once more.
+                    if (mismatchSeen) throw trust.refusedAgain(registry, console);
+                    mismatchSeen = true;
+                    attempt--;
                     continue;
                 }
                 RemoteIndex index = RemoteIndex.parse(response.body(), registry.name());

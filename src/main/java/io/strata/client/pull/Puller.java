@@ -13,6 +13,7 @@ import io.strata.client.cache.CacheLayout;
 import io.strata.client.cache.CachedImage;
 import io.strata.client.cache.FileLocks;
 import io.strata.client.cache.IndexCache;
+import io.strata.client.cache.IndexTrust;
 import io.strata.client.cache.RefStore;
 import io.strata.layer.Digest;
 
@@ -55,10 +56,11 @@ public final class Puller {
      * @param freeSpace    how free disk space is measured (an interface so tests can stage a full disk)
      * @param splitBytes   the smallest range a large layer is split into when connections are to spare
      * @param token        a bearer token for a private registry (any scope reads); empty for a public one
+     * @param key          the minisign public key the index must be signed with (pull --key); empty: the pinned one, else pin on first use
      */
     public record Options(CacheLayout cache, Optional<String> registry, String ref, int jobs, int maxAttempts,
                           boolean preferCached, Backoff backoff, Duration idleTimeout, FreeSpace freeSpace, long splitBytes,
-                          Optional<String> token) {
+                          Optional<String> token, Optional<String> key) {
         public Options {
             if (jobs < 1) throw new IllegalArgumentException("--jobs must be at least 1");
             if (maxAttempts < 1) throw new IllegalArgumentException("--max-attempts must be at least 1");
@@ -70,24 +72,26 @@ public final class Puller {
 
         public static Options defaults(Path cacheDir, String registry, String ref) {
             return new Options(new CacheLayout(cacheDir), Optional.ofNullable(registry), ref, 4, 5, false, Backoff.DEFAULT,
-                    Duration.ofSeconds(30), FreeSpace.DISK, DEFAULT_SPLIT_BYTES, Optional.empty());
+                    Duration.ofSeconds(30), FreeSpace.DISK, DEFAULT_SPLIT_BYTES, Optional.empty(), Optional.empty());
         }
 
-        public Options withJobs(int n) { return new Options(cache, registry, ref, n, maxAttempts, preferCached, backoff, idleTimeout, freeSpace, splitBytes, token); }
+        public Options withJobs(int n) { return new Options(cache, registry, ref, n, maxAttempts, preferCached, backoff, idleTimeout, freeSpace, splitBytes, token, key); }
 
-        public Options withMaxAttempts(int n) { return new Options(cache, registry, ref, jobs, n, preferCached, backoff, idleTimeout, freeSpace, splitBytes, token); }
+        public Options withMaxAttempts(int n) { return new Options(cache, registry, ref, jobs, n, preferCached, backoff, idleTimeout, freeSpace, splitBytes, token, key); }
 
-        public Options withPreferCached(boolean on) { return new Options(cache, registry, ref, jobs, maxAttempts, on, backoff, idleTimeout, freeSpace, splitBytes, token); }
+        public Options withPreferCached(boolean on) { return new Options(cache, registry, ref, jobs, maxAttempts, on, backoff, idleTimeout, freeSpace, splitBytes, token, key); }
 
-        public Options withBackoff(Backoff b) { return new Options(cache, registry, ref, jobs, maxAttempts, preferCached, b, idleTimeout, freeSpace, splitBytes, token); }
+        public Options withBackoff(Backoff b) { return new Options(cache, registry, ref, jobs, maxAttempts, preferCached, b, idleTimeout, freeSpace, splitBytes, token, key); }
 
-        public Options withIdleTimeout(Duration d) { return new Options(cache, registry, ref, jobs, maxAttempts, preferCached, backoff, d, freeSpace, splitBytes, token); }
+        public Options withIdleTimeout(Duration d) { return new Options(cache, registry, ref, jobs, maxAttempts, preferCached, backoff, d, freeSpace, splitBytes, token, key); }
 
-        public Options withFreeSpace(FreeSpace f) { return new Options(cache, registry, ref, jobs, maxAttempts, preferCached, backoff, idleTimeout, f, splitBytes, token); }
+        public Options withFreeSpace(FreeSpace f) { return new Options(cache, registry, ref, jobs, maxAttempts, preferCached, backoff, idleTimeout, f, splitBytes, token, key); }
 
-        public Options withSplitBytes(long bytes) { return new Options(cache, registry, ref, jobs, maxAttempts, preferCached, backoff, idleTimeout, freeSpace, bytes, token); }
+        public Options withSplitBytes(long bytes) { return new Options(cache, registry, ref, jobs, maxAttempts, preferCached, backoff, idleTimeout, freeSpace, bytes, token, key); }
 
-        public Options withToken(Optional<String> t) { return new Options(cache, registry, ref, jobs, maxAttempts, preferCached, backoff, idleTimeout, freeSpace, splitBytes, t); }
+        public Options withKey(Optional<String> k) { return new Options(cache, registry, ref, jobs, maxAttempts, preferCached, backoff, idleTimeout, freeSpace, splitBytes, token, k); }
+
+        public Options withToken(Optional<String> t) { return new Options(cache, registry, ref, jobs, maxAttempts, preferCached, backoff, idleTimeout, freeSpace, splitBytes, t, key); }
     }
 
     /**
@@ -123,7 +127,8 @@ public final class Puller {
         }
         if (registryName == null) RegistryClient.baseUri(null); // throws the "pass --registry" advice
         RegistryClient registry = new RegistryClient(RegistryClient.baseUri(registryName), options.token(), options.idleTimeout());
-        IndexCache.Fetched fetched = new IndexCache(cache, refs).fetch(registry, options.maxAttempts(), options.backoff(), console);
+        IndexCache.Fetched fetched = new IndexCache(cache, refs).fetch(registry, options.maxAttempts(), options.backoff(), console,
+                new IndexTrust(cache, refs, options.key()));
         Resolved image = fetched.index().resolve(options.ref(), registry.name());
 
         List<Planned> plan = plan(cache, image);
