@@ -160,6 +160,35 @@ class IndexSignatureTest {
     }
 
     @Test
+    void the_reader_pull_uses_checks_what_the_real_minisign_signs() throws Exception {
+        MinisignCheck.assumeMinisign();
+        Path file = Files.writeString(dir.resolve("file"), "what minisign signs\n");
+        run("minisign", "-G", "-W", "-p", dir.resolve("k.pub").toString(), "-s", dir.resolve("k.sec").toString());
+        run("minisign", "-S", "-l", "-s", dir.resolve("k.sec").toString(), "-m", file.toString(), "-x", dir.resolve("legacy.minisig").toString(),
+                "-t", "made by minisign");
+        run("minisign", "-S", "-s", dir.resolve("k.sec").toString(), "-m", file.toString(), "-x", dir.resolve("hashed.minisig").toString());
+        Minisign.PublicKeyFile key = Minisign.readPublicKey(Files.readString(dir.resolve("k.pub")));
+        byte[] bytes = Files.readAllBytes(file);
+        assertEquals("made by minisign", Minisign.verify(key, bytes, Files.readString(dir.resolve("legacy.minisig"))).trustedComment());
+        Minisign.BadSignature hashed = assertThrows(Minisign.BadSignature.class,
+                () -> Minisign.verify(key, bytes, Files.readString(dir.resolve("hashed.minisig"))));
+        assertTrue(hashed.getMessage().contains("prehashed"), hashed.getMessage());
+        Minisign.BadSignature changed = assertThrows(Minisign.BadSignature.class,
+                () -> Minisign.verify(key, "what minisign signs!\n".getBytes(), Files.readString(dir.resolve("legacy.minisig"))));
+        assertTrue(changed.getMessage().contains("does not match the document"), changed.getMessage());
+        Minisign.BadSignature otherKey = assertThrows(Minisign.BadSignature.class,
+                () -> Minisign.verify(Minisign.readPublicKey(Minisign.publicKeyFile(SigningKey.generate())), bytes,
+                        Files.readString(dir.resolve("legacy.minisig"))));
+        assertTrue(otherKey.getMessage().contains("not by the expected key"), otherKey.getMessage());
+    }
+
+    private static void run(String... command) throws Exception {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), String.join(" ", command) + ": " + out);
+    }
+
+    @Test
     void keys_round_trip_through_pkcs8_with_the_same_public_key() throws Exception {
         SigningKey key = SigningKey.generate();
         SigningKey again = SigningKey.fromPkcs8(key.pkcs8());

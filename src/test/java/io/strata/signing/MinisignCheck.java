@@ -4,13 +4,8 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyFactory;
 import java.security.PublicKey;
 import java.security.Signature;
-import java.security.spec.EdECPoint;
-import java.security.spec.EdECPublicKeySpec;
-import java.security.spec.NamedParameterSpec;
-import java.math.BigInteger;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
@@ -21,8 +16,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Checks minisign files two ways: with the real {@code minisign -V} (the outside client the
- * design names), and by reading the formats here from minisign's description, with the JDK's
- * Ed25519, so a wrong field shows even where the tool is missing.
+ * design names), and by reading the formats here from minisign's description (apart from
+ * {@link Minisign}'s reader), with the JDK's Ed25519, so a wrong field shows even where the tool is missing.
  */
 final class MinisignCheck {
     private MinisignCheck() {}
@@ -55,7 +50,7 @@ final class MinisignCheck {
         byte[][] key = parsePublicKey(publicKeyFile);
         Parsed parsed = parse(minisig);
         if (!Arrays.equals(key[0], parsed.keyId())) return false;
-        PublicKey publicKey = ed25519(key[1]);
+        PublicKey publicKey = Minisign.ed25519(key[1]);
         Signature check = Signature.getInstance("Ed25519");
         check.initVerify(publicKey);
         check.update(message);
@@ -64,20 +59,6 @@ final class MinisignCheck {
         check.update(parsed.signature());
         check.update(parsed.trustedComment().getBytes(StandardCharsets.UTF_8));
         return check.verify(parsed.globalSignature());
-    }
-
-    /** An Ed25519 public key from its 32 bytes (RFC 8032: little-endian y, the top bit x's parity). */
-    static PublicKey ed25519(byte[] raw) throws Exception {
-        byte[] y = raw.clone();
-        boolean xOdd = (y[31] & 0x80) != 0;
-        y[31] &= 0x7f;
-        for (int i = 0; i < 16; i++) {
-            byte t = y[i];
-            y[i] = y[31 - i];
-            y[31 - i] = t;
-        }
-        return KeyFactory.getInstance("Ed25519").generatePublic(new EdECPublicKeySpec(NamedParameterSpec.ED25519,
-                new EdECPoint(xOdd, new BigInteger(1, y))));
     }
 
     /** Skips without minisign on a developer's machine; fails under CI=true, where it must be installed. */
