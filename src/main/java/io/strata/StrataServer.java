@@ -115,8 +115,8 @@ public final class StrataServer implements AutoCloseable {
                     config.staticDir().isEmpty(), metrics);
             https.ifPresent(endpoint -> endpoint.install(javalin.jetty, config.host(), config.port()));
             Hardening.install(javalin, config.limits());
-            // Jetty's request log: the request meters see every request, the fast reads included.
-            RequestTelemetry.install(javalin.jetty, metrics, routes);
+            // Jetty's request log: the request meters and the access log see every request, the fast reads included.
+            RequestTelemetry.install(javalin.jetty, metrics, routes, config.accessLog());
         });
         try {
             app.start();

@@ -6,6 +6,7 @@ import io.strata.config.Limits;
 import io.strata.config.LxdConfig;
 import io.strata.config.ServerConfig;
 import io.strata.config.Units;
+import io.strata.metrics.AccessLogTarget;
 import io.strata.tls.TlsConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -109,7 +110,7 @@ final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--private", defaultValue = "${env:STRATA_PRIVATE:-false}",
             description = {"Every read (index, streams, layers, catalog page, API) needs a token, as Bearer or as the",
-                    "password of HTTP Basic (curl -u x:TOKEN); any scope reads. /healthz stays public (env STRATA_PRIVATE)."})
+                    "password of HTTP Basic (curl -u x:TOKEN); any scope reads; /metrics too. /healthz stays public (env STRATA_PRIVATE)."})
     boolean privateMode;
 
     @Option(names = "--max-open-uploads", paramLabel = "N", defaultValue = "${env:STRATA_MAX_OPEN_UPLOADS:-32}",
@@ -130,6 +131,14 @@ final class ServeCommand implements Callable<Integer> {
                     "once this passed (env STRATA_JOB_LEASE; default: ${DEFAULT-VALUE})."})
     String jobLease;
 
+    @Option(names = "--access-log", paramLabel = "PATH|-|off", defaultValue = "${env:STRATA_ACCESS_LOG:--}",
+            description = {"One line per request: appended to PATH, written to standard output (-), or off",
+                    "(env STRATA_ACCESS_LOG; default: ${DEFAULT-VALUE}, standard output). Never holds a token."})
+    String accessLog;
+
+    /** Where --access-log sends the log (package-private for tests). */
+    AccessLogTarget accessLog() { return AccessLogTarget.parse(accessLog); }
+
     /** The store configuration the options make (package-private for tests). */
     io.strata.config.StoreConfig store() {
         storeOptions.redirectLayers = redirectLayers;
@@ -142,7 +151,7 @@ final class ServeCommand implements Callable<Integer> {
                 Units.parseSize(maxLayerSize), Units.parseSize(minFree), Units.parseDuration(uploadExpiry),
                 allowEncrypted, Optional.ofNullable(staticDir), Optional.ofNullable(importDir), tls(), limits(),
                 new AccessConfig(privateMode, maxOpenUploads),
-                new LxdConfig(lxdVersions, qemuImg, Units.parseDuration(jobLease)), store(), db.config());
+                new LxdConfig(lxdVersions, qemuImg, Units.parseDuration(jobLease)), store(), db.config(), accessLog());
         StrataServer server = StrataServer.start(config);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -157,6 +166,7 @@ final class ServeCommand implements Callable<Integer> {
         System.out.println("  layers:  " + server.baseUrl() + "/layers/<sha256>.qcow2");
         System.out.println("  catalog: " + server.baseUrl() + "/   index: " + server.baseUrl() + "/index.json");
         System.out.println("  health:  " + server.baseUrl() + "/healthz");
+        System.out.println("  metrics: " + server.baseUrl() + "/metrics   access log: " + config.accessLog().describe());
         if (privateMode) System.out.println("  private: every read needs a token (any scope), e.g. curl -u x:TOKEN " + server.baseUrl() + "/index.json");
         System.out.println("  push token: java -jar strata.jar token create --data " + config.dataDir()
                 + (config.db().isShared() ? " --db '" + config.db().describe() + "'" : "") + " --scope push");

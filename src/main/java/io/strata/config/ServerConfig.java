@@ -1,5 +1,6 @@
 package io.strata.config;
 
+import io.strata.metrics.AccessLogTarget;
 import io.strata.tls.TlsConfig;
 
 import java.nio.file.Path;
@@ -25,6 +26,7 @@ import java.util.Optional;
  * @param lxd             LXD/Incus items (lxd.tar.xz and flattened disks); off in {@link #defaults}, on in {@code serve}
  * @param store           where layer bytes live (the data directory, or an S3-compatible bucket)
  * @param db              the metadata database: embedded SQLite in {@code dataDir}, or PostgreSQL
+ * @param accessLog       where the access log goes; off in {@link #defaults}, standard output in {@code serve}
  */
 public record ServerConfig(
         Path dataDir,
@@ -41,7 +43,8 @@ public record ServerConfig(
         AccessConfig access,
         LxdConfig lxd,
         StoreConfig store,
-        DbConfig db) {
+        DbConfig db,
+        AccessLogTarget accessLog) {
 
     public static final long DEFAULT_MAX_LAYER_BYTES = 64L << 30;
     public static final long DEFAULT_MIN_FREE_BYTES = 256L << 20;
@@ -50,58 +53,62 @@ public record ServerConfig(
     /** Defaults for a given data directory: localhost, port 8080, 64 GiB layers, 24 h upload expiry, no LXD items (serve turns them on). */
     public static ServerConfig defaults(Path dataDir) {
         return new ServerConfig(dataDir, "127.0.0.1", 8080, DEFAULT_MAX_LAYER_BYTES, DEFAULT_MIN_FREE_BYTES, DEFAULT_UPLOAD_EXPIRY, false, Optional.empty(), Optional.empty(), Optional.empty(), Limits.defaults(), AccessConfig.defaults(), LxdConfig.off(), StoreConfig.filesystem(),
-                DbConfig.embedded());
+                DbConfig.embedded(), AccessLogTarget.OFF);
     }
 
     public ServerConfig withPort(int value) {
-        return new ServerConfig(dataDir, host, value, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, limits, access, lxd, store, db);
+        return new ServerConfig(dataDir, host, value, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, limits, access, lxd, store, db, accessLog);
     }
 
     public ServerConfig withMaxLayerBytes(long value) {
-        return new ServerConfig(dataDir, host, port, value, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, limits, access, lxd, store, db);
+        return new ServerConfig(dataDir, host, port, value, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, limits, access, lxd, store, db, accessLog);
     }
 
     public ServerConfig withMinFreeBytes(long value) {
-        return new ServerConfig(dataDir, host, port, maxLayerBytes, value, uploadExpiry, allowEncryption, staticDir, importDir, tls, limits, access, lxd, store, db);
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, value, uploadExpiry, allowEncryption, staticDir, importDir, tls, limits, access, lxd, store, db, accessLog);
     }
 
     public ServerConfig withUploadExpiry(Duration value) {
-        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, value, allowEncryption, staticDir, importDir, tls, limits, access, lxd, store, db);
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, value, allowEncryption, staticDir, importDir, tls, limits, access, lxd, store, db, accessLog);
     }
 
     public ServerConfig withAllowEncryption(boolean value) {
-        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, value, staticDir, importDir, tls, limits, access, lxd, store, db);
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, value, staticDir, importDir, tls, limits, access, lxd, store, db, accessLog);
     }
 
     public ServerConfig withStaticDir(Optional<Path> value) {
-        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, value, importDir, tls, limits, access, lxd, store, db);
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, value, importDir, tls, limits, access, lxd, store, db, accessLog);
     }
 
     public ServerConfig withImportDir(Optional<Path> value) {
-        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, value, tls, limits, access, lxd, store, db);
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, value, tls, limits, access, lxd, store, db, accessLog);
     }
 
     public ServerConfig withTls(Optional<TlsConfig> value) {
-        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, value, limits, access, lxd, store, db);
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, value, limits, access, lxd, store, db, accessLog);
     }
 
     public ServerConfig withLimits(Limits value) {
-        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, value, access, lxd, store, db);
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, value, access, lxd, store, db, accessLog);
     }
 
     public ServerConfig withAccess(AccessConfig value) {
-        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, limits, value, lxd, store, db);
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, limits, value, lxd, store, db, accessLog);
     }
 
     public ServerConfig withLxd(LxdConfig value) {
-        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, limits, access, value, store, db);
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, limits, access, value, store, db, accessLog);
     }
 
     public ServerConfig withStore(StoreConfig value) {
-        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, limits, access, lxd, value, db);
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, limits, access, lxd, value, db, accessLog);
     }
 
     public ServerConfig withDb(DbConfig value) {
-        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, limits, access, lxd, store, value);
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, limits, access, lxd, store, value, accessLog);
+    }
+
+    public ServerConfig withAccessLog(AccessLogTarget value) {
+        return new ServerConfig(dataDir, host, port, maxLayerBytes, minFreeBytes, uploadExpiry, allowEncryption, staticDir, importDir, tls, limits, access, lxd, store, db, value);
     }
 }

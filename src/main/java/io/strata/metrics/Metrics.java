@@ -77,6 +77,12 @@ public final class Metrics implements AutoCloseable {
     /** The meters of every request, labelled by the templates of {@code routes}; for the server's request log. */
     public RequestMetrics requests(RouteTemplates routes) { return new RequestMetrics(registry, routes); }
 
+    /** Counts the access-log lines its writer had to drop ({@code strata_access_log_dropped_total}). */
+    void countDrops(AsyncLineWriter writer) {
+        FunctionCounter.builder("strata.access.log.dropped", writer, AsyncLineWriter::dropped)
+                .description("Access-log lines dropped because the writer fell behind").register(registry);
+    }
+
     /** Every meter in the Prometheus text format ({@link #CONTENT_TYPE}). */
     public String scrape() { return registry.scrape(); }
 
