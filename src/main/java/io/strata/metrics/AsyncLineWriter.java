@@ -31,8 +31,9 @@ import java.util.concurrent.atomic.LongAdder;
  * every line (a {@code write(2)} per request), and after the first dropped line it logs a warning
  * for every further one, which under overload floods the server's own log. This writer takes what
  * has queued up, writes it with one {@code write(2)}, and pauses 10 ms before the next batch: a
- * busy server makes about 100 writes a second whatever its request rate, and the request threads
- * find the queue's consumer busy or asleep, never parked on it waiting for a signal.
+ * busy server makes about 100 writes a second whatever its request rate, and a request thread
+ * rarely has to wake the writer: under load it is writing or sleeping between batches, not waiting
+ * on the queue (bench/head-telemetry.sh counts the writes).
  */
 final class AsyncLineWriter extends AbstractLifeCycle implements RequestLog.Writer {
     private static final Logger LOG = LoggerFactory.getLogger(AsyncLineWriter.class);
