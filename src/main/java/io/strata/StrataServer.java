@@ -28,6 +28,9 @@ import io.strata.layer.LayerStore;
 import io.strata.layer.Recovery;
 import io.strata.lxd.LxdItemDao;
 import io.strata.lxd.LxdService;
+import io.strata.metrics.Metrics;
+import io.strata.metrics.RequestTelemetry;
+import io.strata.metrics.RouteTemplates;
 import io.strata.signing.SigningKey;
 import io.strata.signing.SigningKeyDao;
 import io.strata.signing.SigningKeys;
@@ -59,9 +62,10 @@ public final class StrataServer implements AutoCloseable {
     private final DataDirLock lock;
     private final JobWorker worker;
     private final Optional<HttpsEndpoint> https;
+    private final Metrics metrics;
 
     private StrataServer(ServerConfig config, Services services, Javalin app, ScheduledExecutorService maintenance, DataDirLock lock,
-                         JobWorker worker, Optional<HttpsEndpoint> https) {
+                         JobWorker worker, Optional<HttpsEndpoint> https, Metrics metrics) {
         this.config = config;
         this.services = services;
         this.app = app;
@@ -69,6 +73,7 @@ public final class StrataServer implements AutoCloseable {
         this.lock = lock;
         this.worker = worker;
         this.https = https;
+        this.metrics = metrics;
     }
 
     /** Opens (or creates) the data directory, recovers it after any crash, and starts listening. */
@@ -96,6 +101,7 @@ public final class StrataServer implements AutoCloseable {
         }
         if (config.importDir().isPresent()) new SampleImporter(services.uploads(), services.catalog()).importFrom(config.importDir().get());
 
+        Metrics metrics = new Metrics(services.database(), services.catalog());
         ObjectMapper json = new ObjectMapper().setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE);
         Javalin app = Javalin.create(javalin -> {
             javalin.startup.showJavalinBanner = false;
@@ -108,11 +114,19 @@ public final class StrataServer implements AutoCloseable {
             // The catalog page: built into the jar (served from memory by Routes), or a directory given with --static
             // (for working on the page: read from disk on every request).
             config.staticDir().ifPresent(dir -> javalin.staticFiles.add(dir.toAbsolutePath().toString(), Location.EXTERNAL));
-            Routes.install(javalin, services, json, config.limits(), config.access(), privatePages(config), config.staticDir().isEmpty());
+            RouteTemplates routes = Routes.install(javalin, services, json, config.limits(), config.access(), privatePages(config),
+                    config.staticDir().isEmpty(), metrics);
             https.ifPresent(endpoint -> endpoint.install(javalin.jetty, config.host(), config.port()));
             Hardening.install(javalin, config.limits());
+            // Jetty's request log: the request meters and the access log see every request, the fast reads included.
+            RequestTelemetry.install(javalin.jetty, metrics, routes, config.accessLog());
         });
-        app.start();
+        try {
+            app.start();
+        } catch (RuntimeException e) {
+            metrics.close();
+            throw e;
+        }
 
         // Two threads: a long expiry run must not hold back the catalog poll of a replica.
         ScheduledExecutorService maintenance = Executors.newScheduledThreadPool(2, runnable -> {
@@ -153,7 +167,7 @@ public final class StrataServer implements AutoCloseable {
                 LOG.warn("LXD items: {}", e.toString());
             }
         }, 1, 1, TimeUnit.SECONDS);
-        return new StrataServer(config, services, app, maintenance, lock, worker, https);
+        return new StrataServer(config, services, app, maintenance, lock, worker, https, metrics);
     }
 
     /**
@@ -266,6 +280,7 @@ public final class StrataServer implements AutoCloseable {
         maintenance.shutdownNow();
         worker.close();
         app.stop();
+        metrics.close();
         services.database().close();
         if (lock == null) return;
         try {

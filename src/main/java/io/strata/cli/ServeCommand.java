@@ -6,6 +6,7 @@ import io.strata.config.Limits;
 import io.strata.config.LxdConfig;
 import io.strata.config.ServerConfig;
 import io.strata.config.Units;
+import io.strata.metrics.AccessLogTarget;
 import io.strata.tls.TlsConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -109,7 +110,7 @@ final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--private", defaultValue = "${env:STRATA_PRIVATE:-false}",
             description = {"Every read (index, streams, layers, catalog page, API) needs a token, as Bearer or as the",
-                    "password of HTTP Basic (curl -u x:TOKEN); any scope reads. /healthz stays public (env STRATA_PRIVATE)."})
+                    "password of HTTP Basic (curl -u x:TOKEN); any scope reads; /metrics too. /healthz stays public (env STRATA_PRIVATE)."})
     boolean privateMode;
 
     @Option(names = "--max-open-uploads", paramLabel = "N", defaultValue = "${env:STRATA_MAX_OPEN_UPLOADS:-32}",
@@ -136,6 +137,16 @@ final class ServeCommand implements Callable<Integer> {
                     "once this passed (env STRATA_JOB_LEASE; default: ${DEFAULT-VALUE})."})
     String jobLease;
 
+    // Off unless asked: at ~90,000 HEADs/s on 2 cores a line per request costs 10-17% of the throughput
+    // (bench/head-telemetry.sh), and ../shared/bench compares against an nginx with access_log off.
+    @Option(names = "--access-log", paramLabel = "PATH|-|off", defaultValue = "${env:STRATA_ACCESS_LOG:-off}",
+            description = {"One line per request: appended to PATH, written to standard output (-), or off",
+                    "(env STRATA_ACCESS_LOG; default: ${DEFAULT-VALUE}). Never holds a token."})
+    String accessLog;
+
+    /** Where --access-log sends the log (package-private for tests). */
+    AccessLogTarget accessLog() { return AccessLogTarget.parse(accessLog); }
+
     /** The store configuration the options make (package-private for tests). */
     io.strata.config.StoreConfig store() {
         storeOptions.redirectLayers = redirectLayers;
@@ -148,7 +159,7 @@ final class ServeCommand implements Callable<Integer> {
                 Units.parseSize(maxLayerSize), Units.parseSize(minFree), Units.parseDuration(uploadExpiry),
                 allowEncrypted, Optional.ofNullable(staticDir), Optional.ofNullable(importDir), tls(), limits(),
                 new AccessConfig(privateMode, maxOpenUploads),
-                new LxdConfig(lxdVersions, qemuImg, Units.parseDuration(jobLease)), store(), db.config(),
+                new LxdConfig(lxdVersions, qemuImg, Units.parseDuration(jobLease)), store(), db.config(), accessLog(),
                 Optional.ofNullable(signingKey).map(path -> path.toAbsolutePath().normalize()));
         StrataServer server = StrataServer.start(config);
         CountDownLatch stopped = new CountDownLatch(1);
@@ -165,6 +176,7 @@ final class ServeCommand implements Callable<Integer> {
         System.out.println("  catalog: " + server.baseUrl() + "/   index: " + server.baseUrl() + "/index.json");
         System.out.println("  health:  " + server.baseUrl() + "/healthz");
         System.out.println("  signed:  " + server.baseUrl() + "/index.json.minisig  key: " + server.baseUrl() + "/strata.pub");
+        System.out.println("  metrics: " + server.baseUrl() + "/metrics   access log: " + config.accessLog().describe());
         if (privateMode) System.out.println("  private: every read needs a token (any scope), e.g. curl -u x:TOKEN " + server.baseUrl() + "/index.json");
         System.out.println("  push token: java -jar strata.jar token create --data " + config.dataDir()
                 + (config.db().isShared() ? " --db '" + config.db().describe() + "'" : "") + " --scope push");

@@ -14,6 +14,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import io.strata.layer.LayerStore;
+import io.strata.metrics.RouteTemplates;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -95,6 +96,19 @@ final class FastReads extends Handler.Wrapper {
     FastReads prefix(String prefix, Read read) {
         prefixes.put(prefix, read);
         return this;
+    }
+
+    /** The GETs and HEADs served here, as route templates (a prefix's file is {@code {file}}), for labelling request metrics. */
+    List<RouteTemplates.Route> routes() {
+        List<String> paths = new ArrayList<>(exact.keySet());
+        paths.addAll(pages.keySet());
+        for (String prefix : prefixes.keySet()) paths.add(prefix + "{file}");
+        List<RouteTemplates.Route> routes = new ArrayList<>();
+        for (String path : paths) {
+            routes.add(new RouteTemplates.Route("GET", path));
+            routes.add(new RouteTemplates.Route("HEAD", path));
+        }
+        return routes;
     }
 
     @Override

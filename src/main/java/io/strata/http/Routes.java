@@ -8,7 +8,11 @@ import io.strata.api.ErrorCode;
 import io.strata.config.AccessConfig;
 import io.strata.config.Limits;
 import io.strata.index.IndexService;
+import io.strata.metrics.Metrics;
+import io.strata.metrics.RouteTemplates;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Supplier;
 
@@ -20,16 +24,18 @@ public final class Routes {
     private Routes() {}
 
     public static void install(JavalinConfig config, Services services, ObjectMapper json, Limits limits) {
-        install(config, services, json, limits, AccessConfig.defaults(), Map.of(), true);
+        install(config, services, json, limits, AccessConfig.defaults(), Map.of(), true, null);
     }
 
     /**
      * @param privatePages on a private registry, the catalog page's HTML by path, answered with 401
      *                     to a request without a token (see {@link FastReads#requireToken})
      * @param builtInPage  serve the catalog page built into the jar (false when {@code --static DIR} gives another)
+     * @param metrics      served at {@code /metrics}; null for none
+     * @return the templates of every route, which label the request metrics
      */
-    public static void install(JavalinConfig config, Services services, ObjectMapper json, Limits limits, AccessConfig accessConfig,
-                               Map<String, Supplier<byte[]>> privatePages, boolean builtInPage) {
+    public static RouteTemplates install(JavalinConfig config, Services services, ObjectMapper json, Limits limits, AccessConfig accessConfig,
+                                         Map<String, Supplier<byte[]>> privatePages, boolean builtInPage, Metrics metrics) {
         Access access = new Access(services.tokens(), services.audit(), accessConfig.privateMode());
         LayerHandler layers = new LayerHandler(services.layers());
         UploadHandlers uploads = new UploadHandlers(services.uploads(), limits);
@@ -54,6 +60,7 @@ public final class Routes {
             PageFiles page = PageFiles.fromClasspath();                                 // the catalog page: /, /app.js, ...
             for (String path : page.paths()) reads.page(path, page.read(path));
         }
+        if (metrics != null) reads.exact("/metrics", new MetricsHandler(metrics));     // Prometheus text (DESIGN §12)
         if (accessConfig.privateMode()) reads.requireToken(access, privatePages);
         config.jetty.modifyHttpConfiguration(http -> http.setInputBufferSize(UploadHandlers.INPUT_BUFFER_BYTES));
         config.jetty.modifyServer(server -> {
@@ -100,5 +107,13 @@ public final class Routes {
         routes.exception(ApiException.class, ErrorRenderer::render);
         routes.exception(HttpResponseException.class, ErrorRenderer::render);
         routes.exception(Exception.class, ErrorRenderer::renderUnexpected);
+
+        // The request metrics label a request by its route's template, never by its path (one series per layer would be unbounded).
+        // FastReads answers its GETs and HEADs in front of Javalin; Javalin's own table gives the rest, as registered above.
+        List<RouteTemplates.Route> templates = new ArrayList<>(reads.routes());
+        for (var handler : config.unsafe.internalRouter.allHttpHandlers()) {
+            if (handler.endpoint.method.isHttpMethod()) templates.add(new RouteTemplates.Route(handler.endpoint.method.name(), handler.endpoint.path));
+        }
+        return RouteTemplates.of(templates);
     }
 }

@@ -34,6 +34,13 @@ public interface LayerDao {
     @SqlUpdate("DELETE FROM layers WHERE digest = :digest")
     int delete(@Bind("digest") String digest);
 
+    /** For the metrics: how many layers are stored, and their bytes. */
+    @SqlQuery("SELECT count(*) FROM layers")
+    long count();
+
+    @SqlQuery("SELECT COALESCE(SUM(size), 0) FROM layers")
+    long totalBytes();
+
     final class Mapper implements RowMapper<LayerRecord> {
         @Override
         public LayerRecord map(ResultSet rs, StatementContext ctx) throws SQLException {

@@ -27,6 +27,10 @@ public interface UploadDao {
     @SqlQuery("SELECT count(*) FROM uploads WHERE token_id = :token")
     int countOpen(@Bind("token") long tokenId);
 
+    /** For the metrics: every open session, whoever opened it. */
+    @SqlQuery("SELECT count(*) FROM uploads")
+    int countAll();
+
     @SqlQuery("SELECT COALESCE(SUM(received), 0) FROM uploads WHERE token_id = :token")
     long sessionBytes(@Bind("token") long tokenId);
 
