@@ -310,6 +310,15 @@ final class FastReads extends Handler.Wrapper {
         response.write(true, BufferUtil.EMPTY_BUFFER, callback);
     }
 
+    /** Ends the response with {@code body}, or with no body for a HEAD (whose headers already say its length). */
+    static void endWith(Response response, Callback callback, byte[] body, boolean head) {
+        if (head) {
+            endWithoutBody(response, callback);
+        } else {
+            response.write(true, ByteBuffer.wrap(body), callback);
+        }
+    }
+
     /** Writes buffers in order without blocking a thread; the last write completes the response. */
     static void write(Response response, List<ByteBuffer> buffers, Callback callback) {
         new IteratingCallback() {

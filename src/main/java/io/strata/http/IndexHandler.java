@@ -10,7 +10,6 @@ import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
 
-import java.nio.ByteBuffer;
 import java.util.Locale;
 
 /**
@@ -47,8 +46,9 @@ final class IndexHandler {
             @Override
             public void handle(Request request, Response response, Callback callback, String rest, boolean head) {
                 Document document = index.document(kind);
-                String etag = document.etag().substring(0, document.etag().length() - 1) + "-minisig\"";
-                serveText(request, response, callback, head, etag, document.minisig());
+                byte[] body = document.minisig();
+                PageFiles.serve(request, response, callback, head, new HttpField(HttpHeader.ETAG, document.minisigEtag()), TEXT,
+                        new HttpField(HttpHeader.CONTENT_LENGTH, Integer.toString(body.length)), body);
             }
 
             /** Inline once signed: signing hashes the whole document, which for a large catalog takes milliseconds. */
@@ -58,38 +58,7 @@ final class IndexHandler {
     }
 
     /** {@code /strata.pub}: the minisign public key the signatures verify with. */
-    FastReads.Read publicKey() {
-        byte[] file = index.publicKeyFile();
-        String etag = "\"" + java.util.HexFormat.of().formatHex(io.strata.layer.Digest.sha256().digest(file)).substring(0, 32) + "\"";
-        return new FastReads.Read() {
-            @Override
-            public void handle(Request request, Response response, Callback callback, String rest, boolean head) {
-                serveText(request, response, callback, head, etag, file);
-            }
-
-            @Override
-            public boolean inline(String rest) { return true; }
-        };
-    }
-
-    private static void serveText(Request request, Response response, Callback callback, boolean head, String etag, byte[] body) {
-        HttpFields.Mutable headers = response.getHeaders();
-        headers.put(HttpHeader.ETAG, etag);
-        headers.put(NO_CACHE);
-        if (LayerHandler.matchesAny(request.getHeaders().get(HttpHeader.IF_NONE_MATCH), etag)) {
-            response.setStatus(304);
-            FastReads.endWithoutBody(response, callback);
-            return;
-        }
-        response.setStatus(200);
-        headers.put(TEXT);
-        headers.put(HttpHeader.CONTENT_LENGTH, body.length);
-        if (head) {
-            FastReads.endWithoutBody(response, callback);
-        } else {
-            response.write(true, ByteBuffer.wrap(body), callback);
-        }
-    }
+    FastReads.Read publicKey() { return PageFiles.fixed(index.publicKeyFile(), TEXT.getValue()); }
 
     private static void serve(Request request, Response response, Callback callback, boolean head, Document document) {
         boolean gzip = acceptsGzip(request.getHeaders().get(HttpHeader.ACCEPT_ENCODING));
@@ -108,11 +77,7 @@ final class IndexHandler {
         headers.put(HttpHeader.CONTENT_TYPE, document.contentType());
         if (gzip) headers.put(GZIP);
         headers.put(HttpHeader.CONTENT_LENGTH, body.length);
-        if (head) {
-            FastReads.endWithoutBody(response, callback);
-        } else {
-            response.write(true, ByteBuffer.wrap(body), callback);
-        }
+        FastReads.endWith(response, callback, body, head);
     }
 
     /** True unless gzip is absent or refused with q=0 (RFC 9110 §12.5.3). */

@@ -6,7 +6,6 @@ import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
 
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -26,10 +25,6 @@ final class MetricsHandler implements FastReads.Read {
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, Metrics.CONTENT_TYPE);
         response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
         response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
-        if (head) {
-            FastReads.endWithoutBody(response, callback);
-        } else {
-            response.write(true, ByteBuffer.wrap(body), callback);
-        }
+        FastReads.endWith(response, callback, body, head);
     }
 }

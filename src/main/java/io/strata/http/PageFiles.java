@@ -14,7 +14,6 @@ import java.io.UncheckedIOException;
 import java.net.JarURLConnection;
 import java.net.URISyntaxException;
 import java.net.URL;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -92,22 +91,7 @@ final class PageFiles {
         return new FastReads.Read() {
             @Override
             public void handle(Request request, Response response, Callback callback, String rest, boolean head) {
-                HttpFields.Mutable headers = response.getHeaders();
-                headers.put(file.etag());
-                headers.put(NO_CACHE);
-                if (LayerHandler.matchesAny(request.getHeaders().get(HttpHeader.IF_NONE_MATCH), file.etag().getValue())) {
-                    response.setStatus(304);
-                    FastReads.endWithoutBody(response, callback);
-                    return;
-                }
-                response.setStatus(200);
-                headers.put(file.contentType());
-                headers.put(file.contentLength());
-                if (head) {
-                    FastReads.endWithoutBody(response, callback);
-                } else {
-                    response.write(true, ByteBuffer.wrap(file.body()), callback);
-                }
+                serve(request, response, callback, head, file.etag(), file.contentType(), file.contentLength(), file.body());
             }
 
             @Override
@@ -115,14 +99,50 @@ final class PageFiles {
         };
     }
 
-    private static File file(String path, byte[] body) {
+    /**
+     * Bytes held in memory, revalidated by their strong ETag ({@code no-cache}): 304 when
+     * If-None-Match names it, else 200 with the bytes (none for a HEAD).
+     */
+    static void serve(Request request, Response response, Callback callback, boolean head, HttpField etag, HttpField contentType,
+                      HttpField contentLength, byte[] body) {
+        HttpFields.Mutable headers = response.getHeaders();
+        headers.put(etag);
+        headers.put(NO_CACHE);
+        if (LayerHandler.matchesAny(request.getHeaders().get(HttpHeader.IF_NONE_MATCH), etag.getValue())) {
+            response.setStatus(304);
+            FastReads.endWithoutBody(response, callback);
+            return;
+        }
+        response.setStatus(200);
+        headers.put(contentType);
+        headers.put(contentLength);
+        FastReads.endWith(response, callback, body, head);
+    }
+
+    /** A fixed body of {@code contentType}, answered like a page file (ETag, 304, always inline). */
+    static FastReads.Read fixed(byte[] body, String contentType) {
+        File file = file(body, contentType);
+        return new FastReads.Read() {
+            @Override
+            public void handle(Request request, Response response, Callback callback, String rest, boolean head) {
+                serve(request, response, callback, head, file.etag(), file.contentType(), file.contentLength(), file.body());
+            }
+
+            @Override
+            public boolean inline(String rest) { return true; }
+        };
+    }
+
+    private static File file(String path, byte[] body) { return file(body, contentType(path)); }
+
+    private static File file(byte[] body, String contentType) {
         String hash;
         try {
             hash = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(body)).substring(0, 32);
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
-        return new File(body, new PreEncodedHttpField(HttpHeader.CONTENT_TYPE, contentType(path)),
+        return new File(body, new PreEncodedHttpField(HttpHeader.CONTENT_TYPE, contentType),
                 new PreEncodedHttpField(HttpHeader.ETAG, "\"" + hash + "\""),
                 new PreEncodedHttpField(HttpHeader.CONTENT_LENGTH, Integer.toString(body.length)));
     }

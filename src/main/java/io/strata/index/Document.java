@@ -44,6 +44,9 @@ public final class Document {
     /** A gzip representation is a different representation, so it has its own strong ETag. */
     public String gzipEtag() { return etag.substring(0, etag.length() - 1) + "-gzip\""; }
 
+    /** The signature follows its rendering: a new document, a new ETag. */
+    public String minisigEtag() { return etag.substring(0, etag.length() - 1) + "-minisig\""; }
+
     public byte[] gzipped() {
         byte[] done = gzipped;
         if (done != null) return done;
@@ -53,14 +56,14 @@ public final class Document {
         }
     }
 
+    /** True once {@link #minisig} is made (it then answers at once). */
+    public boolean signed() { return minisig != null; }
+
     /**
      * The minisign signature of {@link #body} (the identity representation: a client that asked for
      * gzip checks what it decoded). Its trusted comment names the document and its ETag, so a
      * client can tell a signature of another rendering (fetched across a publish) from a forgery.
      */
-    /** True once {@link #minisig} is made (it then answers at once). */
-    public boolean signed() { return minisig != null; }
-
     public byte[] minisig() {
         byte[] done = minisig;
         if (done != null) return done;
