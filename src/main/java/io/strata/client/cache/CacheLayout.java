@@ -65,17 +65,17 @@ public record CacheLayout(Path root) {
     public Path lock(Digest digest) { return locks().resolve(digest.hex() + ".lock"); }
 
     /** The cached index of {@code registry}, named by a hash of its URL so any URL makes a safe file name. */
-    public Path index(String registry) {
-        byte[] hash = Digest.sha256().digest(registry.getBytes(StandardCharsets.UTF_8));
-        return indexes().resolve(HexFormat.of().formatHex(hash, 0, 8) + ".json");
-    }
+    public Path index(String registry) { return indexes().resolve(stem(registry) + ".json"); }
 
     public Path keys() { return root.resolve("keys"); }
 
     /** The pinned signing key of {@code registry}, named like its {@link #index}. */
-    public Path key(String registry) {
+    public Path key(String registry) { return keys().resolve(stem(registry) + ".pub"); }
+
+    /** A registry's files are named by a hash of its URL, so any URL makes a safe file name. */
+    private static String stem(String registry) {
         byte[] hash = Digest.sha256().digest(registry.getBytes(StandardCharsets.UTF_8));
-        return keys().resolve(HexFormat.of().formatHex(hash, 0, 8) + ".pub");
+        return HexFormat.of().formatHex(hash, 0, 8);
     }
 
     /** The layer a file in {@code layers/} holds or is downloading, if its name is one of ours. */

@@ -56,9 +56,10 @@ public final class IndexCache {
                     etag = Optional.empty(); // a 304 for a copy we no longer have: ask again unconditionally
                     continue;
                 }
-                if (!trust.check(registry, response.body(), console)) {
+                Optional<ClientException> mismatch = trust.check(registry, response.body(), console);
+                if (mismatch.isPresent()) {
                     // A publish between the index and its signature gives a signature of the next rendering: ask once more.
-                    if (mismatchSeen) throw trust.refusedAgain(registry, console);
+                    if (mismatchSeen) throw mismatch.get();
                     mismatchSeen = true;
                     attempt--;
                     continue;

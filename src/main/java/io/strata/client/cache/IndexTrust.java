@@ -33,39 +33,40 @@ public final class IndexTrust {
     }
 
     /**
-     * Checks {@code index} (as served, decoded) against its {@code index.json.minisig}. Returns
-     * false when the signature does not match, which a publish between the two requests also
-     * causes (the caller fetches both again); throws when the index cannot be the registry's.
+     * Checks {@code index} (as served, decoded) against its {@code index.json.minisig}. Empty when
+     * it checks out (or the registry publishes no key, which is warned about). A signature that does
+     * not match gives the refusal to throw if fetching both again does not help: a publish between
+     * the two requests causes that too. Throws at once when the index cannot be the registry's.
      */
-    boolean check(RegistryClient registry, byte[] index, Console console) throws IOException, InterruptedException {
-        Optional<Candidate> candidate = keyFor(registry);
-        Optional<Minisign.PublicKeyFile> key = candidate.map(Candidate::key);
-        if (key.isEmpty()) {
+    Optional<ClientException> check(RegistryClient registry, byte[] index, Console console) throws IOException, InterruptedException {
+        Optional<Candidate> found = keyFor(registry);
+        if (found.isEmpty()) {
             console.warn("index: " + registry.name() + " publishes no signing key (strata.pub), so its index is not verified");
-            return true;
+            return Optional.empty();
         }
+        Candidate candidate = found.get();
         Optional<byte[]> signature = registry.small("index.json.minisig");
         if (signature.isEmpty()) {
             throw new ClientException("the index of " + registry.name() + " has no signature (index.json.minisig), but its key "
-                    + key.get().keyIdHex() + " is " + (given.isPresent() ? "given with --key" : "pinned in " + pinned(registry))
+                    + candidate.key().keyIdHex() + " is " + (given.isPresent() ? "given with --key" : "pinned in " + pinned(registry))
                     + "; someone between you and the registry may have removed it: pull through another route, or ask its operator");
         }
         try {
-            Minisign.verify(key.get(), index, new String(signature.get(), StandardCharsets.UTF_8));
-            // Pinned only once it checked out: a wrong --key, or a first-use key that signs nothing, is never kept.
-            Candidate accepted = candidate.get();
-            if (accepted.pin()) {
-                pin(pinned(registry), accepted.text());
-                if (given.isEmpty()) {
-                    console.info("index: pinned the signing key " + accepted.key().keyIdHex() + " of " + registry.name()
-                            + " (first use) in " + pinned(registry));
-                }
-            }
-            return true;
+            Minisign.verify(candidate.key(), index, new String(signature.get(), StandardCharsets.UTF_8));
         } catch (Minisign.BadSignature e) {
-            if (e.getMessage().startsWith("the signature does not match")) return false; // or a newer rendering's signature
-            throw refused(registry, candidate.get(), e.getMessage());
+            ClientException refused = refused(registry, candidate, e.getMessage());
+            if (e.getMessage().startsWith("the signature does not match")) return Optional.of(refused); // or a newer rendering's signature
+            throw refused;
         }
+        // Pinned only once it checked out: a wrong --key, or a first-use key that signs nothing, is never kept.
+        if (candidate.pin()) {
+            pin(pinned(registry), candidate.text());
+            if (given.isEmpty()) {
+                console.info("index: pinned the signing key " + candidate.key().keyIdHex() + " of " + registry.name()
+                        + " (first use) in " + pinned(registry));
+            }
+        }
+        return Optional.empty();
     }
 
     /**
@@ -82,11 +83,6 @@ public final class IndexTrust {
     }
 
     private static String keyLine(String text) { return text.strip().lines().reduce((first, second) -> second).orElse("").strip(); }
-
-    /** The check failed on a second fetch too: the index is not the one the key signed. */
-    ClientException refusedAgain(RegistryClient registry, Console console) throws IOException, InterruptedException {
-        return refused(registry, keyFor(registry).orElseThrow(), "the signature does not match the document");
-    }
 
     private ClientException refused(RegistryClient registry, Candidate candidate, String why) {
         return new ClientException("the index of " + registry.name() + " is not signed by " + candidate.source()
