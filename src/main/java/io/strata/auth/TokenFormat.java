@@ -14,7 +14,8 @@ import java.util.zip.CRC32;
  */
 public final class TokenFormat {
     public static final String PREFIX = "strata_pat_";
-    static final String LEGACY_PREFIX = "strata_";
+    /** The start of every token, current or legacy (what a log must never show past). */
+    public static final String LEGACY_PREFIX = "strata_";
     static final int RANDOM_CHARS = 43;
     static final int CHECKSUM_CHARS = 6;
     /** {@code strata_pat_} + random + {@code _} + checksum. */

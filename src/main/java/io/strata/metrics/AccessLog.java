@@ -1,5 +1,6 @@
 package io.strata.metrics;
 
+import io.strata.auth.TokenFormat;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpURI;
@@ -34,8 +35,8 @@ public final class AccessLog extends ContainerLifeCycle implements RequestLog {
     /** The query parameters the API reads (Routes' handlers): logged as sent. */
     static final Set<String> PLAIN_PARAMETERS = Set.of("digest", "dry_run", "min_age", "limit", "before");
     /** A Strata token, current ({@code strata_pat_}) or legacy ({@code strata_} + base64url). */
-    private static final String TOKEN_PREFIX = "strata_";
-    private static final Pattern TOKEN = Pattern.compile("strata_[A-Za-z0-9_-]+");
+    private static final String TOKEN_PREFIX = TokenFormat.LEGACY_PREFIX;
+    private static final Pattern TOKEN = Pattern.compile(Pattern.quote(TOKEN_PREFIX) + "[A-Za-z0-9_-]+");
 
     private final CustomRequestLog format;
     private final AsyncLineWriter writer;
