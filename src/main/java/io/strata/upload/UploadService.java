@@ -452,7 +452,7 @@ public final class UploadService {
                 throw e;
             }
             long kept = keepWhatArrived(state, session, writer.position());
-            throw e.code() == ErrorCode.INSUFFICIENT_STORAGE ? diskFull(kept) : e;
+            throw e.code() == ErrorCode.INSUFFICIENT_STORAGE ? diskFull(kept) : withOffset(e, kept);
         } catch (IOException e) {
             // The connection was cut: keep what arrived so the client can resume from there.
             keepWhatArrived(state, session, writer.position());
@@ -478,6 +478,19 @@ public final class UploadService {
      * full, so the last bytes cannot be synced or the row not written) the session stays at its
      * previous checkpoint. Returns the checkpoint the session now has.
      */
+    /**
+     * A refused chunk's error as sent, saying where the upload now stands: {@link #receive} put the
+     * offset the client would reach if the chunk's bytes were kept into its detail, and when keeping
+     * them failed the upload stays at its last checkpoint, which is the offset to continue from.
+     */
+    private static ApiException withOffset(ApiException e, long kept) {
+        if (!(e.detail().get("received") instanceof Long claimed) || claimed == kept) return e;
+        Map<String, Object> detail = new LinkedHashMap<>(e.detail());
+        detail.put("received", kept);
+        return new ApiException(e.code(), e.getMessage().replaceFirst("; a resumable upload keeps them: .*$", "")
+                + "; the registry could not keep them, so the upload stays at " + kept + " bytes: continue from there", detail);
+    }
+
     private long keepWhatArrived(Live state, UploadSession session, long position) {
         try {
             return persist(state, session, position);

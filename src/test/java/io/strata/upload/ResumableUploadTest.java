@@ -166,6 +166,39 @@ class ResumableUploadTest {
     }
 
     @Test
+    void a_short_chunk_whose_bytes_cannot_be_kept_tells_the_client_the_offset_the_upload_really_has() throws Exception {
+        // A body shorter than its Content-Range is refused, and what did arrive is normally kept as a checkpoint
+        // (detail.received says how far). Here the checkpoint cannot be written (the row went away mid-chunk), so
+        // the answer must give the offset the upload stays at, not the one it would have reached.
+        String location = startUpload();
+        String id = location.substring(location.lastIndexOf('/') + 1);
+        int declared = 2 << 20, sent = 700_000;
+        byte[] firstPiece = slice(0, sent);
+        byte[] chunkHead = (Integer.toHexString(sent) + "\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        byte[] start = new byte[chunkHead.length + sent + 2];
+        System.arraycopy(chunkHead, 0, start, 0, chunkHead.length);
+        System.arraycopy(firstPiece, 0, start, chunkHead.length, sent);
+        start[start.length - 2] = '\r';
+        start[start.length - 1] = '\n';
+        try (RawHttp raw = RawHttp.begin(registry.uri("/"), "PATCH", location,
+                Map.of("Authorization", "Bearer " + registry.pushToken, "Transfer-Encoding", "chunked",
+                        "Content-Range", "bytes 0-" + (declared - 1) + "/*"), start)) {
+            Thread.sleep(300);
+            registry.server().services().database().jdbi().useHandle(h -> h.createUpdate("DELETE FROM uploads WHERE id = :id")
+                    .bind("id", id).execute());
+            raw.send("0\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            RawHttp.Reply reply = raw.reply();
+            assertEquals(400, reply.status(), reply.head() + reply.bodyText());
+            com.fasterxml.jackson.databind.JsonNode error = new com.fasterxml.jackson.databind.ObjectMapper().readTree(reply.body())
+                    .path("errors").path(0);
+            assertEquals("UPLOAD_INVALID", error.path("code").asText(), reply.bodyText());
+            assertEquals(0, error.path("detail").path("received").asLong(-1), "the last checkpoint, not the " + sent + " bytes that arrived: "
+                    + reply.bodyText());
+            assertTrue(error.path("message").asText().contains("could not keep them, so the upload stays at 0 bytes"), reply.bodyText());
+        }
+    }
+
+    @Test
     void a_checkpoint_the_database_lost_sends_the_client_back_to_the_one_before_and_the_upload_still_completes() throws Exception {
         // Checkpoints commit without waiting for the disk (Database#checkpointDao): power loss may take the last one back.
         String location = startUpload();
