@@ -73,8 +73,11 @@ for r in $(seq 1 "$ROUNDS"); do
   # The registry writes uploads past its page cache (O_DIRECT), so the first pull reads the layers
   # from its disk; the pulls compared with each other come after it, with the registry's cache warm.
   out "first-pull-jobs1 $(pull "$REGISTRY" 1 bench/pull)"
-  out "pull-jobs1 $(pull "$REGISTRY" 1 bench/pull)"
-  out "pull-jobs4 $(pull "$REGISTRY" 4 bench/pull)"
+  # The two compared pulls take turns going first: in a fixed order, the second pull of every round
+  # was the slower one on a busy machine (jobs4/jobs1 1.22 at 21:10Z, with the jobs 4 pull never
+  # ahead), while the same pulls alternated by hand minutes later gave jobs 4 ahead in each pair.
+  if [ $((r % 2)) = 1 ]; then order="1 4"; else order="4 1"; fi
+  for jobs in $order; do out "pull-jobs$jobs $(pull "$REGISTRY" "$jobs" bench/pull)"; done
   if [ -n "${COMPARE_JAR:-}" ]; then # the other client, alternating with this one against the same registry
     out "other-pull-jobs1 $(pull "$REGISTRY" 1 bench/pull "$COMPARE_JAR")"
     out "other-pull-jobs4 $(pull "$REGISTRY" 4 bench/pull "$COMPARE_JAR")"
