@@ -17,7 +17,8 @@ import java.security.Signature;
 import java.security.interfaces.EdECPrivateKey;
 import java.security.spec.PKCS8EncodedKeySpec;
 import java.util.Arrays;
-import java.util.Base64;
+
+import io.strata.tls.Pem;
 
 /**
  * The registry's Ed25519 key (DESIGN §12), from the JDK's own EdDSA: no native library, no
@@ -26,8 +27,8 @@ import java.util.Base64;
  */
 public final class SigningKey {
     private static final String ALGORITHM = "Ed25519";
-    private static final String PEM_BEGIN = "-----BEGIN PRIVATE KEY-----";
-    private static final String PEM_END = "-----END PRIVATE KEY-----";
+    /** Unencrypted PKCS#8, as {@code openssl genpkey} writes it. */
+    private static final String PEM_LABEL = "PRIVATE KEY";
 
     private final PrivateKey privateKey;
     private final PublicKey publicKey;
@@ -64,24 +65,24 @@ public final class SigningKey {
      * as {@code openssl genpkey -algorithm ed25519} writes it.
      */
     public static SigningKey readPem(Path file) throws IOException {
+        String fix = "; make one with: openssl genpkey -algorithm ed25519 -out " + file;
         String text;
         try {
             text = Files.readString(file, StandardCharsets.US_ASCII);
         } catch (NoSuchFileException e) {
-            throw new IOException("signing key " + file + " does not exist; make one with: openssl genpkey -algorithm ed25519 -out " + file);
+            throw new IOException("signing key " + file + " does not exist" + fix);
         }
-        int begin = text.indexOf(PEM_BEGIN);
-        int end = text.indexOf(PEM_END);
-        if (begin < 0 || end < begin) {
-            throw new IOException("signing key " + file + " is not a PEM private key (" + PEM_BEGIN + "); make one with: "
-                    + "openssl genpkey -algorithm ed25519 -out " + file);
-        }
+        Pem.Block block;
         try {
-            byte[] der = Base64.getMimeDecoder().decode(text.substring(begin + PEM_BEGIN.length(), end));
-            return fromPkcs8(der);
-        } catch (IllegalArgumentException | GeneralSecurityException e) {
-            throw new IOException("signing key " + file + " is not an Ed25519 private key (" + e.getMessage() + "); make one with: "
-                    + "openssl genpkey -algorithm ed25519 -out " + file);
+            block = Pem.parse(text).stream().filter(b -> b.label().equals(PEM_LABEL)).findFirst().orElse(null);
+        } catch (IllegalArgumentException e) {
+            throw new IOException("signing key " + file + " is not a PEM private key (" + e.getMessage() + ")" + fix);
+        }
+        if (block == null) throw new IOException("signing key " + file + " is not a PEM private key (-----BEGIN " + PEM_LABEL + "-----)" + fix);
+        try {
+            return fromPkcs8(block.der());
+        } catch (GeneralSecurityException e) {
+            throw new IOException("signing key " + file + " is not an Ed25519 private key (" + e.getMessage() + ")" + fix);
         }
     }
 

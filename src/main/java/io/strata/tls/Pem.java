@@ -6,8 +6,11 @@ import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** The blocks of a PEM text (RFC 7468), in file order; text outside the blocks is ignored. */
-final class Pem {
+/**
+ * The blocks of a PEM text (RFC 7468), in file order; text outside the blocks is ignored. The one
+ * reader of PEM files: TLS certificates and keys here, the index signing key in {@code signing}.
+ */
+public final class Pem {
     private static final Pattern BLOCK = Pattern.compile(
             "-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \\1-----", Pattern.DOTALL);
 
@@ -15,12 +18,12 @@ final class Pem {
      * One block. {@code headers} is true for the legacy OpenSSL form with {@code Proc-Type}/{@code DEK-Info}
      * lines, which only encrypted traditional keys use.
      */
-    record Block(String label, byte[] der, boolean headers) {}
+    public record Block(String label, byte[] der, boolean headers) {}
 
     private Pem() {}
 
     /** Every block; a body that is not base64, or a block cut short, is an IllegalArgumentException. */
-    static List<Block> parse(String text) {
+    public static List<Block> parse(String text) {
         List<Block> blocks = new ArrayList<>();
         Matcher matcher = BLOCK.matcher(text);
         while (matcher.find()) {
