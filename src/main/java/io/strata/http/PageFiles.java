@@ -85,9 +85,11 @@ final class PageFiles {
     /** Each file's path as served ({@code /}, {@code /index.html}, {@code /app.js}, ...). */
     Iterable<String> paths() { return files.keySet(); }
 
-    /** The file at {@code path}, answered from memory (always inline: nothing here blocks). */
-    FastReads.Read read(String path) {
-        File file = files.get(path);
+    /** The file at {@code path}, answered from memory. */
+    FastReads.Read read(String path) { return read(files.get(path)); }
+
+    /** A file held in memory, answered from there (always inline: nothing here blocks). */
+    private static FastReads.Read read(File file) {
         return new FastReads.Read() {
             @Override
             public void handle(Request request, Response response, Callback callback, String rest, boolean head) {
@@ -120,18 +122,7 @@ final class PageFiles {
     }
 
     /** A fixed body of {@code contentType}, answered like a page file (ETag, 304, always inline). */
-    static FastReads.Read fixed(byte[] body, String contentType) {
-        File file = file(body, contentType);
-        return new FastReads.Read() {
-            @Override
-            public void handle(Request request, Response response, Callback callback, String rest, boolean head) {
-                serve(request, response, callback, head, file.etag(), file.contentType(), file.contentLength(), file.body());
-            }
-
-            @Override
-            public boolean inline(String rest) { return true; }
-        };
-    }
+    static FastReads.Read fixed(byte[] body, String contentType) { return read(file(body, contentType)); }
 
     private static File file(String path, byte[] body) { return file(body, contentType(path)); }
 
