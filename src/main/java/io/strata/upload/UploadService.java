@@ -478,6 +478,9 @@ public final class UploadService {
      * full, so the last bytes cannot be synced or the row not written) the session stays at its
      * previous checkpoint. Returns the checkpoint the session now has.
      */
+    /** What a cut-off body's error promises; {@link #withOffset} takes it back when the bytes could not be kept. */
+    private static final String KEPT_HINT = "; a resumable upload keeps them: ask GET on the upload for its offset and continue from there";
+
     /**
      * A refused chunk's error as sent, saying where the upload now stands: {@link #receive} put the
      * offset the client would reach if the chunk's bytes were kept into its detail, and when keeping
@@ -487,7 +490,7 @@ public final class UploadService {
         if (!(e.detail().get("received") instanceof Long claimed) || claimed == kept) return e;
         Map<String, Object> detail = new LinkedHashMap<>(e.detail());
         detail.put("received", kept);
-        return new ApiException(e.code(), e.getMessage().replaceFirst("; a resumable upload keeps them: .*$", "")
+        return new ApiException(e.code(), e.getMessage().replace(KEPT_HINT, "")
                 + "; the registry could not keep them, so the upload stays at " + kept + " bytes: continue from there", detail);
     }
 
@@ -590,7 +593,7 @@ public final class UploadService {
         } catch (HashingFileWriter.BodyEndedException e) {
             long kept = writer.position();
             throw new ApiException(ErrorCode.UPLOAD_INVALID, "the request body was cut off after " + (kept - before)
-                    + " bytes; a resumable upload keeps them: ask GET on the upload for its offset and continue from there",
+                    + " bytes" + KEPT_HINT,
                     Map.of("received", kept));
         } catch (IOException e) {
             if (isDiskFull(e)) throw new ApiException(ErrorCode.INSUFFICIENT_STORAGE, "the registry's disk is full; try again later or ask its operator to free space");
