@@ -36,6 +36,7 @@ import io.strata.signing.SigningKeyDao;
 import io.strata.signing.SigningKeys;
 import io.strata.store.LayerStores;
 import io.strata.tls.HttpsEndpoint;
+import io.strata.upload.CheckpointRows;
 import io.strata.upload.UploadDao;
 import io.strata.upload.UploadService;
 import org.slf4j.Logger;
@@ -231,7 +232,7 @@ public final class StrataServer implements AutoCloseable {
         CatalogService catalog = new CatalogService(database, Clock.systemUTC());
         UploadService uploads = new UploadService(layers, database.dao(UploadDao.class), config.maxLayerBytes(),
                 config.minFreeBytes(), config.uploadExpiry(), Clock.systemUTC(), config.access().maxOpenUploads(), catalog::publishedLayers,
-                database.checkpointDao(UploadDao.class), database.isShared());
+                new CheckpointRows(database.checkpointSource()), database.isShared());
         TokenService tokens = new TokenService(database.dao(TokenDao.class), Clock.systemUTC());
         AuditLog audit = new AuditLog(database.dao(AuditDao.class), Clock.systemUTC());
         JobQueue jobs = new JobQueue(database.dao(JobDao.class), Clock.systemUTC());

@@ -53,12 +53,12 @@ public final class Database implements AutoCloseable {
     public enum Dialect { SQLITE, POSTGRESQL }
 
     private final Jdbi jdbi;
-    private final Jdbi checkpoints;
+    private final DataSource checkpoints;
     private final Dialect dialect;
     private final ClusterLocks cluster;
     private final List<AutoCloseable> resources;
 
-    private Database(Jdbi jdbi, Jdbi checkpoints, Dialect dialect, ClusterLocks cluster, List<AutoCloseable> resources) {
+    private Database(Jdbi jdbi, DataSource checkpoints, Dialect dialect, ClusterLocks cluster, List<AutoCloseable> resources) {
         this.jdbi = jdbi;
         this.checkpoints = checkpoints;
         this.dialect = dialect;
@@ -89,8 +89,7 @@ public final class Database implements AutoCloseable {
         pool.setMinimumIdle(1);
         pool.setConnectionTimeout(30_000);
         HikariDataSource kept = new HikariDataSource(pool);
-        Jdbi checkpoints = Jdbi.create(kept).installPlugin(new SqlObjectPlugin());
-        Database database = new Database(jdbi, checkpoints, Dialect.SQLITE, ClusterLocks.singleProcess(), List.of(kept));
+        Database database = new Database(jdbi, kept, Dialect.SQLITE, ClusterLocks.singleProcess(), List.of(kept));
         try {
             database.migrateSqlite(source);
         } catch (RuntimeException e) {
@@ -143,8 +142,7 @@ public final class Database implements AutoCloseable {
         PgClusterLocks cluster = new PgClusterLocks(lockPool, () -> DriverManager.getConnection(url, login));
         resources.add(0, cluster);
         Jdbi jdbi = Jdbi.create(pool).installPlugin(new SqlObjectPlugin());
-        Jdbi checkpoints = Jdbi.create(checkpointPool).installPlugin(new SqlObjectPlugin());
-        Database database = new Database(jdbi, checkpoints, Dialect.POSTGRESQL, cluster, resources);
+        Database database = new Database(jdbi, checkpointPool, Dialect.POSTGRESQL, cluster, resources);
         try {
             flyway(pool, Dialect.POSTGRESQL).load().migrate();
         } catch (RuntimeException e) {
@@ -166,14 +164,14 @@ public final class Database implements AutoCloseable {
     public <T> T dao(Class<T> type) { return jdbi.onDemand(type); }
 
     /**
-     * A DAO for writes that need not be durable on their own: an upload's checkpoint (recorded
+     * The connections for writes that need not be durable on their own: an upload's checkpoint (recorded
      * after its bytes are synced, so losing it only sends the client back to an earlier offset it
      * can resume from) and writer claims (leases that lapse anyway). Its commits skip the fsync
      * (SQLite {@code synchronous=NORMAL}, PostgreSQL {@code synchronous_commit=off}): a resumable
      * upload's chunk then costs one fsync, of its bytes, not three more of the database's log.
      * Power loss may take these commits back; it never leaves the database inconsistent.
      */
-    public <T> T checkpointDao(Class<T> type) { return checkpoints.onDemand(type); }
+    public DataSource checkpointSource() { return checkpoints; }
 
     /**
      * Runs {@code callback} in a transaction that changes the catalog: on SQLite {@code BEGIN

@@ -55,7 +55,7 @@ public final class UploadService {
     private final LayerService layers;
     private final LayerStore store;
     private final UploadDao dao;
-    private final UploadDao checkpoints;
+    private final CheckpointRows checkpoints;
     private final boolean shared;
     private final long maxLayerBytes;
     private final long minFreeBytes;
@@ -119,28 +119,17 @@ public final class UploadService {
         }
     }
 
-    public UploadService(LayerService layers, UploadDao dao, long maxLayerBytes, long minFreeBytes, Duration expiry, Clock clock) {
-        this(layers, dao, maxLayerBytes, minFreeBytes, expiry, clock, Integer.MAX_VALUE, Set::of);
-    }
-
     /**
      * @param maxOpenPerToken resumable sessions one token may have open at once
      * @param publishedLayers the layers some published image uses (they no longer count against a quota)
-     */
-    public UploadService(LayerService layers, UploadDao dao, long maxLayerBytes, long minFreeBytes, Duration expiry, Clock clock,
-                         int maxOpenPerToken, Supplier<Set<Digest>> publishedLayers) {
-        this(layers, dao, maxLayerBytes, minFreeBytes, expiry, clock, maxOpenPerToken, publishedLayers, dao, true);
-    }
-
-    /**
-     * @param checkpoints the same table through commits that need not be durable on their own
-     *                    ({@link io.strata.db.Database#checkpointDao}): chunk checkpoints and writer claims,
-     *                    and the reads of a request's session row (a connection kept open)
+     * @param checkpoints the statements every chunk runs on its session's row, through commits that need
+     *                    not be durable on their own ({@link io.strata.db.Database#checkpointSource}):
+     *                    chunk checkpoints and writer claims, and the reads of a request's session row
      * @param shared      other processes (replicas) may write to the same sessions, so each request
      *                    claims its session in the row; a database with one user needs no claim
      */
     public UploadService(LayerService layers, UploadDao dao, long maxLayerBytes, long minFreeBytes, Duration expiry, Clock clock,
-                         int maxOpenPerToken, Supplier<Set<Digest>> publishedLayers, UploadDao checkpoints, boolean shared) {
+                         int maxOpenPerToken, Supplier<Set<Digest>> publishedLayers, CheckpointRows checkpoints, boolean shared) {
         this.checkpoints = checkpoints;
         this.shared = shared;
         this.maxOpenPerToken = maxOpenPerToken;

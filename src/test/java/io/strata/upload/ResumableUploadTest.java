@@ -200,7 +200,7 @@ class ResumableUploadTest {
 
     @Test
     void a_checkpoint_the_database_lost_sends_the_client_back_to_the_one_before_and_the_upload_still_completes() throws Exception {
-        // Checkpoints commit without waiting for the disk (Database#checkpointDao): power loss may take the last one back.
+        // Checkpoints commit without waiting for the disk (Database#checkpointSource): power loss may take the last one back.
         String location = startUpload();
         String id = location.substring(location.lastIndexOf('/') + 1);
         int a = 1 << 20, b = 2 << 20;
