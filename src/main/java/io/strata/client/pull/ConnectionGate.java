@@ -23,8 +23,21 @@ final class ConnectionGate {
     static final long PROBE_BYTES = 32L << 20;
     /** A slow link is recognised within this time, so the other connections start with little delay. */
     static final long PROBE_NANOS = 200_000_000L;
+    /**
+     * How long, from the gate's start, a layer's request waits for the layers before it in the
+     * pull's order to ask for a slot. Their threads start at once but in no fixed order, and
+     * without this the first to run took the first slot: the pull's order (largest first) then
+     * held only for the slots freed later, and on a 2-core loopback pull the layer fetched first
+     * changed from run to run (124, 300 or 600 MiB of the bench chain), and with it the time (2.7
+     * to 3.8 s for the same pull). A layer that never asks (complete already, or waiting for another
+     * pull's lock) delays the others by this much once.
+     */
+    static final long ARRIVAL_NANOS = 100_000_000L;
 
     private final int jobs;
+    /** Which of the pull's layers (by their place in its order) have asked for a slot. */
+    private final boolean[] arrived;
+    private final long started = System.nanoTime();
     private final AtomicBoolean decided;
     private final Object lock = new Object();
     /** Waiting requests: {layer, range, arrival}. */
@@ -33,8 +46,10 @@ final class ConnectionGate {
     private int free;
     private boolean open;
 
-    ConnectionGate(int jobs) {
+    /** {@code layers}: how many layers the pull downloads, numbered 0.. in its order. */
+    ConnectionGate(int jobs, int layers) {
         this.jobs = jobs;
+        this.arrived = new boolean[layers];
         this.free = 1;
         this.decided = new AtomicBoolean(jobs <= 1);
     }
@@ -45,15 +60,28 @@ final class ConnectionGate {
      * pull's order) is finished before the next starts, range by range, so one hasher at a time
      * works and none waits for a range that comes after every other layer (measured: letting each
      * layer's first range go first made a 2-core loopback pull with --jobs 4 1.4x slower than with
-     * one job). With the slots open, every layer's first range goes before later ranges, so each
+     * one job); a layer also waits, for at most {@link #ARRIVAL_NANOS}, for the layers before it to
+     * ask. With the slots open, every layer's first range goes before later ranges, so each
      * layer's hasher, which needs its layer from the start, gets bytes at once.
      */
     void acquire(int layer, int range) throws InterruptedException {
         synchronized (lock) {
             long[] me = {layer, range, arrivals++};
             waiting.add(me);
+            if (layer < arrived.length && !arrived[layer]) {
+                arrived[layer] = true;
+                lock.notifyAll();
+            }
             try {
-                while (free == 0 || next() != me) lock.wait();
+                while (true) {
+                    if (free > 0 && next() == me) {
+                        long early = open ? 0 : earlierToArrive(layer);
+                        if (early <= 0) break;
+                        lock.wait(Math.max(1, early / 1_000_000));
+                    } else {
+                        lock.wait();
+                    }
+                }
             } catch (InterruptedException e) {
                 waiting.remove(me);
                 lock.notifyAll();
@@ -71,6 +99,17 @@ final class ConnectionGate {
     /** Slots open: every layer's first range, then the later ones. */
     private static final Comparator<long[]> RANGE_FIRST =
             Comparator.<long[]>comparingLong(w -> w[1]).thenComparingLong(w -> w[0]).thenComparingLong(w -> w[2]);
+
+    /**
+     * Nanoseconds left for a layer before {@code layer} in the pull's order to ask for its first
+     * slot; 0 when all have asked or the time for it is up (under the lock).
+     */
+    private long earlierToArrive(int layer) {
+        for (int i = 0; i < Math.min(layer, arrived.length); i++) {
+            if (!arrived[i]) return Math.max(0, started + ARRIVAL_NANOS - System.nanoTime());
+        }
+        return 0;
+    }
 
     /** The waiting request that goes first (under the lock). */
     private long[] next() {

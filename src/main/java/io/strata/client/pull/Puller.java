@@ -158,7 +158,7 @@ public final class Puller {
         });
         try (Progress progress = console.progress("pull", missing.stream().mapToLong(p -> p.layer().size()).sum())) {
             LayerDownload.Policy policy = new LayerDownload.Policy(options.maxAttempts(), options.backoff(), options.idleTimeout(),
-                    new ConnectionGate(options.jobs()), options.splitBytes());
+                    new ConnectionGate(options.jobs(), missing.size()), options.splitBytes());
             LayerDownload download = new LayerDownload(registry, cache, progress, console, policy, threads);
             fetchAll(cache, plan, connections(missing, options.jobs(), options.splitBytes()), download, threads, progress, held, downloaded);
             CachedImage entry = entry(registry, fetched.index(), image, options.ref(), Instant.now());
@@ -260,7 +260,9 @@ public final class Puller {
                           ExecutorService threads, Progress progress, Queue<FileLocks.Held> held, AtomicInteger downloaded)
             throws IOException, InterruptedException {
         // Largest first: connection slots are handed out fairly in this order, so the long downloads start at once.
-        List<Planned> order = plan.stream().sorted(Comparator.comparingLong(Planned::missingBytes).reversed()).toList();
+        // The layers to download come first, so they are the gate's layers 0..missing-1.
+        List<Planned> order = plan.stream().sorted(Comparator.comparing(Planned::complete)
+                .thenComparing(Comparator.comparingLong(Planned::missingBytes).reversed())).toList();
         List<Future<?>> futures = new ArrayList<>();
         for (int i = 0; i < order.size(); i++) {
             Planned planned = order.get(i);

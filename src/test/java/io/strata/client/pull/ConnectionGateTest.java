@@ -17,7 +17,7 @@ class ConnectionGateTest {
 
     @Test
     void a_first_connection_that_mostly_waited_for_the_network_opens_every_slot() throws Exception {
-        ConnectionGate gate = new ConnectionGate(4);
+        ConnectionGate gate = new ConnectionGate(4, 1);
         gate.acquire(0, 0);
         gate.observe(ConnectionGate.PROBE_BYTES, 900 * MS, 1000 * MS);
         assertEquals(3, slotsFreeWithin(gate, 3), "the other three slots are free at once");
@@ -25,7 +25,7 @@ class ConnectionGateTest {
 
     @Test
     void a_first_connection_that_was_busy_writing_keeps_the_pull_at_one_connection() throws Exception {
-        ConnectionGate gate = new ConnectionGate(4);
+        ConnectionGate gate = new ConnectionGate(4, 1);
         gate.acquire(0, 0);
         gate.observe(ConnectionGate.PROBE_BYTES, 10 * MS, 300 * MS);
         gate.ended(ConnectionGate.PROBE_BYTES * 4, 10 * MS, 1200 * MS);
@@ -36,7 +36,7 @@ class ConnectionGateTest {
 
     @Test
     void a_first_request_too_small_to_judge_opens_every_slot() throws Exception {
-        ConnectionGate gate = new ConnectionGate(3);
+        ConnectionGate gate = new ConnectionGate(3, 1);
         gate.acquire(0, 0);
         gate.ended(64 * 1024, 0, MS);
         assertEquals(2, slotsFreeWithin(gate, 2));
@@ -44,7 +44,7 @@ class ConnectionGateTest {
 
     @Test
     void one_job_is_one_connection_whatever_is_measured() throws Exception {
-        ConnectionGate gate = new ConnectionGate(1);
+        ConnectionGate gate = new ConnectionGate(1, 1);
         gate.acquire(0, 0);
         gate.observe(ConnectionGate.PROBE_BYTES, 1000 * MS, 1000 * MS);
         gate.ended(0, 0, 0);
@@ -53,7 +53,7 @@ class ConnectionGateTest {
 
     @Test
     void with_one_connection_a_freed_slot_goes_to_the_layer_started_first_range_by_range() throws Exception {
-        ConnectionGate gate = new ConnectionGate(4);
+        ConnectionGate gate = new ConnectionGate(4, 3);
         gate.acquire(0, 0); // the probe: one slot, held
         gate.observe(ConnectionGate.PROBE_BYTES, 10 * MS, 300 * MS); // busy writing: stays at one connection
         List<String> order = waitersServed(gate, new int[][] {{2, 0}, {1, 0}, {0, 1}, {1, 1}});
@@ -62,7 +62,7 @@ class ConnectionGateTest {
 
     @Test
     void before_deciding_a_freed_slot_goes_to_the_layer_started_first() throws Exception {
-        ConnectionGate gate = new ConnectionGate(4);
+        ConnectionGate gate = new ConnectionGate(4, 2);
         gate.acquire(0, 0); // undecided: one slot, held
         List<String> order = waitersServed(gate, new int[][] {{1, 0}, {0, 1}});
         assertEquals(List.of("0/1", "1/0"), order);
@@ -70,12 +70,47 @@ class ConnectionGateTest {
 
     @Test
     void with_the_slots_open_every_layers_first_range_goes_before_later_ranges() throws Exception {
-        ConnectionGate gate = new ConnectionGate(2);
+        ConnectionGate gate = new ConnectionGate(2, 3);
         gate.acquire(0, 0);
         gate.observe(ConnectionGate.PROBE_BYTES, 900 * MS, 1000 * MS); // opened: two slots, one held
         gate.acquire(0, 1); // both held now
         List<String> order = waitersServed(gate, new int[][] {{0, 2}, {2, 0}, {1, 1}, {1, 0}});
         assertEquals(List.of("1/0", "2/0", "1/1", "0/2"), order, "lowest range index first, then the layer started first");
+    }
+
+    @Test
+    void the_first_slot_goes_to_the_first_layer_even_when_a_later_one_asks_first() throws Exception {
+        ConnectionGate gate = new ConnectionGate(1, 2);
+        List<String> order = new CopyOnWriteArrayList<>();
+        Thread later = new Thread(() -> {
+            try {
+                gate.acquire(1, 0);
+                order.add("1/0");
+                gate.release();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        later.setDaemon(true);
+        later.start();
+        // Parked in a timed wait for layer 0, with the slot still free.
+        while (later.getState() != Thread.State.TIMED_WAITING) Thread.onSpinWait();
+        gate.acquire(0, 0);
+        order.add("0/0");
+        gate.release();
+        later.join(10_000);
+        assertEquals(List.of("0/0", "1/0"), order, "the pull's order, not the threads' start order");
+    }
+
+    @Test
+    void a_layer_does_not_wait_long_for_an_earlier_one_that_never_asks() throws Exception {
+        ConnectionGate gate = new ConnectionGate(1, 2); // layer 0 was complete already, say
+        long start = System.nanoTime();
+        gate.acquire(1, 0);
+        long waited = System.nanoTime() - start;
+        assertTrue(waited >= ConnectionGate.ARRIVAL_NANOS / 2 && waited < 10 * ConnectionGate.ARRIVAL_NANOS + 5_000_000_000L,
+                "waited " + waited / 1_000_000 + " ms for layer 0, then went ahead");
+        gate.release();
     }
 
     /**
