@@ -20,7 +20,7 @@
 # only one mode must not pay for it). The last line gives what one PATCH costs the server apart from
 # its bytes: the same POST + 17 PATCH + PUT flow with 4 KiB chunks, per PATCH. Work files go to
 # $BENCH_DIR (default /tmp/strata-ingest-bench): ~3 GiB, plus 1 GiB per upload the registry keeps
-# (2 + 2 x ROUNDS of them; ROUNDS=5: ~15 GiB). Needs qemu-img, qemu-io, curl, python3.
+# (2 x WARM_UPLOADS + 2 x ROUNDS of them; the defaults: ~23 GiB). Needs qemu-img, qemu-io, curl, python3.
 set -euo pipefail
 ROUNDS=${ROUNDS:-5}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
@@ -89,17 +89,22 @@ upload() { # MODE [timed] -> prints a result line when timed
 }
 median() { sort -n | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 
-# Warm-up, untimed: one upload of each kind, then WARM_FLOWS (default 20) times the resumable flow
+# Warm-up, untimed: WARM_UPLOADS (default 5) uploads of each kind, alternated, then WARM_FLOWS (default 20) times the resumable flow
 # with 4 KiB chunks. A chunk is a request, and 17 of them per GiB leave the per-request code (routing,
 # the row reads, the checkpoint) being compiled for hundreds of requests: after two uploads, perf
 # still put 12-16% of a chunked upload's samples in the JIT compiler threads (1.5% for a
 # monolithic one). The JIT is not done after 20 flows either: after 30 (~570 requests) perf put
 # 40% of a server's samples in the C2 compiler thread and a 4 KiB PATCH cost 5.4 ms of server CPU;
 # after 700, 0.6 ms. But WARM_FLOWS=300 and 1000 gave the same chunked/monolithic ratio as 20,
-# within the noise of identical runs (README "upload ingest"), so the default stays short.
+# within the noise of identical runs (README "upload ingest"), so the default stays short. What
+# does settle the JIT is the real uploads: per-thread CPU over ten alternated pairs on one server
+# (23:30Z, after one pair) put the compiler threads at 80-310 ms of each of the first five chunked
+# uploads and 40-80 ms of the next five (a monolithic one: 10-90 ms), and the chunked flow took
+# 1.18-1.44x the monolithic one's wall time in the first five pairs and 0.89-1.20x in the last
+# five. A registry in service has taken more than five uploads; WARM_UPLOADS=1 measures one that has not.
 mkdir -p "$B/tiny"; rm -f "$B/tiny"/c*; head -c $((17*4096)) "$B/img.qcow2" | split -b 4096 -d -a 3 - "$B/tiny/c"
 tiny() { chunked "$B/tiny" 0000000000000000000000000000000000000000000000000000000000000000 "$(printf '4096 %.0s' $(seq 17))" >/dev/null || true; }
-upload mono; upload chunked
+for _ in $(seq "${WARM_UPLOADS:-5}"); do upload mono; upload chunked; done
 for _ in $(seq "${WARM_FLOWS:-20}"); do tiny; done
 out=$B/results.txt; : > "$out"
 for r in $(seq "$ROUNDS"); do
