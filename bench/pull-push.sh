@@ -12,8 +12,8 @@
 # Every round starts its own registry (the jar of this tree) on a free port with a fresh data dir,
 # pushes the chain into it (an empty registry), pulls it once into an empty cache with --jobs 1
 # (first-pull-jobs1: the registry reads the freshly pushed layers from its disk, since it writes
-# uploads past the page cache), then again with --jobs 1 and --jobs 4, which are compared with
-# each other. The clients run with -Xmx64m. Then, in the last round unless THROTTLE=0, the chain is
+# uploads past the page cache), then PAIRS times (default 3) with --jobs 1 and --jobs 4, taking
+# turns going first, which are compared with each other. The clients run with -Xmx64m. Then, in the last round unless THROTTLE=0, the chain is
 # pulled once with --jobs 1 and --jobs 4 through a proxy throttling every connection to THROTTLE
 # bytes/s (default 50000000, so ~30 s; the tests' FaultyTcpProxy). Prints each run, the medians and
 # the ratios issue 11 asks for: pull/limit and push/limit with limit = max(sha256, dd), and
@@ -21,6 +21,7 @@
 # (default /tmp/strata-pull-bench, ~4 GiB).
 set -euo pipefail
 ROUNDS=${ROUNDS:-3}
+PAIRS=${PAIRS:-3}
 THROTTLE=${THROTTLE:-50000000}
 HERE=$(cd "$(dirname "$0")/.." && pwd); JAR=${SERVER_JAR:-$HERE/target/strata.jar}
 [ -f "$JAR" ] && [ -d "$HERE/target/test-classes/io/strata/testing" ] || (cd "$HERE" && mvn -q -o -DskipTests package)
@@ -76,8 +77,13 @@ for r in $(seq 1 "$ROUNDS"); do
   # The two compared pulls take turns going first: in a fixed order, the second pull of every round
   # was the slower one on a busy machine (jobs4/jobs1 1.22 at 21:10Z, with the jobs 4 pull never
   # ahead), while the same pulls alternated by hand minutes later gave jobs 4 ahead in each pair.
-  if [ $((r % 2)) = 1 ]; then order="1 4"; else order="4 1"; fi
-  for jobs in $order; do out "pull-jobs$jobs $(pull "$REGISTRY" "$jobs" bench/pull)"; done
+  # PAIRS (default 3) such pairs per round: on this 2-core VM the same pull varied by 2.5-3.3 s from
+  # one try to the next, so one pair per round left jobs4/jobs1 at 0.97 in one run and 1.04 in the
+  # next (23:15Z, 23:40Z) with both pulls doing the same work; nine pairs give a steadier median.
+  for p in $(seq "$PAIRS"); do
+    if [ $(((r + p) % 2)) = 0 ]; then order="1 4"; else order="4 1"; fi
+    for jobs in $order; do out "pull-jobs$jobs $(pull "$REGISTRY" "$jobs" bench/pull)"; done
+  done
   if [ -n "${COMPARE_JAR:-}" ]; then # the other client, alternating with this one against the same registry
     out "other-pull-jobs1 $(pull "$REGISTRY" 1 bench/pull "$COMPARE_JAR")"
     out "other-pull-jobs4 $(pull "$REGISTRY" 4 bench/pull "$COMPARE_JAR")"
