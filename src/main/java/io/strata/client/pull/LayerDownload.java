@@ -106,7 +106,6 @@ final class LayerDownload {
         while (true) {
             List<Segment> segments = PartState.plan(part, record, digest, size, connections, policy.splitBytes());
             progress.skip(segments.stream().mapToLong(s -> s.done.get()).sum());
-            PartState.save(record, digest, size, PartState.snapshot(segments)); // before any hole appears
             PrefixHasher hasher = new PrefixHasher(part, record, digest, size, segments, timings);
             Future<?> hashing = threads.submit(hasher);
             String actual;
@@ -187,6 +186,7 @@ final class LayerDownload {
             Attempt attempt;
             policy.connections().acquire(ordinal, range);
             try {
+                hasher.rangeStarting(range); // records the segments before this range's bytes could leave a hole
                 attempt = attempt(url, digest, size, segment, whole, hasher, buffer, timings);
             } finally {
                 policy.connections().release();

@@ -21,6 +21,13 @@ import java.util.List;
  * the segments (in a thread beside it), so the final fsync before the rename has little left to
  * do and a crash loses little. It reads back from the page cache, which is cheaper than hashing
  * on the network threads.
+ *
+ * <p>The record of the segments is kept only once the part can have a hole: when a range starts
+ * while a range before it is unfinished ({@link #rangeStarting}), or when an earlier pull left one.
+ * Until then the part is a plain prefix, which a resume reads from its size alone, and the record
+ * (a file written with two fsyncs at every flush) is skipped: on one connection the ranges of a
+ * split layer come one after the other, and the record's fsyncs made the 600 MiB layer of the
+ * bench chain spend 0.37–0.47 s in periodic flushes with --jobs 4 against 0.26–0.38 s with one job.
  */
 final class PrefixHasher implements Runnable {
     static final long FLUSH_BYTES = 64L << 20;
@@ -39,6 +46,8 @@ final class PrefixHasher implements Runnable {
     private boolean stopped;
     private IOException failure;
     private volatile IOException flushFailure;
+    /** The part may have a hole, so the record of the segments is kept (see the class comment). */
+    private volatile boolean recorded;
 
     PrefixHasher(Path part, Path record, Digest layer, long size, List<Segment> segments, Timings timings) {
         this.timings = timings;
@@ -47,6 +56,22 @@ final class PrefixHasher implements Runnable {
         this.layer = layer;
         this.size = size;
         this.segments = segments;
+        this.recorded = java.nio.file.Files.exists(record);
+    }
+
+    /**
+     * Range {@code index} is about to write: if a range before it is unfinished, its bytes leave a
+     * hole, so the segments are recorded first (a crash then resumes every range where it got to).
+     */
+    synchronized void rangeStarting(int index) throws IOException {
+        if (recorded) return;
+        for (int i = 0; i < index; i++) {
+            if (!segments.get(i).complete()) {
+                PartState.save(record, layer, size, PartState.snapshot(segments));
+                recorded = true;
+                return;
+            }
+        }
     }
 
     /** Bytes from the start of the layer that are written with no gap. */
@@ -144,7 +169,7 @@ final class PrefixHasher implements Runnable {
             long flushing = timings.start();
             try {
                 channel.force(false);
-                PartState.save(record, layer, size, snapshot);
+                if (recorded) PartState.save(record, layer, size, snapshot);
             } catch (IOException e) {
                 flushFailure = e;
             }
@@ -166,7 +191,7 @@ final class PrefixHasher implements Runnable {
         try (FileChannel channel = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
             channel.force(false);
         }
-        PartState.save(record, layer, size, snapshot);
+        if (recorded) PartState.save(record, layer, size, snapshot);
     }
 
     /** Waits until the whole layer is hashed and returns the hex sha256. */
