@@ -15,8 +15,8 @@ import java.util.Optional;
  * checkpoint pool ({@link io.strata.db.Database#checkpointSource}), whose commits skip the fsync.
  *
  * <p>Plain JDBC rather than a Jdbi SQL object, because these run several times per chunk on the
- * ingest path: warm, a read and a checkpoint cost 88–116 µs of CPU and 133–141 KB of garbage
- * through the on-demand DAO against 16–18 µs through JDBC ({@code bench/CheckpointCost.java}), and
+ * ingest path: warm, a read and a checkpoint cost 77 µs of CPU and 111 KB of garbage through the
+ * on-demand SQL object, against 29–31 µs and 7.4 KB here ({@code bench/CheckpointCost.java}), and
  * Jdbi's per-call machinery (config copies, extension attachment) was where the JIT kept compiling
  * and deoptimising through every chunked upload of a warmed server. The other statements on the
  * {@code uploads} table, run once per session, stay in {@link UploadDao}.

@@ -462,11 +462,6 @@ public final class UploadService {
         return new UploadSession(id, total, session.createdAt(), now(), null, state.storeState);
     }
 
-    /**
-     * After a failed body, makes what arrived the new checkpoint; when that fails too (the disk is
-     * full, so the last bytes cannot be synced or the row not written) the session stays at its
-     * previous checkpoint. Returns the checkpoint the session now has.
-     */
     /** What a cut-off body's error promises; {@link #withOffset} takes it back when the bytes could not be kept. */
     private static final String KEPT_HINT = "; a resumable upload keeps them: ask GET on the upload for its offset and continue from there";
 
@@ -483,6 +478,11 @@ public final class UploadService {
                 + "; the registry could not keep them, so the upload stays at " + kept + " bytes: continue from there", detail);
     }
 
+    /**
+     * After a failed body, makes what arrived the new checkpoint; when that fails too (the disk is
+     * full, so the last bytes cannot be synced or the row not written) the session stays at its
+     * previous checkpoint. Returns the checkpoint the session now has.
+     */
     private long keepWhatArrived(Live state, UploadSession session, long position) {
         try {
             return persist(state, session, position);
