@@ -17,8 +17,24 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * CPU are the limit, and more connections would only compete for them (measured on a 2-core
  * machine: a loopback pull with four connections took 1.6x as long as with one while the machine
  * was busy), so the pull goes on with one.
+ *
+ * <p><b>Spare slots split running downloads.</b> Every layer starts as one request for all of it.
+ * Once the slots are open, a slot that no request waits for goes to the running download with the
+ * most bytes left in one range: that range is split in two ({@link Ranges#split}) and a new
+ * request fetches the second half. So a pull that stays on one connection asks for each layer
+ * once, exactly as {@code --jobs 1} does, and one that opens keeps every slot busy to the end (a
+ * plan made before the first byte left slots idle once the smaller layers were done).
  */
 final class ConnectionGate {
+    /** A running download that can give part of what it has left to another connection. */
+    interface Splittable {
+        /** Bytes left in the range a split would halve; 0 when none can be split. */
+        long splittable();
+
+        /** Splits that range and starts a request for its second half, which holds the slot it is given; false if it could not. */
+        boolean split();
+    }
+
     /** How much of the first connection's transfer is watched before deciding: this many bytes or {@link #PROBE_NANOS}. */
     static final long PROBE_BYTES = 32L << 20;
     /** A slow link is recognised within this time, so the other connections start with little delay. */
@@ -42,6 +58,8 @@ final class ConnectionGate {
     private final Object lock = new Object();
     /** Waiting requests: {layer, range, arrival}. */
     private final List<long[]> waiting = new ArrayList<>();
+    /** The downloads running now, which a spare slot may split (under the lock). */
+    private final List<Splittable> running = new ArrayList<>();
     private long arrivals;
     private int free;
     private boolean open;
@@ -120,6 +138,52 @@ final class ConnectionGate {
         synchronized (lock) {
             free++;
             lock.notifyAll();
+            lend();
+        }
+    }
+
+    /** A layer's download runs: spare slots may split it from now on. */
+    void register(Splittable download) {
+        synchronized (lock) {
+            running.add(download);
+        }
+    }
+
+    /** A layer's download ended: no split reaches it after this returns. */
+    void unregister(Splittable download) {
+        synchronized (lock) {
+            running.remove(download);
+        }
+    }
+
+    /** A request began to receive its body: its range can be split now, if a slot is spare. */
+    void receiving() {
+        synchronized (lock) {
+            lend();
+        }
+    }
+
+    /**
+     * Gives each slot that no waiting request will take to the download with the most bytes left
+     * in one range, which splits it (under the lock).
+     */
+    private void lend() {
+        while (open && free > waiting.size()) {
+            Splittable best = null;
+            long most = 0;
+            for (Splittable download : running) {
+                long left = download.splittable();
+                if (left > most) {
+                    best = download;
+                    most = left;
+                }
+            }
+            if (best == null) return;
+            free--;
+            if (!best.split()) {
+                free++;
+                return;
+            }
         }
     }
 
@@ -144,6 +208,7 @@ final class ConnectionGate {
                 this.open = true;
                 free += jobs - 1;
                 lock.notifyAll();
+                lend();
             }
         }
         Timings.note(String.format(java.util.Locale.ROOT, "connections: %s after %s in %.3fs, %.0f%% of it waiting for the network",

@@ -54,10 +54,12 @@ import java.util.regex.Pattern;
  * progress give up (keeping the part for the next pull), and so do {@code maxAttempts} failed
  * verifications. Waits between attempts grow exponentially.
  *
- * <p><b>Ranges in parallel.</b> A large layer may be fetched as several ranges at once (when the
- * pull has connections to spare); the part then has holes, and {@link PartState} records how far
- * each range got. A {@link PrefixHasher} hashes the part from the start as it becomes contiguous,
- * so verification overlaps the transfer whether or not the layer is split.
+ * <p><b>Ranges in parallel.</b> A layer starts as one request. When the pull has a connection to
+ * spare, the gate splits the range with the most bytes left: its request stops halfway through
+ * what it has left, and a new request fetches the rest ({@link Ranges#split}). The part then has
+ * holes, and {@link PartState} records how far each range got. A {@link PrefixHasher} hashes the
+ * part from the start as it becomes contiguous, so verification overlaps the transfer whether or
+ * not the layer is split.
  */
 final class LayerDownload {
     /** An attempt that added fewer bytes than this did not make progress. */
@@ -95,7 +97,7 @@ final class LayerDownload {
      * Downloads and verifies {@code layer} over up to {@code connections} connections at once;
      * {@code ordinal} is its place in the pull's order, which decides who gets a freed connection slot.
      */
-    void run(ChainLayer layer, int connections, int ordinal) throws IOException, InterruptedException {
+    void run(ChainLayer layer, int ordinal) throws IOException, InterruptedException {
         Digest digest = layer.digest();
         long size = layer.size();
         Path part = cache.part(digest);
@@ -104,13 +106,13 @@ final class LayerDownload {
         Timings timings = Timings.of("pull " + digest.shortHex() + " " + Human.bytes(size));
         int corrupt = 0;
         while (true) {
-            List<Segment> segments = PartState.plan(part, record, digest, size, connections, policy.splitBytes());
-            progress.skip(segments.stream().mapToLong(s -> s.done.get()).sum());
-            PrefixHasher hasher = new PrefixHasher(part, record, digest, size, segments, timings);
+            Ranges ranges = new Ranges(PartState.plan(part, record, digest, size));
+            progress.skip(ranges.done());
+            PrefixHasher hasher = new PrefixHasher(part, record, digest, size, ranges, timings);
             Future<?> hashing = threads.submit(hasher);
             String actual;
             try {
-                fetch(url, digest, size, ordinal, segments, hasher, timings);
+                new Fetch(url, digest, size, ordinal, ranges, hasher, timings).run();
                 long waited = timings.start();
                 actual = hasher.awaitDigest();
                 timings.add("verify-after-last-byte", waited);
@@ -145,51 +147,116 @@ final class LayerDownload {
         }
     }
 
-    /** Runs one worker per unfinished range; the first failure stops the others. */
-    private void fetch(URI url, Digest digest, long size, int ordinal, List<Segment> segments, PrefixHasher hasher, Timings timings)
-            throws IOException, InterruptedException {
-        boolean whole = segments.size() == 1;
-        List<Future<?>> workers = new ArrayList<>();
-        for (int i = 0; i < segments.size(); i++) {
-            Segment segment = segments.get(i);
-            if (segment.complete()) continue;
-            int range = i;
-            workers.add(threads.submit(() -> {
-                fetchRange(url, digest, size, segment, ordinal, range, whole, hasher, timings);
-                return null;
-            }));
+    /**
+     * One pass over a layer's ranges: a worker per unfinished range, and one more each time the
+     * gate lends a spare slot and splits a range (see {@link ConnectionGate}). The first failure
+     * stops the others.
+     */
+    private final class Fetch implements ConnectionGate.Splittable {
+        private final URI url;
+        private final Digest digest;
+        private final long size;
+        private final int ordinal;
+        private final Ranges ranges;
+        private final PrefixHasher hasher;
+        private final Timings timings;
+        private final List<Future<?>> workers = new ArrayList<>(); // under this
+        private int unfinished; // under this
+        private Throwable failure; // under this
+        private volatile boolean closed;
+
+        Fetch(URI url, Digest digest, long size, int ordinal, Ranges ranges, PrefixHasher hasher, Timings timings) {
+            this.url = url;
+            this.digest = digest;
+            this.size = size;
+            this.ordinal = ordinal;
+            this.ranges = ranges;
+            this.hasher = hasher;
+            this.timings = timings;
         }
-        try {
-            for (Future<?> worker : workers) {
-                try {
-                    worker.get();
-                } catch (ExecutionException e) {
-                    Throwable cause = e.getCause();
-                    if (cause instanceof IOException io) throw io;
-                    if (cause instanceof InterruptedException interrupted) throw interrupted;
-                    if (cause instanceof RuntimeException runtime) throw runtime;
-                    throw new IOException(cause);
+
+        void run() throws IOException, InterruptedException {
+            synchronized (this) {
+                for (Segment segment : ranges.list()) {
+                    if (!segment.complete()) start(segment, false);
                 }
             }
-        } finally {
-            for (Future<?> worker : workers) worker.cancel(true);
-            for (Future<?> worker : workers) waitQuietly(worker);
+            policy.connections().register(this);
+            Throwable failed;
+            try {
+                synchronized (this) {
+                    // A split adds a worker only while the worker of the range it splits is running,
+                    // so when none is left, none will be added: closed makes sure of it.
+                    while (unfinished > 0 && failure == null) wait();
+                    closed = true;
+                    failed = failure;
+                }
+            } finally {
+                closed = true;
+                policy.connections().unregister(this);
+                List<Future<?>> started;
+                synchronized (this) {
+                    started = List.copyOf(workers);
+                }
+                for (Future<?> worker : started) worker.cancel(true);
+                for (Future<?> worker : started) waitQuietly(worker);
+            }
+            if (failed instanceof IOException io) throw io;
+            if (failed instanceof InterruptedException interrupted) throw interrupted;
+            if (failed instanceof RuntimeException runtime) throw runtime;
+            if (failed != null) throw new IOException(failed);
+        }
+
+        @Override
+        public long splittable() {
+            return closed ? 0 : ranges.splittable(policy.splitBytes());
+        }
+
+        @Override
+        public synchronized boolean split() {
+            return !closed && ranges.split(policy.splitBytes(), rest -> start(rest, true));
+        }
+
+        /** Starts a worker for {@code segment}; {@code granted}: the gate gave it a slot already. Under this. */
+        private void start(Segment segment, boolean granted) {
+            workers.add(threads.submit(() -> {
+                try {
+                    fetchRange(url, digest, size, segment, ordinal, granted, ranges, hasher, timings);
+                } catch (Throwable e) {
+                    synchronized (this) {
+                        if (failure == null) failure = e;
+                    }
+                } finally {
+                    synchronized (this) {
+                        unfinished--;
+                        notifyAll();
+                    }
+                }
+                return null;
+            }));
+            unfinished++;
         }
     }
 
-    private void fetchRange(URI url, Digest digest, long size, Segment segment, int ordinal, int range, boolean whole, PrefixHasher hasher,
-                            Timings timings)
+    private void fetchRange(URI url, Digest digest, long size, Segment segment, int ordinal, boolean granted, Ranges ranges,
+                            PrefixHasher hasher, Timings timings)
             throws IOException, InterruptedException {
         int stalls = 0;
-        ByteBuffer buffer = ByteBuffer.allocateDirect(RECEIVE_BUFFER);
+        boolean held = granted;
+        ByteBuffer buffer = null;
         while (!segment.complete()) {
             Attempt attempt;
-            policy.connections().acquire(ordinal, range);
+            boolean whole;
             try {
-                hasher.rangeStarting(range); // records the segments before this range's bytes could leave a hole
+                if (!held) policy.connections().acquire(ordinal, ranges.indexOf(segment));
+                held = true;
+                if (buffer == null) buffer = ByteBuffer.allocateDirect(RECEIVE_BUFFER);
+                hasher.rangeStarting(segment); // records the segments before this range's bytes could leave a hole
+                whole = ranges.size() == 1;
                 attempt = attempt(url, digest, size, segment, whole, hasher, buffer, timings);
             } finally {
-                policy.connections().release();
+                if (held) policy.connections().release();
+                held = false;
             }
             if (attempt.problem() == null) continue;
             boolean progressed = attempt.gained() >= PROGRESS_BYTES || segment.complete();
@@ -206,6 +273,7 @@ final class LayerDownload {
                     + (progressed ? "" : " (" + stalls + "/" + policy.maxAttempts() + ")"));
             if (!progressed) policy.backoff().sleep(stalls);
         }
+        if (held) policy.connections().release(); // granted for a range that was done before it began
     }
 
     /** What one request achieved: bytes added, or the retryable problem that ended it (null when it ended well). */
@@ -239,7 +307,7 @@ final class LayerDownload {
                 if (get.status() / 100 != 3 && get.plainBody()) {
                     Verdict verdict = judge(get.status(), get::header, digest, size, from, last, whole);
                     if (verdict.problem() != null) return new Attempt(0, verdict.problem());
-                    return receive(digest, segment, verdict.restart(), get, hasher, buffer, timings);
+                    return receive(digest, segment, last + 1, verdict.restart(), get, hasher, buffer, timings);
                 }
             }
         }
@@ -260,7 +328,7 @@ final class LayerDownload {
             }
             Verdict verdict = judge(info.statusCode(), info.headers()::firstValue, digest, size, from, last, whole);
             if (verdict.problem() != null) return new Attempt(0, verdict.problem());
-            return receive(digest, segment, verdict.restart(), body, hasher, timings);
+            return receive(digest, segment, last + 1, verdict.restart(), body, hasher, timings);
         } finally {
             body.cancel();
             response.cancel(true);
@@ -310,52 +378,55 @@ final class LayerDownload {
 
     /**
      * Reads the body from the socket into {@code buffer} (as much as is ready, up to its size) and
-     * writes it at the range's next byte with positional writes; returns what this request added.
+     * writes it at the range's next byte; returns what this request added. {@code asked}: the end
+     * of the bytes requested, which the range's end may have moved below since (a split).
      */
-    private Attempt receive(Digest digest, Segment segment, boolean restart, PlainHttp get, PrefixHasher hasher, ByteBuffer buffer,
-                            Timings timings) throws IOException, InterruptedException {
+    private Attempt receive(Digest digest, Segment segment, long asked, boolean restart, PlainHttp get, PrefixHasher hasher,
+                            ByteBuffer buffer, Timings timings) throws IOException, InterruptedException {
         Path part = cache.part(digest);
         long written = 0;
         String problem = null;
         try (FileChannel channel = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
             if (restart) restartFromZero(segment, hasher, channel);
-            boolean ended = false;
-            long began = System.nanoTime();
-            while (!ended && !segment.complete()) {
-                buffer.clear();
-                long receiving = timings.start();
-                try {
-                    int n = get.read(buffer);
-                    while (n >= 0 && buffer.hasRemaining() && (n = get.readReady(buffer)) > 0) {
-                        // fill the buffer with what has arrived: fewer, larger writes
+            startReceiving(segment);
+            try {
+                boolean ended = false;
+                long began = System.nanoTime();
+                while (!ended && !segment.complete()) {
+                    buffer.clear();
+                    long receiving = timings.start();
+                    try {
+                        int n = get.read(buffer);
+                        while (n >= 0 && buffer.hasRemaining() && (n = get.readReady(buffer)) > 0) {
+                            // fill the buffer with what has arrived: fewer, larger writes
+                        }
+                        ended = n < 0;
+                    } catch (java.net.http.HttpTimeoutException e) {
+                        problem = "no data for " + Human.seconds(policy.idleTimeout()) + " after " + Human.bytes(written);
+                        ended = true;
+                    } catch (IOException e) {
+                        problem = describe(e, written);
+                        ended = true;
                     }
-                    ended = n < 0;
-                } catch (java.net.http.HttpTimeoutException e) {
-                    problem = "no data for " + Human.seconds(policy.idleTimeout()) + " after " + Human.bytes(written);
-                    ended = true;
-                } catch (IOException e) {
-                    problem = describe(e, written);
-                    ended = true;
+                    timings.add("receive", receiving);
+                    buffer.flip();
+                    if (buffer.remaining() > asked - segment.next()) {
+                        problem = "the registry sent more bytes than the range holds";
+                        break;
+                    }
+                    long writing = timings.start();
+                    long length = writeInto(segment, channel, buffer);
+                    timings.add("write", writing);
+                    written += length;
+                    progress.advance(length);
+                    hasher.poke();
+                    policy.connections().observe(written, get.waitedNanos(), System.nanoTime() - began);
                 }
-                timings.add("receive", receiving);
-                buffer.flip();
-                int length = buffer.remaining();
-                if (length > segment.end - segment.next()) {
-                    problem = "the registry sent more bytes than the range holds";
-                    break;
-                }
-                long writing = timings.start();
-                long position = segment.next();
-                while (buffer.hasRemaining()) position += channel.write(buffer, position);
-                timings.add("write", writing);
-                segment.done.addAndGet(length);
-                written += length;
-                progress.advance(length);
-                hasher.poke();
-                policy.connections().observe(written, get.waitedNanos(), System.nanoTime() - began);
+                policy.connections().ended(written, get.waitedNanos(), System.nanoTime() - began);
+                if (problem == null && !segment.complete()) problem = "the response ended after " + Human.bytes(written) + ", before the range did";
+            } finally {
+                stopReceiving(segment);
             }
-            policy.connections().ended(written, get.waitedNanos(), System.nanoTime() - began);
-            if (problem == null && !segment.complete()) problem = "the response ended after " + Human.bytes(written) + ", before the range did";
         } catch (IOException e) {
             throw new ClientException("cannot write the download to " + part + ": " + e.getMessage()
                     + "; check the cache's disk (free space, permissions)", e);
@@ -364,53 +435,58 @@ final class LayerDownload {
     }
 
     /** Writes the body the JDK client receives into the range and hands it to the hasher; returns what this request added. */
-    private Attempt receive(Digest digest, Segment segment, boolean restart, BodyQueue body, PrefixHasher hasher, Timings timings)
-            throws IOException, InterruptedException {
+    private Attempt receive(Digest digest, Segment segment, long asked, boolean restart, BodyQueue body, PrefixHasher hasher,
+                            Timings timings) throws IOException, InterruptedException {
         Path part = cache.part(digest);
         long written = 0;
         String problem = null;
         try (FileChannel channel = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
             if (restart) restartFromZero(segment, hasher, channel);
-            channel.position(segment.next());
-            long began = System.nanoTime();
-            long waited = 0;
-            while (true) {
-                long polled = System.nanoTime();
-                Object next = body.poll();
-                waited += System.nanoTime() - polled;
-                timings.add("receive-wait", polled);
-                if (next == null) {
-                    if (body.idleNanos() > policy.idleTimeout().toNanos()) {
-                        problem = "no data for " + Human.seconds(policy.idleTimeout()) + " after " + Human.bytes(written);
+            startReceiving(segment);
+            try {
+                long began = System.nanoTime();
+                long waited = 0;
+                while (!segment.complete()) {
+                    long polled = System.nanoTime();
+                    Object next = body.poll();
+                    waited += System.nanoTime() - polled;
+                    timings.add("receive-wait", polled);
+                    if (next == null) {
+                        if (body.idleNanos() > policy.idleTimeout().toNanos()) {
+                            problem = "no data for " + Human.seconds(policy.idleTimeout()) + " after " + Human.bytes(written);
+                            break;
+                        }
+                        continue;
+                    }
+                    if (next == BodyQueue.END) {
+                        problem = "the response ended after " + Human.bytes(written) + ", before the range did";
                         break;
                     }
-                    continue;
+                    if (next instanceof Throwable error) {
+                        problem = describe(error, written);
+                        break;
+                    }
+                    @SuppressWarnings("unchecked")
+                    ByteBuffer[] buffers = ((List<ByteBuffer>) next).toArray(ByteBuffer[]::new);
+                    long length = 0;
+                    for (ByteBuffer buffer : buffers) length += buffer.remaining();
+                    if (length > asked - segment.next()) {
+                        problem = "the registry sent more bytes than the range holds";
+                        break;
+                    }
+                    long writing = timings.start();
+                    long kept = writeInto(segment, channel, buffers);
+                    timings.add("write", writing);
+                    written += kept;
+                    progress.advance(kept);
+                    hasher.poke();
+                    body.consumed(length);
+                    policy.connections().observe(written, waited, System.nanoTime() - began);
                 }
-                if (next == BodyQueue.END) {
-                    if (!segment.complete()) problem = "the response ended after " + Human.bytes(written) + ", before the range did";
-                    break;
-                }
-                if (next instanceof Throwable error) {
-                    problem = describe(error, written);
-                    break;
-                }
-                @SuppressWarnings("unchecked")
-                List<ByteBuffer> buffers = (List<ByteBuffer>) next;
-                long writing = timings.start();
-                long length = write(channel, buffers, segment.end - segment.next());
-                timings.add("write", writing);
-                if (length < 0) {
-                    problem = "the registry sent more bytes than the range holds";
-                    break;
-                }
-                segment.done.addAndGet(length);
-                written += length;
-                progress.advance(length);
-                hasher.poke();
-                body.consumed(length);
-                policy.connections().observe(written, waited, System.nanoTime() - began);
+                policy.connections().ended(written, waited, System.nanoTime() - began);
+            } finally {
+                stopReceiving(segment);
             }
-            policy.connections().ended(written, waited, System.nanoTime() - began);
         } catch (IOException e) {
             throw new ClientException("cannot write the download to " + part + ": " + e.getMessage()
                     + "; check the cache's disk (free space, permissions)", e);
@@ -418,15 +494,40 @@ final class LayerDownload {
         return new Attempt(written, problem);
     }
 
-    /** Writes the buffers at the channel's position; -1 (writing nothing) if they hold more than {@code room}. */
-    private static long write(FileChannel channel, List<ByteBuffer> buffers, long room) throws IOException {
-        ByteBuffer[] sources = buffers.toArray(ByteBuffer[]::new);
-        long length = 0;
-        for (ByteBuffer buffer : sources) length += buffer.remaining();
-        if (length > room) return -1;
-        long left = length;
-        while (left > 0) left -= channel.write(sources);
-        return length;
+    /** The range's body flows from now on: the gate may split it (see {@link Ranges#split}). */
+    private void startReceiving(Segment segment) {
+        synchronized (segment) {
+            segment.receiving = true;
+        }
+        policy.connections().receiving();
+    }
+
+    private static void stopReceiving(Segment segment) {
+        synchronized (segment) {
+            segment.receiving = false;
+        }
+    }
+
+    /**
+     * Writes the buffers at the range's next byte, under its lock, as far as they still belong to
+     * it: a split may have moved its end down since they were asked for, and what lies past it is
+     * the new range's, which its own request fetches (this one stops there). Returns the bytes written.
+     */
+    private static long writeInto(Segment segment, FileChannel channel, ByteBuffer... buffers) throws IOException {
+        synchronized (segment) {
+            long room = segment.end - segment.next();
+            long keep = 0;
+            int count = 0;
+            while (count < buffers.length && keep < room) {
+                ByteBuffer buffer = buffers[count++];
+                if (buffer.remaining() > room - keep) buffer.limit(buffer.position() + (int) (room - keep));
+                keep += buffer.remaining();
+            }
+            channel.position(segment.next());
+            for (long left = keep; left > 0; ) left -= channel.write(buffers, 0, count);
+            segment.done.addAndGet(keep);
+            return keep;
+        }
     }
 
     private String describe(Throwable error, long written) {

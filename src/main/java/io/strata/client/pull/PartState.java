@@ -22,11 +22,18 @@ import java.util.concurrent.atomic.AtomicLong;
 final class PartState {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    /** One range {@code [start, end)} of the layer and how many of its bytes, from its start, are written. */
+    /**
+     * One range {@code [start, end)} of the layer and how many of its bytes, from its start, are
+     * written. {@code end} only ever moves down, when {@link Ranges#split} hands the rest of a range
+     * that is receiving to another connection; its writer writes under the segment's lock, so no
+     * byte past the new end is written into it.
+     */
     static final class Segment {
         final long start;
-        final long end;
+        volatile long end;
         final AtomicLong done;
+        /** A request's body is being written into it (set and cleared under the segment's lock): it may be split. */
+        volatile boolean receiving;
 
         Segment(long start, long end, long done) {
             if (start < 0 || end < start || done < 0 || done > end - start) {
@@ -50,12 +57,12 @@ final class PartState {
     private PartState() {}
 
     /**
-     * The segments to download {@code size} bytes of {@code layer} into {@code part} over
-     * {@code connections} connections: those recorded beside the part if any, else the part's
-     * length as a done prefix and the rest split in up to {@code connections} ranges of at least
-     * {@code minSplit} bytes.
+     * The segments to download {@code size} bytes of {@code layer} into {@code part}: those
+     * recorded beside the part if any, else one range of the whole layer whose done prefix is the
+     * part's length. A layer is split only while it downloads, when a connection is to spare
+     * ({@link Ranges#split}), so a pull that stays on one connection asks for each layer once.
      */
-    static List<Segment> plan(Path part, Path record, Digest layer, long size, int connections, long minSplit) throws IOException {
+    static List<Segment> plan(Path part, Path record, Digest layer, long size) throws IOException {
         Optional<List<Segment>> recorded = load(record, layer, size);
         if (recorded.isPresent() && Files.exists(part)) return recorded.get();
         Files.deleteIfExists(record);
@@ -64,17 +71,7 @@ final class PartState {
             Files.delete(part); // longer than the layer: not a prefix of it
             have = 0;
         }
-        long rest = size - have;
-        int pieces = (int) Math.max(1, Math.min(connections, rest / Math.max(1, minSplit)));
-        List<Segment> segments = new ArrayList<>();
-        long start = have;
-        for (int i = 0; i < pieces; i++) {
-            long end = i == pieces - 1 ? size : have + rest * (i + 1) / pieces;
-            // The first piece continues the prefix already on disk.
-            segments.add(i == 0 ? new Segment(0, end, have) : new Segment(start, end, 0));
-            start = end;
-        }
-        return segments;
+        return List.of(new Segment(0, size, have));
     }
 
     /** Bytes of the layer on disk that a download would keep. */

@@ -25,9 +25,10 @@ import java.util.List;
  * <p>The record of the segments is kept only once the part can have a hole: when a range starts
  * while a range before it is unfinished ({@link #rangeStarting}), or when an earlier pull left one.
  * Until then the part is a plain prefix, which a resume reads from its size alone, and the record
- * (a file written with two fsyncs at every flush) is skipped: on one connection the ranges of a
- * split layer come one after the other, and the record's fsyncs made the 600 MiB layer of the
- * bench chain spend 0.37–0.47 s in periodic flushes with --jobs 4 against 0.26–0.38 s with one job.
+ * (a file written with two fsyncs at every flush) is skipped: a part left by an earlier pull as
+ * ranges may have its holes filled in order on one connection, and when ranges came in order the
+ * record's fsyncs made the 600 MiB layer of the bench chain spend 0.37–0.47 s in periodic flushes
+ * against 0.26–0.38 s without them.
  */
 final class PrefixHasher implements Runnable {
     static final long FLUSH_BYTES = 64L << 20;
@@ -37,7 +38,7 @@ final class PrefixHasher implements Runnable {
     private final Path record;
     private final Digest layer;
     private final long size;
-    private final List<Segment> segments;
+    private final Ranges ranges;
     private final Timings timings;
     private MessageDigest digest = Digest.sha256();
     private long hashed;
@@ -49,40 +50,28 @@ final class PrefixHasher implements Runnable {
     /** The part may have a hole, so the record of the segments is kept (see the class comment). */
     private volatile boolean recorded;
 
-    PrefixHasher(Path part, Path record, Digest layer, long size, List<Segment> segments, Timings timings) {
+    PrefixHasher(Path part, Path record, Digest layer, long size, Ranges ranges, Timings timings) {
         this.timings = timings;
         this.part = part;
         this.record = record;
         this.layer = layer;
         this.size = size;
-        this.segments = segments;
+        this.ranges = ranges;
         this.recorded = java.nio.file.Files.exists(record);
     }
 
     /**
-     * Range {@code index} is about to write: if a range before it is unfinished, its bytes leave a
-     * hole, so the segments are recorded first (a crash then resumes every range where it got to).
+     * A request for {@code segment} is about to write: if a range before it is unfinished, its
+     * bytes leave a hole, so the segments are recorded first (a crash then resumes every range
+     * where it got to).
      */
-    synchronized void rangeStarting(int index) throws IOException {
-        if (recorded) return;
-        for (int i = 0; i < index; i++) {
-            if (!segments.get(i).complete()) {
-                PartState.save(record, layer, size, PartState.snapshot(segments));
-                recorded = true;
-                return;
-            }
-        }
+    synchronized void rangeStarting(Segment segment) throws IOException {
+        if (recorded || !ranges.holeBefore(segment)) return;
+        PartState.save(record, layer, size, ranges.snapshot());
+        recorded = true;
     }
 
-    /** Bytes from the start of the layer that are written with no gap. */
-    long prefix() {
-        long prefix = 0;
-        for (Segment segment : segments) {
-            prefix = segment.next();
-            if (!segment.complete()) break;
-        }
-        return prefix;
-    }
+    private long prefix() { return ranges.prefix(); }
 
     /** A writer added bytes. */
     synchronized void poke() { notifyAll(); }
@@ -164,7 +153,7 @@ final class PrefixHasher implements Runnable {
      * in a thread of its own: neither the hashing nor the writers wait for the disk.
      */
     private Thread flushBeside(FileChannel channel) {
-        List<long[]> snapshot = PartState.snapshot(segments);
+        List<long[]> snapshot = ranges.snapshot();
         Thread thread = new Thread(() -> {
             long flushing = timings.start();
             try {
@@ -187,7 +176,7 @@ final class PrefixHasher implements Runnable {
             java.nio.file.Files.deleteIfExists(record);
             return;
         }
-        List<long[]> snapshot = PartState.snapshot(segments);
+        List<long[]> snapshot = ranges.snapshot();
         try (FileChannel channel = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
             channel.force(false);
         }

@@ -24,9 +24,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -54,7 +52,7 @@ public final class Puller {
      * @param maxAttempts  per layer: attempts in a row without progress, and failed verifications, before giving up
      * @param idleTimeout  a connection that delivers nothing for this long is dropped and resumed
      * @param freeSpace    how free disk space is measured (an interface so tests can stage a full disk)
-     * @param splitBytes   the smallest range a large layer is split into when connections are to spare
+     * @param splitBytes   the smallest range a running download is split into when a connection is to spare
      * @param token        a bearer token for a private registry (any scope reads); empty for a public one
      * @param key          the minisign public key the index must be signed with (pull --key); empty: the pinned one, else pin on first use
      */
@@ -67,8 +65,8 @@ public final class Puller {
             if (splitBytes < 1) throw new IllegalArgumentException("the split size must be positive");
         }
 
-        /** Layers are split into parallel ranges of at least this many bytes when connections are to spare. */
-        public static final long DEFAULT_SPLIT_BYTES = 64L << 20;
+        /** A running download's range is split in two when a connection is to spare and both halves have at least this many bytes. */
+        public static final long DEFAULT_SPLIT_BYTES = 16L << 20;
 
         public static Options defaults(Path cacheDir, String registry, String ref) {
             return new Options(new CacheLayout(cacheDir), Optional.ofNullable(registry), ref, 4, 5, false, Backoff.DEFAULT,
@@ -160,7 +158,7 @@ public final class Puller {
             LayerDownload.Policy policy = new LayerDownload.Policy(options.maxAttempts(), options.backoff(), options.idleTimeout(),
                     new ConnectionGate(options.jobs(), missing.size()), options.splitBytes());
             LayerDownload download = new LayerDownload(registry, cache, progress, console, policy, threads);
-            fetchAll(cache, plan, connections(missing, options.jobs(), options.splitBytes()), download, threads, progress, held, downloaded);
+            fetchAll(cache, plan, download, threads, progress, held, downloaded);
             CachedImage entry = entry(registry, fetched.index(), image, options.ref(), Instant.now());
             refs.update(s -> RefStore.recordPull(s, entry)); // while the layers are still held: no prune in between
             moved = progress.moved();
@@ -231,32 +229,7 @@ public final class Puller {
         return Optional.of(new Result(cache.layer(image.top()), new Digest(image.fingerprint()), image.layers(), 0, 0, true));
     }
 
-    /**
-     * How many connections each missing layer may use: one each, and connections to spare go to
-     * the layers with the most bytes per connection, in ranges of at least {@code splitBytes},
-     * so a chain with one big layer still uses {@code --jobs}.
-     */
-    static Map<Digest, Integer> connections(List<Planned> missing, int jobs, long splitBytes) {
-        Map<Digest, Integer> connections = new HashMap<>();
-        for (Planned planned : missing) connections.put(planned.layer().digest(), 1);
-        for (int spare = jobs - missing.size(); spare > 0; spare--) {
-            Planned best = null;
-            double bestShare = 0;
-            for (Planned planned : missing) {
-                int n = connections.get(planned.layer().digest());
-                double share = planned.missingBytes() / (double) (n + 1);
-                if (share >= splitBytes && share > bestShare) {
-                    best = planned;
-                    bestShare = share;
-                }
-            }
-            if (best == null) break;
-            connections.merge(best.layer().digest(), 1, Integer::sum);
-        }
-        return connections;
-    }
-
-    private void fetchAll(CacheLayout cache, List<Planned> plan, Map<Digest, Integer> connections, LayerDownload download,
+    private void fetchAll(CacheLayout cache, List<Planned> plan, LayerDownload download,
                           ExecutorService threads, Progress progress, Queue<FileLocks.Held> held, AtomicInteger downloaded)
             throws IOException, InterruptedException {
         // Largest first: connection slots are handed out fairly in this order, so the long downloads start at once.
@@ -266,10 +239,9 @@ public final class Puller {
         List<Future<?>> futures = new ArrayList<>();
         for (int i = 0; i < order.size(); i++) {
             Planned planned = order.get(i);
-            int n = connections.getOrDefault(planned.layer().digest(), 1);
             int ordinal = i;
             futures.add(threads.submit(() -> {
-                use(cache, planned, n, ordinal, download, progress, downloaded, held);
+                use(cache, planned, ordinal, download, progress, downloaded, held);
                 return null;
             }));
         }
@@ -301,7 +273,7 @@ public final class Puller {
      * exclusive lock, which cannot be had while holding the shared one, so the shared lock is
      * taken again afterwards and the file checked again (a prune may have run in between).
      */
-    private void use(CacheLayout cache, Planned planned, int connections, int ordinal, LayerDownload download, Progress progress,
+    private void use(CacheLayout cache, Planned planned, int ordinal, LayerDownload download, Progress progress,
                      AtomicInteger downloaded, Queue<FileLocks.Held> held) throws IOException, InterruptedException {
         ChainLayer layer = planned.layer();
         Path lock = cache.lock(layer.digest());
@@ -315,7 +287,7 @@ public final class Puller {
                 if (isComplete(cache, layer)) {
                     if (counted) progress.skip(layer.size()); // another pull fetched it meanwhile
                 } else {
-                    download.run(layer, connections, ordinal);
+                    download.run(layer, ordinal);
                     downloaded.incrementAndGet();
                 }
                 counted = false;

@@ -113,6 +113,81 @@ class ConnectionGateTest {
         gate.release();
     }
 
+    @Test
+    void once_open_every_slot_no_request_waits_for_splits_the_running_download() throws Exception {
+        ConnectionGate gate = new ConnectionGate(4, 1);
+        gate.acquire(0, 0);
+        Download running = new Download(3);
+        gate.register(running);
+        gate.observe(ConnectionGate.PROBE_BYTES, 900 * MS, 1000 * MS); // opened: three slots spare
+        assertEquals(3, running.splits.get(), "each spare slot went to a split");
+        assertEquals(0, slotsFreeWithin(gate, 1), "the splits hold the slots");
+        gate.release(); // a split's request ended: the slot is spare again, but nothing is left to split
+        assertEquals(1, slotsFreeWithin(gate, 2));
+    }
+
+    @Test
+    void a_waiting_request_gets_its_slot_before_a_split_does() throws Exception {
+        ConnectionGate gate = new ConnectionGate(3, 2);
+        gate.acquire(0, 0);
+        Download running = new Download(10);
+        gate.register(running);
+        Thread waiter = new Thread(() -> {
+            try {
+                gate.acquire(1, 0);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        waiter.setDaemon(true);
+        waiter.start();
+        while (waiter.getState() != Thread.State.WAITING) Thread.sleep(1);
+        gate.observe(ConnectionGate.PROBE_BYTES, 900 * MS, 1000 * MS); // opened: two slots spare, one request waits
+        waiter.join(10_000);
+        assertFalse(waiter.isAlive(), "layer 1's first request got a slot");
+        assertEquals(1, running.splits.get(), "the other spare slot split the running download");
+    }
+
+    @Test
+    void while_one_connection_is_all_the_pull_uses_nothing_is_split() throws Exception {
+        ConnectionGate gate = new ConnectionGate(4, 1);
+        gate.acquire(0, 0);
+        Download running = new Download(10);
+        gate.register(running);
+        gate.observe(ConnectionGate.PROBE_BYTES, 10 * MS, 300 * MS); // busy writing: one connection
+        gate.receiving();
+        gate.release();
+        assertEquals(0, running.splits.get(), "--jobs 4 asks for the layer once, as --jobs 1 does");
+    }
+
+    @Test
+    void a_download_that_ended_is_not_split() throws Exception {
+        ConnectionGate gate = new ConnectionGate(4, 1);
+        gate.acquire(0, 0);
+        Download running = new Download(10);
+        gate.register(running);
+        gate.unregister(running);
+        gate.observe(ConnectionGate.PROBE_BYTES, 900 * MS, 1000 * MS);
+        assertEquals(0, running.splits.get());
+    }
+
+    /** A running download with {@code left} splits in it; each split takes the slot the gate gives it. */
+    private static final class Download implements ConnectionGate.Splittable {
+        final java.util.concurrent.atomic.AtomicInteger splits = new java.util.concurrent.atomic.AtomicInteger();
+        private final int left;
+
+        Download(int left) { this.left = left; }
+
+        @Override
+        public long splittable() { return splits.get() < left ? 1 << 20 : 0; }
+
+        @Override
+        public boolean split() {
+            splits.incrementAndGet();
+            return true;
+        }
+    }
+
     /**
      * Queues one waiter per {layer, range} in the given arrival order while every slot is held,
      * then frees one slot; each waiter takes it, records itself and frees it. Returns who went in which order.

@@ -22,9 +22,10 @@ class PrefixHasherTest {
     void ranges_that_come_one_after_the_other_leave_a_plain_prefix_and_no_record(@TempDir Path dir) throws Exception {
         Path part = dir.resolve("layer.part");
         Path record = dir.resolve("layer.part.json");
-        PrefixHasher hasher = hasher(part, 150, record, List.of(new Segment(0, 100, 100), new Segment(100, 200, 50)));
-        hasher.rangeStarting(0);
-        hasher.rangeStarting(1); // the range before it is complete: no hole
+        List<Segment> segments = List.of(new Segment(0, 100, 100), new Segment(100, 200, 50));
+        PrefixHasher hasher = hasher(part, 150, record, segments);
+        hasher.rangeStarting(segments.get(0));
+        hasher.rangeStarting(segments.get(1)); // the range before it is complete: no hole
         hasher.persist(); // a pull that stops here
         assertFalse(Files.exists(record), "no record while the part is a prefix");
         assertEquals(150, PartState.resumable(part, record, LAYER, 200), "the next pull resumes from the part's size");
@@ -36,7 +37,7 @@ class PrefixHasherTest {
         Path record = dir.resolve("layer.part.json");
         List<Segment> segments = List.of(new Segment(0, 100, 40), new Segment(100, 200, 0));
         PrefixHasher hasher = hasher(part, 40, record, segments);
-        hasher.rangeStarting(1);
+        hasher.rangeStarting(segments.get(1));
         assertTrue(Files.exists(record), "recorded before range 1 writes past the hole at 40..100");
         segments.get(1).done.set(30); // range 1 wrote 100..130
         Files.write(part, new byte[130]);
@@ -47,6 +48,6 @@ class PrefixHasherTest {
     /** The hasher of a 200-byte layer whose part holds {@code bytes} bytes so far. */
     private static PrefixHasher hasher(Path part, int bytes, Path record, List<Segment> segments) throws Exception {
         Files.write(part, new byte[bytes]);
-        return new PrefixHasher(part, record, LAYER, 200, segments, Timings.of("test"));
+        return new PrefixHasher(part, record, LAYER, 200, new Ranges(segments), Timings.of("test"));
     }
 }

@@ -112,6 +112,28 @@ class PullTest {
     }
 
     @Test
+    void on_a_slow_link_spare_connections_split_the_running_downloads_and_no_byte_comes_twice() throws Exception {
+        ClientFixtures.Recording log = new ClientFixtures.Recording();
+        try (FaultyTcpProxy proxy = new FaultyTcpProxy(registry.uri("/"), 3, Faults.NONE)) {
+            proxy.setThrottle(4L << 20); // per connection: the first one mostly waits, so the slots open
+            Puller.Result result = new Puller(log.console).pull(options(proxy.url(), "test/1").withJobs(4).withSplitBytes(1L << 20));
+
+            for (Digest layer : result.chain()) assertEquals(layer, ClientFixtures.sha256(cache().layer(layer)), "verified " + layer);
+            // The index and one request per layer are 4 connections; each split of a running range is one more.
+            assertTrue(proxy.connections() >= 6, proxy.connections() + " connections\n" + log);
+            long received = proxy.bytesToClient();
+            assertTrue(received <= chainBytes * 1.05, "a split range's request stops where the new one starts: "
+                    + received + " bytes for " + chainBytes + "\n" + log);
+            for (Digest layer : result.chain()) {
+                assertFalse(Files.exists(cache().part(layer)) || Files.exists(cache().partState(layer)), "nothing partial left");
+            }
+            System.out.printf("throttled split: %d connections, %d bytes received for %d needed (%.3fx)%n",
+                    proxy.connections(), received, chainBytes, received / (double) chainBytes);
+        }
+        assertTrue(QemuImg.compare(cache().layer(top), publisher.resolve(top.fileName())), "guest content identical");
+    }
+
+    @Test
     void a_pull_from_a_front_that_redirects_every_request_follows_it_and_verifies_every_layer() throws Exception {
         // Answers the plain-socket client cannot take (a redirect) go over the JDK client, with the same checks.
         com.sun.net.httpserver.HttpServer front = com.sun.net.httpserver.HttpServer.create(
