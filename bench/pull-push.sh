@@ -12,7 +12,7 @@
 # Every round starts its own registry (the jar of this tree) on a free port with a fresh data dir,
 # pushes the chain into it (an empty registry), pulls it once into an empty cache with --jobs 1
 # (first-pull-jobs1: the registry reads the freshly pushed layers from its disk, since it writes
-# uploads past the page cache), then PAIRS times (default 3) with --jobs 1 and --jobs 4, taking
+# uploads past the page cache), then PAIRS times (default 5) with --jobs 1 and --jobs 4, taking
 # turns going first, which are compared with each other. The clients run with -Xmx64m. Then, in the last round unless THROTTLE=0, the chain is
 # pulled once with --jobs 1 and --jobs 4 through a proxy throttling every connection to THROTTLE
 # bytes/s (default 50000000, so ~30 s; the tests' FaultyTcpProxy). Prints each run, the medians and
@@ -21,7 +21,7 @@
 # (default /tmp/strata-pull-bench, ~4 GiB).
 set -euo pipefail
 ROUNDS=${ROUNDS:-3}
-PAIRS=${PAIRS:-3}
+PAIRS=${PAIRS:-5}
 THROTTLE=${THROTTLE:-50000000}
 HERE=$(cd "$(dirname "$0")/.." && pwd); JAR=${SERVER_JAR:-$HERE/target/strata.jar}
 [ -f "$JAR" ] && [ -d "$HERE/target/test-classes/io/strata/testing" ] || (cd "$HERE" && mvn -q -o -DskipTests package)
@@ -77,12 +77,19 @@ for r in $(seq 1 "$ROUNDS"); do
   # The two compared pulls take turns going first: in a fixed order, the second pull of every round
   # was the slower one on a busy machine (jobs4/jobs1 1.22 at 21:10Z, with the jobs 4 pull never
   # ahead), while the same pulls alternated by hand minutes later gave jobs 4 ahead in each pair.
-  # PAIRS (default 3) such pairs per round: on this 2-core VM the same pull varied by 2.5-3.3 s from
+  # PAIRS (default 5) such pairs per round: on this 2-core VM the same pull varied by 2.5-3.3 s from
   # one try to the next, so one pair per round left jobs4/jobs1 at 0.97 in one run and 1.04 in the
-  # next (23:15Z, 23:40Z) with both pulls doing the same work; nine pairs give a steadier median.
+  # next (23:15Z, 23:40Z) with both pulls doing the same work; more pairs give a steadier median.
+  # Each pair's own ratio is kept too: the machine drifts from round to round (every pull of one
+  # round 0.4-0.6 s slower than the round before, 2026-12-02 01:45Z), which moves both medians but not
+  # the two pulls of a pair, taken seconds apart.
   for p in $(seq "$PAIRS"); do
     if [ $(((r + p) % 2)) = 0 ]; then order="1 4"; else order="4 1"; fi
-    for jobs in $order; do out "pull-jobs$jobs $(pull "$REGISTRY" "$jobs" bench/pull)"; done
+    for jobs in $order; do
+      t=$(pull "$REGISTRY" "$jobs" bench/pull); out "pull-jobs$jobs $t"
+      if [ "$jobs" = 1 ]; then t1=$t; else t4=$t; fi
+    done
+    out "pair-jobs4/jobs1 $(echo "$t4 / $t1" | bc -l)"
   done
   if [ -n "${COMPARE_JAR:-}" ]; then # the other client, alternating with this one against the same registry
     out "other-pull-jobs1 $(pull "$REGISTRY" 1 bench/pull "$COMPARE_JAR")"
@@ -121,6 +128,9 @@ ratio "pull --jobs 1 / limit" "$(m pull-jobs1)" "$limit"
 ratio "pull --jobs 4 / limit" "$(m pull-jobs4)" "$limit"
 ratio "push / limit" "$(m push)" "$limit"
 ratio "pull jobs4 / jobs1" "$(m pull-jobs4)" "$(m pull-jobs1)"
+pairs=$(awk '$1=="pair-jobs4/jobs1"' "$W/runs.txt" | wc -l)
+ahead=$(awk '$1=="pair-jobs4/jobs1" && $2 < 1' "$W/runs.txt" | wc -l)
+printf '  %-28s %5.2f  (jobs 4 ahead in %d of %d pairs)\n' "pull jobs4 / jobs1 by pair" "$(m pair-jobs4/jobs1)" "$ahead" "$pairs"
 [ -z "$(m other-pull-jobs1)" ] || ratio "pull jobs1 / COMPARE_JAR's" "$(m pull-jobs1)" "$(m other-pull-jobs1)"
 [ -z "$(m other-pull-jobs1)" ] || ratio "pull jobs4 / COMPARE_JAR's" "$(m pull-jobs4)" "$(m other-pull-jobs4)"
 [ -z "$(m throttled-jobs1)" ] || ratio "throttled jobs4 / jobs1" "$(m throttled-jobs4)" "$(m throttled-jobs1)"

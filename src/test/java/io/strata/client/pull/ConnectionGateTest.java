@@ -14,12 +14,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** How --jobs connection slots open, from what the first connection measured, and who gets a freed slot. */
 class ConnectionGateTest {
     private static final long MS = 1_000_000L;
+    /** What the first connection received by the time the probe is up. */
+    private static final long PROBE = 32L << 20;
 
     @Test
     void a_first_connection_that_mostly_waited_for_the_network_opens_every_slot() throws Exception {
         ConnectionGate gate = new ConnectionGate(4, 1);
         gate.acquire(0, 0);
-        gate.observe(ConnectionGate.PROBE_BYTES, 900 * MS, 1000 * MS);
+        gate.observe(PROBE, 900 * MS, 1000 * MS);
         assertEquals(3, slotsFreeWithin(gate, 3), "the other three slots are free at once");
     }
 
@@ -27,11 +29,20 @@ class ConnectionGateTest {
     void a_first_connection_that_was_busy_writing_keeps_the_pull_at_one_connection() throws Exception {
         ConnectionGate gate = new ConnectionGate(4, 1);
         gate.acquire(0, 0);
-        gate.observe(ConnectionGate.PROBE_BYTES, 10 * MS, 300 * MS);
-        gate.ended(ConnectionGate.PROBE_BYTES * 4, 10 * MS, 1200 * MS);
+        gate.observe(PROBE, 10 * MS, 300 * MS);
+        gate.ended(4 * PROBE, 10 * MS, 1200 * MS);
         assertEquals(0, slotsFreeWithin(gate, 1), "no second slot while the first is held");
         gate.release();
         assertEquals(1, slotsFreeWithin(gate, 2), "one slot in all");
+    }
+
+    @Test
+    void a_fast_first_connection_is_judged_on_the_whole_probe_not_on_a_wait_in_its_first_bytes() throws Exception {
+        ConnectionGate gate = new ConnectionGate(4, 1);
+        gate.acquire(0, 0);
+        gate.observe(PROBE, 40 * MS, 60 * MS); // 32 MiB in 60 ms, two thirds of it waiting: too soon to judge
+        gate.observe(4 * PROBE, 45 * MS, ConnectionGate.PROBE_NANOS + MS); // then it came as fast as it was written
+        assertEquals(0, slotsFreeWithin(gate, 1), "one connection");
     }
 
     @Test
@@ -46,7 +57,7 @@ class ConnectionGateTest {
     void one_job_is_one_connection_whatever_is_measured() throws Exception {
         ConnectionGate gate = new ConnectionGate(1, 1);
         gate.acquire(0, 0);
-        gate.observe(ConnectionGate.PROBE_BYTES, 1000 * MS, 1000 * MS);
+        gate.observe(PROBE, 1000 * MS, 1000 * MS);
         gate.ended(0, 0, 0);
         assertEquals(0, slotsFreeWithin(gate, 1));
     }
@@ -55,7 +66,7 @@ class ConnectionGateTest {
     void with_one_connection_a_freed_slot_goes_to_the_layer_started_first_range_by_range() throws Exception {
         ConnectionGate gate = new ConnectionGate(4, 3);
         gate.acquire(0, 0); // the probe: one slot, held
-        gate.observe(ConnectionGate.PROBE_BYTES, 10 * MS, 300 * MS); // busy writing: stays at one connection
+        gate.observe(PROBE, 10 * MS, 300 * MS); // busy writing: stays at one connection
         List<String> order = waitersServed(gate, new int[][] {{2, 0}, {1, 0}, {0, 1}, {1, 1}});
         assertEquals(List.of("0/1", "1/0", "1/1", "2/0"), order, "finish a layer before the next, whatever the arrival order");
     }
@@ -72,7 +83,7 @@ class ConnectionGateTest {
     void with_the_slots_open_every_layers_first_range_goes_before_later_ranges() throws Exception {
         ConnectionGate gate = new ConnectionGate(2, 3);
         gate.acquire(0, 0);
-        gate.observe(ConnectionGate.PROBE_BYTES, 900 * MS, 1000 * MS); // opened: two slots, one held
+        gate.observe(PROBE, 900 * MS, 1000 * MS); // opened: two slots, one held
         gate.acquire(0, 1); // both held now
         List<String> order = waitersServed(gate, new int[][] {{0, 2}, {2, 0}, {1, 1}, {1, 0}});
         assertEquals(List.of("1/0", "2/0", "1/1", "0/2"), order, "lowest range index first, then the layer started first");
@@ -119,7 +130,7 @@ class ConnectionGateTest {
         gate.acquire(0, 0);
         Download running = new Download(3);
         gate.register(running);
-        gate.observe(ConnectionGate.PROBE_BYTES, 900 * MS, 1000 * MS); // opened: three slots spare
+        gate.observe(PROBE, 900 * MS, 1000 * MS); // opened: three slots spare
         assertEquals(3, running.splits.get(), "each spare slot went to a split");
         assertEquals(0, slotsFreeWithin(gate, 1), "the splits hold the slots");
         gate.release(); // a split's request ended: the slot is spare again, but nothing is left to split
@@ -142,7 +153,7 @@ class ConnectionGateTest {
         waiter.setDaemon(true);
         waiter.start();
         while (waiter.getState() != Thread.State.WAITING) Thread.sleep(1);
-        gate.observe(ConnectionGate.PROBE_BYTES, 900 * MS, 1000 * MS); // opened: two slots spare, one request waits
+        gate.observe(PROBE, 900 * MS, 1000 * MS); // opened: two slots spare, one request waits
         waiter.join(10_000);
         assertFalse(waiter.isAlive(), "layer 1's first request got a slot");
         assertEquals(1, running.splits.get(), "the other spare slot split the running download");
@@ -154,7 +165,7 @@ class ConnectionGateTest {
         gate.acquire(0, 0);
         Download running = new Download(10);
         gate.register(running);
-        gate.observe(ConnectionGate.PROBE_BYTES, 10 * MS, 300 * MS); // busy writing: one connection
+        gate.observe(PROBE, 10 * MS, 300 * MS); // busy writing: one connection
         gate.receiving();
         gate.release();
         assertEquals(0, running.splits.get(), "--jobs 4 asks for the layer once, as --jobs 1 does");
@@ -167,7 +178,7 @@ class ConnectionGateTest {
         Download running = new Download(10);
         gate.register(running);
         gate.unregister(running);
-        gate.observe(ConnectionGate.PROBE_BYTES, 900 * MS, 1000 * MS);
+        gate.observe(PROBE, 900 * MS, 1000 * MS);
         assertEquals(0, running.splits.get());
     }
 
