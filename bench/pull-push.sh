@@ -81,7 +81,7 @@ for r in $(seq 1 "$ROUNDS"); do
   # one try to the next, so one pair per round left jobs4/jobs1 at 0.97 in one run and 1.04 in the
   # next (23:15Z, 23:40Z) with both pulls doing the same work; more pairs give a steadier median.
   # Each pair's own ratio is kept too: the machine drifts from round to round (every pull of one
-  # round 0.4-0.6 s slower than the round before, 2026-12-02 01:45Z), which moves both medians but not
+  # round 0.4-0.6 s slower than the round before, 2026-12-02 01:40Z), which moves both medians but not
   # the two pulls of a pair, taken seconds apart.
   for p in $(seq "$PAIRS"); do
     if [ $(((r + p) % 2)) = 0 ]; then order="1 4"; else order="4 1"; fi

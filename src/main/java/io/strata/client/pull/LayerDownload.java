@@ -219,22 +219,29 @@ final class LayerDownload {
 
         /** Starts a worker for {@code segment}; {@code granted}: the gate gave it a slot already. Under this. */
         private void start(Segment segment, boolean granted) {
-            workers.add(threads.submit(() -> {
-                try {
-                    fetchRange(url, digest, size, segment, ordinal, granted, ranges, hasher, timings);
-                } catch (Throwable e) {
-                    synchronized (this) {
-                        if (failure == null) failure = e;
-                    }
-                } finally {
-                    synchronized (this) {
-                        unfinished--;
-                        notifyAll();
-                    }
-                }
-                return null;
-            }));
             unfinished++;
+            Future<?> worker;
+            try {
+                worker = threads.submit(() -> {
+                    try {
+                        fetchRange(url, digest, size, segment, ordinal, granted, ranges, hasher, timings);
+                    } catch (Throwable e) {
+                        synchronized (this) {
+                            if (failure == null) failure = e;
+                        }
+                    } finally {
+                        synchronized (this) {
+                            unfinished--;
+                            notifyAll();
+                        }
+                    }
+                    return null;
+                });
+            } catch (RuntimeException e) {
+                unfinished--; // the pull is stopping: the pool takes no more work
+                throw e;
+            }
+            workers.add(worker);
         }
     }
 
