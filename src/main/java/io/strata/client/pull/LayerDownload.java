@@ -417,16 +417,12 @@ final class LayerDownload {
                     }
                     timings.add("receive", receiving);
                     buffer.flip();
-                    if (buffer.remaining() > asked - segment.next()) {
-                        problem = "the registry sent more bytes than the range holds";
+                    long length = take(segment, asked, channel, hasher, timings, buffer);
+                    if (length < 0) {
+                        problem = TOO_MUCH;
                         break;
                     }
-                    long writing = timings.start();
-                    long length = writeInto(segment, channel, buffer);
-                    timings.add("write", writing);
                     written += length;
-                    progress.advance(length);
-                    hasher.poke();
                     policy.connections().observe(written, get.waitedNanos(), System.nanoTime() - began);
                 }
                 policy.connections().ended(written, get.waitedNanos(), System.nanoTime() - began);
@@ -475,18 +471,14 @@ final class LayerDownload {
                     }
                     @SuppressWarnings("unchecked")
                     ByteBuffer[] buffers = ((List<ByteBuffer>) next).toArray(ByteBuffer[]::new);
-                    long length = 0;
+                    long length = 0; // what the queue handed over, for its flow control
                     for (ByteBuffer buffer : buffers) length += buffer.remaining();
-                    if (length > asked - segment.next()) {
-                        problem = "the registry sent more bytes than the range holds";
+                    long kept = take(segment, asked, channel, hasher, timings, buffers);
+                    if (kept < 0) {
+                        problem = TOO_MUCH;
                         break;
                     }
-                    long writing = timings.start();
-                    long kept = writeInto(segment, channel, buffers);
-                    timings.add("write", writing);
                     written += kept;
-                    progress.advance(kept);
-                    hasher.poke();
                     body.consumed(length);
                     policy.connections().observe(written, waited, System.nanoTime() - began);
                 }
@@ -513,6 +505,26 @@ final class LayerDownload {
         synchronized (segment) {
             segment.receiving = false;
         }
+    }
+
+    private static final String TOO_MUCH = "the registry sent more bytes than the range holds";
+
+    /**
+     * Writes what a request received into its range ({@link #writeInto}), counts it and wakes the
+     * hasher; returns the bytes written, or -1 (writing nothing) if the buffers hold more than the
+     * request asked for ({@code asked}: the end of its bytes).
+     */
+    private long take(Segment segment, long asked, FileChannel channel, PrefixHasher hasher, Timings timings, ByteBuffer... buffers)
+            throws IOException {
+        long length = 0;
+        for (ByteBuffer buffer : buffers) length += buffer.remaining();
+        if (length > asked - segment.next()) return -1;
+        long writing = timings.start();
+        long kept = writeInto(segment, channel, buffers);
+        timings.add("write", writing);
+        progress.advance(kept);
+        hasher.poke();
+        return kept;
     }
 
     /**

@@ -127,9 +127,7 @@ class ConnectionGateTest {
     @Test
     void once_open_every_slot_no_request_waits_for_splits_the_running_download() throws Exception {
         ConnectionGate gate = new ConnectionGate(4, 1);
-        gate.acquire(0, 0);
-        Download running = new Download(3);
-        gate.register(running);
+        Download running = running(gate, 3);
         gate.observe(PROBE, 900 * MS, 1000 * MS); // opened: three slots spare
         assertEquals(3, running.splits.get(), "each spare slot went to a split");
         assertEquals(0, slotsFreeWithin(gate, 1), "the splits hold the slots");
@@ -140,18 +138,8 @@ class ConnectionGateTest {
     @Test
     void a_waiting_request_gets_its_slot_before_a_split_does() throws Exception {
         ConnectionGate gate = new ConnectionGate(3, 2);
-        gate.acquire(0, 0);
-        Download running = new Download(10);
-        gate.register(running);
-        Thread waiter = new Thread(() -> {
-            try {
-                gate.acquire(1, 0);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        });
-        waiter.setDaemon(true);
-        waiter.start();
+        Download running = running(gate, 10);
+        Thread waiter = taker(gate, 1);
         while (waiter.getState() != Thread.State.WAITING) Thread.sleep(1);
         gate.observe(PROBE, 900 * MS, 1000 * MS); // opened: two slots spare, one request waits
         waiter.join(10_000);
@@ -162,9 +150,7 @@ class ConnectionGateTest {
     @Test
     void while_one_connection_is_all_the_pull_uses_nothing_is_split() throws Exception {
         ConnectionGate gate = new ConnectionGate(4, 1);
-        gate.acquire(0, 0);
-        Download running = new Download(10);
-        gate.register(running);
+        Download running = running(gate, 10);
         gate.observe(PROBE, 10 * MS, 300 * MS); // busy writing: one connection
         gate.receiving();
         gate.release();
@@ -174,12 +160,18 @@ class ConnectionGateTest {
     @Test
     void a_download_that_ended_is_not_split() throws Exception {
         ConnectionGate gate = new ConnectionGate(4, 1);
-        gate.acquire(0, 0);
-        Download running = new Download(10);
-        gate.register(running);
+        Download running = running(gate, 10);
         gate.unregister(running);
         gate.observe(PROBE, 900 * MS, 1000 * MS);
         assertEquals(0, running.splits.get());
+    }
+
+    /** Layer 0's first request takes its slot and its download registers, with {@code splits} splits in it. */
+    private static Download running(ConnectionGate gate, int splits) throws InterruptedException {
+        gate.acquire(0, 0);
+        Download running = new Download(splits);
+        gate.register(running);
+        return running;
     }
 
     /** A running download with {@code left} splits in it; each split takes the slot the gate gives it. */
@@ -227,19 +219,25 @@ class ConnectionGateTest {
         return order;
     }
 
+    /** A thread that takes a slot for {@code layer}'s first range and keeps it (ends when it has it, or when interrupted). */
+    private static Thread taker(ConnectionGate gate, int layer) {
+        Thread taker = new Thread(() -> {
+            try {
+                gate.acquire(layer, 0);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        taker.setDaemon(true);
+        taker.start();
+        return taker;
+    }
+
     /** Takes up to {@code max} slots from other threads and returns how many it got before one had to wait; then gives them back. */
     private static int slotsFreeWithin(ConnectionGate gate, int max) throws InterruptedException {
         int got = 0;
         for (int i = 0; i < max; i++) {
-            Thread taker = new Thread(() -> {
-                try {
-                    gate.acquire(0, 0);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            });
-            taker.setDaemon(true);
-            taker.start();
+            Thread taker = taker(gate, 0);
             // It either takes a slot and ends, or parks waiting for one: no clock involved.
             while (taker.isAlive() && taker.getState() != Thread.State.WAITING) Thread.onSpinWait();
             if (taker.getState() == Thread.State.WAITING) {
