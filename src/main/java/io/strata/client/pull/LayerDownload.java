@@ -67,6 +67,7 @@ final class LayerDownload {
     /** Bytes read from the socket per write to the part: large writes cost the least per byte. */
     private static final int RECEIVE_BUFFER = 1 << 20;
     private static final Pattern CONTENT_RANGE = Pattern.compile("bytes (\\d+)-(\\d+)/(\\d+|\\*)");
+    private static final String TOO_MUCH = "the registry sent more bytes than the range holds";
 
     /**
      * How downloads behave.
@@ -94,7 +95,7 @@ final class LayerDownload {
     }
 
     /**
-     * Downloads and verifies {@code layer} over up to {@code connections} connections at once;
+     * Downloads and verifies {@code layer}, over as many connections as the gate lends it;
      * {@code ordinal} is its place in the pull's order, which decides who gets a freed connection slot.
      */
     void run(ChainLayer layer, int ordinal) throws IOException, InterruptedException {
@@ -185,10 +186,9 @@ final class LayerDownload {
             Throwable failed;
             try {
                 synchronized (this) {
-                    // A split adds a worker only while the worker of the range it splits is running,
-                    // so when none is left, none will be added: closed makes sure of it.
+                    // A split adds a worker only while the range it splits is receiving, which its
+                    // worker stops before it ends: once none is left, none will be added.
                     while (unfinished > 0 && failure == null) wait();
-                    closed = true;
                     failed = failure;
                 }
             } finally {
@@ -417,7 +417,7 @@ final class LayerDownload {
                     }
                     timings.add("receive", receiving);
                     buffer.flip();
-                    long length = take(segment, asked, channel, hasher, timings, buffer);
+                    long length = take(segment, asked, buffer.remaining(), channel, hasher, timings, buffer);
                     if (length < 0) {
                         problem = TOO_MUCH;
                         break;
@@ -471,9 +471,9 @@ final class LayerDownload {
                     }
                     @SuppressWarnings("unchecked")
                     ByteBuffer[] buffers = ((List<ByteBuffer>) next).toArray(ByteBuffer[]::new);
-                    long length = 0; // what the queue handed over, for its flow control
+                    long length = 0; // what the queue handed over: all of it is consumed, even past a split
                     for (ByteBuffer buffer : buffers) length += buffer.remaining();
-                    long kept = take(segment, asked, channel, hasher, timings, buffers);
+                    long kept = take(segment, asked, length, channel, hasher, timings, buffers);
                     if (kept < 0) {
                         problem = TOO_MUCH;
                         break;
@@ -507,17 +507,13 @@ final class LayerDownload {
         }
     }
 
-    private static final String TOO_MUCH = "the registry sent more bytes than the range holds";
-
     /**
-     * Writes what a request received into its range ({@link #writeInto}), counts it and wakes the
-     * hasher; returns the bytes written, or -1 (writing nothing) if the buffers hold more than the
-     * request asked for ({@code asked}: the end of its bytes).
+     * Writes what a request received, {@code length} bytes in {@code buffers}, into its range
+     * ({@link #writeInto}), counts it and wakes the hasher; returns the bytes written, or -1
+     * (writing nothing) if that is more than the request asked for ({@code asked}: the end of its bytes).
      */
-    private long take(Segment segment, long asked, FileChannel channel, PrefixHasher hasher, Timings timings, ByteBuffer... buffers)
-            throws IOException {
-        long length = 0;
-        for (ByteBuffer buffer : buffers) length += buffer.remaining();
+    private long take(Segment segment, long asked, long length, FileChannel channel, PrefixHasher hasher, Timings timings,
+                      ByteBuffer... buffers) throws IOException {
         if (length > asked - segment.next()) return -1;
         long writing = timings.start();
         long kept = writeInto(segment, channel, buffers);

@@ -23,12 +23,14 @@ import java.util.List;
  * on the network threads.
  *
  * <p>The record of the segments is kept only once the part can have a hole: when a range starts
- * while a range before it is unfinished ({@link #rangeStarting}), or when an earlier pull left one.
- * Until then the part is a plain prefix, which a resume reads from its size alone, and the record
- * (a file written with two fsyncs at every flush) is skipped: a part left by an earlier pull as
- * ranges may have its holes filled in order on one connection, and when ranges came in order the
- * record's fsyncs made the 600 MiB layer of the bench chain spend 0.37–0.47 s in periodic flushes
- * against 0.26–0.38 s without them.
+ * while a range before it is unfinished ({@link #rangeStarting}: the second half of a split, before
+ * its first byte), or when an earlier pull left one. Until then the part is a plain prefix, which a
+ * resume reads from its size alone, and no record (a file written with two fsyncs at every flush)
+ * is written. Since a layer is split only while it downloads, every part with several ranges has
+ * had a hole, so this now matters only between a split and its second half's first request; it
+ * was added when ranges were planned up front and a split layer fetched on one connection wrote
+ * the record at every flush for nothing (0.37–0.47 s of periodic flushes for the 600 MiB layer of
+ * the bench chain, against 0.26–0.38 s without).
  */
 final class PrefixHasher implements Runnable {
     static final long FLUSH_BYTES = 64L << 20;
@@ -71,8 +73,6 @@ final class PrefixHasher implements Runnable {
         recorded = true;
     }
 
-    private long prefix() { return ranges.prefix(); }
-
     /** A writer added bytes. */
     synchronized void poke() { notifyAll(); }
 
@@ -103,11 +103,11 @@ final class PrefixHasher implements Runnable {
                     MessageDigest into;
                     long idle = timings.start();
                     synchronized (this) {
-                        while (!stopped && prefix() <= hashed) wait(50);
+                        while (!stopped && ranges.prefix() <= hashed) wait(50);
                         timings.add("hash-idle", idle);
-                        if (stopped && prefix() <= hashed) return;
+                        if (stopped && ranges.prefix() <= hashed) return;
                         from = hashed;
-                        until = Math.min(prefix(), from + CHUNK);
+                        until = Math.min(ranges.prefix(), from + CHUNK);
                         seen = generation;
                         into = digest;
                     }
